@@ -1,0 +1,829 @@
+/*
+ * cmd_admin.c - the admin commands on the verification queue: migrate,
+ * add, list, show, retry, cancel.
+ *
+ * These are one-shot commands, so they use blocking libpq (PQconnectdb,
+ * PQexecParams) rather than the daemon's event loop. Every value goes to
+ * the server as a parameter. Tokens are secrets: only `add` prints one (the
+ * operator needs it for ntp.conf), nothing else does, and database error
+ * messages are reduced to their primary line because a DETAIL line such as
+ * "Failing row contains (...)" would quote the token.
+ *
+ * Exit status: 0 done, 1 a negative answer (not found, not pending,
+ * already pending), 2 usage, configuration or database trouble.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "commands.h"
+#include "config.h"
+#include "migrate.h"
+#include "policy.h"
+#include "textout.h"
+#include "token.h"
+
+#define ADMIN_DEFAULT_CONFIG "/etc/ntpverify/ntpverify.conf"
+
+/* Random bytes in a generated token: 128 bits, printed as 32 hex digits. */
+#define ADMIN_TOKEN_BYTES 16
+
+/* Timestamps are shown in UTC with a Z, the same on every admin's machine. */
+#define SQL_UTC(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"')"
+
+/* What every admin command holds while it runs. */
+struct admin {
+	const char *cmd;       /* "add", for messages */
+	struct nv_config cfg;  /* the loaded --config */
+	bool cfg_loaded;       /* cfg needs config_free() */
+	PGconn *conn;          /* NULL until connected */
+};
+
+/* Options common to all commands, plus the one or two of each. */
+struct admin_opts {
+	const char *config_path; /* --config */
+	const char *token;       /* add --token */
+	const char *state;       /* list --state */
+};
+
+static void admin_usage(FILE *f, const char *cmd)
+{
+	if (strcmp(cmd, "add") == 0)
+		fprintf(f, "usage: ntpverify add [--config FILE] [--token TOKEN] IP...\n");
+	else if (strcmp(cmd, "list") == 0)
+		fprintf(f, "usage: ntpverify list [--config FILE] "
+			   "[--state pending|verified|expired|cancelled]\n");
+	else if (strcmp(cmd, "migrate") == 0)
+		fprintf(f, "usage: ntpverify migrate [--config FILE]\n");
+	else
+		fprintf(f, "usage: ntpverify %s [--config FILE] ID\n", cmd);
+}
+
+/*
+ * Parse the options `cmd` accepts; operands are left at argv[optind..].
+ * Returns optind, or -1 after printing the problem. --help exits 0.
+ */
+static int admin_parse(int argc, char **argv, const char *cmd,
+		       struct admin_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "token", required_argument, NULL, 't' },
+		{ "state", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool is_add = strcmp(cmd, "add") == 0;
+	bool is_list = strcmp(cmd, "list") == 0;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:t:s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config_path = optarg;
+			break;
+		case 't':
+			if (!is_add)
+				goto bad;
+			if (!token_valid(optarg)) {
+				/* Do not echo it: it may be a real token. */
+				fprintf(stderr, "ntpverify add: --token: %s\n",
+					TOKEN_RULE);
+				return -1;
+			}
+			o->token = optarg;
+			break;
+		case 's':
+			if (!is_list)
+				goto bad;
+			if (strcmp(optarg, "pending") != 0 &&
+			    strcmp(optarg, "verified") != 0 &&
+			    strcmp(optarg, "expired") != 0 &&
+			    strcmp(optarg, "cancelled") != 0) {
+				fprintf(stderr, "ntpverify list: --state: '%.32s' "
+						"is not one of pending, verified, "
+						"expired, cancelled\n", optarg);
+				return -1;
+			}
+			o->state = optarg;
+			break;
+		case 'h':
+			admin_usage(stdout, cmd);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	return optind;
+bad:
+	admin_usage(stderr, cmd);
+	return -1;
+}
+
+/* The primary message of a failed statement: never its DETAIL. */
+static const char *db_error(PGconn *conn, const PGresult *r)
+{
+	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	if (m == NULL || *m == '\0')
+		m = PQerrorMessage(conn);
+	return m;
+}
+
+static void report_db_error(const struct admin *a, const char *what,
+			    const PGresult *r)
+{
+	const char *m = db_error(a->conn, r);
+	size_t n = strlen(m);
+
+	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	fprintf(stderr, "ntpverify %s: %s: %.*s\n", a->cmd, what, (int)n, m);
+}
+
+/* Discard NOTICEs: nothing these commands run is worth one on stderr. */
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static void admin_close(struct admin *a)
+{
+	if (a->conn)
+		PQfinish(a->conn);
+	a->conn = NULL;
+	if (a->cfg_loaded)
+		config_free(&a->cfg);
+	a->cfg_loaded = false;
+}
+
+/*
+ * Load the configuration and connect. With need_schema, also insist that
+ * the database has every migration this binary knows, so that a missing
+ * table reads "run 'ntpverify migrate'" instead of an SQL error. Returns 0
+ * or an exit status (EXIT_USAGE) after printing why.
+ */
+static int admin_open(struct admin *a, const char *cmd, const char *config_path,
+		      bool need_schema)
+{
+	const char *path = config_path ? config_path : ADMIN_DEFAULT_CONFIG;
+	int version = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->cmd = cmd;
+	if (config_load(&a->cfg, path, print_config_error, NULL) < 0)
+		return EXIT_USAGE;
+	a->cfg_loaded = true;
+
+	a->conn = PQconnectdb(a->cfg.database ? a->cfg.database : "");
+	if (a->conn == NULL || PQstatus(a->conn) != CONNECTION_OK) {
+		/* libpq's message names host and user, never the password. */
+		fprintf(stderr, "ntpverify %s: cannot connect to the database "
+				"(the 'database' setting in %s): %s",
+			cmd, path,
+			a->conn ? PQerrorMessage(a->conn) : "out of memory\n");
+		admin_close(a);
+		return EXIT_USAGE;
+	}
+	PQsetNoticeProcessor(a->conn, quiet_notice, NULL);
+	if (!need_schema)
+		return 0;
+	if (migrate_current(a->conn, &version) < 0) {
+		report_db_error(a, "reading schema_version", NULL);
+		admin_close(a);
+		return EXIT_USAGE;
+	}
+	if (version < migrate_latest()) {
+		fprintf(stderr, "ntpverify %s: the database schema is at version "
+				"%d, this ntpverify needs %d: run 'ntpverify "
+				"migrate' first\n", cmd, version, migrate_latest());
+		admin_close(a);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* A verification id: a positive decimal number. */
+static int parse_id(const char *cmd, const char *text, int64_t *id)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 ||
+	    v <= 0) {
+		fprintf(stderr, "ntpverify %s: '%.32s' is not a verification "
+				"id (a positive number; see 'ntpverify list')\n",
+			cmd, text);
+		return -1;
+	}
+	*id = v;
+	return 0;
+}
+
+/* The one ID operand of show/retry/cancel; EXIT_USAGE when absent. */
+static int single_id(int argc, char **argv, int first, const char *cmd,
+		     int64_t *id)
+{
+	if (first < 0)
+		return EXIT_USAGE;
+	if (argc - first != 1) {
+		admin_usage(stderr, cmd);
+		return EXIT_USAGE;
+	}
+	return parse_id(cmd, argv[first], id) < 0 ? EXIT_USAGE : 0;
+}
+
+/* A NULL column as "-" so columns never go missing. */
+static const char *col(const PGresult *r, int row, int c)
+{
+	return PQgetisnull(r, row, c) ? "-" : PQgetvalue(r, row, c);
+}
+
+/* Free text written by probers (details may quote a server's reply). */
+static void put_text(const char *s)
+{
+	text_put_escaped(stdout, s, strlen(s));
+}
+
+/* ---- migrate ---------------------------------------------------------- */
+
+int cmd_migrate(int argc, char **argv)
+{
+	struct admin_opts o;
+	struct admin a;
+	int first = admin_parse(argc, argv, "migrate", &o);
+	int version = 0;
+	int rc;
+
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first != argc) {
+		admin_usage(stderr, "migrate");
+		return EXIT_USAGE;
+	}
+	rc = admin_open(&a, "migrate", o.config_path, false);
+	if (rc != 0)
+		return rc;
+	if (migrate_apply(a.conn, stderr) < 0 ||
+	    migrate_current(a.conn, &version) < 0) {
+		fprintf(stderr, "ntpverify migrate: the schema was not brought "
+				"up to date\n");
+		admin_close(&a);
+		return EXIT_USAGE;
+	}
+	printf("database at schema version %d\n", version);
+	admin_close(&a);
+	return 0;
+}
+
+/* ---- add -------------------------------------------------------------- */
+
+/* 128 random bits as 32 lowercase hex digits: within the token charset. */
+static int make_token(char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[ADMIN_TOKEN_BYTES];
+	size_t got = 0;
+
+	if (len < 2 * sizeof(raw) + 1)
+		return -1;
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		buf[2 * i] = hex[raw[i] >> 4];
+		buf[2 * i + 1] = hex[raw[i] & 0x0f];
+	}
+	buf[2 * sizeof(raw)] = '\0';
+	return 0;
+}
+
+/* Canonical text of an address literal (2001:DB8::0:1 -> 2001:db8::1). */
+static int canonical_address(const struct sockaddr_storage *ss, char *buf,
+			     socklen_t len)
+{
+	const void *a = ss->ss_family == AF_INET
+		? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+		: (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	return inet_ntop(ss->ss_family, a, buf, len) ? 0 : -1;
+}
+
+/* What the operator of `server` must do, after the row was inserted. */
+static void print_instructions(const struct admin *a, const char *id,
+			       const char *server, const char *expires,
+			       const char *token)
+{
+	const char *var = a->cfg.variable ? a->cfg.variable : "ntppool_verify";
+
+	printf("verification %s for %s (pending until %s)\n", id, server,
+	       expires);
+	printf("add these lines to ntp.conf on %s, after any 'restrict default' "
+	       "line:\n\n", server);
+	printf("setvar %s = \"%s\"\n", var, token);
+	for (size_t i = 0; i < a->cfg.n_sources; i++) {
+		char addr[INET6_ADDRSTRLEN];
+
+		if (canonical_address(&a->cfg.sources[i].addr, addr,
+				      sizeof(addr)) < 0)
+			snprintf(addr, sizeof(addr), "%s", a->cfg.sources[i].text);
+		printf("restrict %s\n", addr);
+	}
+	if (a->cfg.n_sources == 0)
+		printf("# (no source_addresses configured: add 'restrict ADDR' "
+		       "for each address the prober sends from)\n");
+	printf("\nthen restart ntpd (it reads setvar only at start-up) and "
+	       "test on the server:\n\n");
+	printf("ntpq -c \"rv 0 %s\" 127.0.0.1\n\n", var);
+}
+
+/*
+ * Insert one pending row. Returns 0 (printed), EXIT_NEGATIVE (already
+ * pending: named) or EXIT_USAGE (database trouble).
+ */
+static int add_one(struct admin *a, const char *server, const char *token)
+{
+	/* ON CONFLICT names the partial unique index's predicate, so only
+	 * "another pending row for this address" is swallowed. */
+	static const char sql_insert[] =
+		"INSERT INTO verification (server_ip, token)"
+		" VALUES ($1::inet, $2)"
+		" ON CONFLICT (server_ip) WHERE state = 'pending' DO NOTHING"
+		" RETURNING id, " SQL_UTC("expires_at");
+	static const char sql_pending[] =
+		"SELECT id FROM verification"
+		" WHERE server_ip = $1::inet AND state = 'pending'";
+	const char *values[2] = { server, token };
+
+	/* Twice at most: the pending row we collide with may finish between
+	 * the INSERT and the SELECT. */
+	for (int tries = 0; tries < 2; tries++) {
+		PGresult *r = PQexecParams(a->conn, sql_insert, 2, NULL, values,
+					   NULL, NULL, 0);
+
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			report_db_error(a, server, r);
+			PQclear(r);
+			return EXIT_USAGE;
+		}
+		if (PQntuples(r) == 1) {
+			print_instructions(a, PQgetvalue(r, 0, 0), server,
+					   PQgetvalue(r, 0, 1), token);
+			PQclear(r);
+			return 0;
+		}
+		PQclear(r);
+
+		r = PQexecParams(a->conn, sql_pending, 1, NULL, values, NULL,
+				 NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			report_db_error(a, server, r);
+			PQclear(r);
+			return EXIT_USAGE;
+		}
+		if (PQntuples(r) == 1) {
+			fprintf(stderr, "ntpverify add: %s already has a pending "
+					"verification (id %s); 'ntpverify cancel "
+					"%s' withdraws it\n", server,
+				PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 0));
+			PQclear(r);
+			return EXIT_NEGATIVE;
+		}
+		PQclear(r);
+	}
+	fprintf(stderr, "ntpverify add: %s: the pending row kept changing; try "
+			"again\n", server);
+	return EXIT_USAGE;
+}
+
+int cmd_add(int argc, char **argv)
+{
+	struct admin_opts o;
+	struct admin a;
+	int first = admin_parse(argc, argv, "add", &o);
+	int n, rc, worst = 0;
+	char (*servers)[INET6_ADDRSTRLEN];
+
+	if (first < 0)
+		return EXIT_USAGE;
+	n = argc - first;
+	if (n < 1) {
+		fprintf(stderr, "ntpverify add: at least one server address "
+				"expected\n");
+		admin_usage(stderr, "add");
+		return EXIT_USAGE;
+	}
+	if (o.token && n > 1) {
+		/* One token for several servers would let one setvar line
+		 * verify them all. */
+		fprintf(stderr, "ntpverify add: --token goes with exactly one "
+				"server address\n");
+		return EXIT_USAGE;
+	}
+	servers = calloc((size_t)n, sizeof(*servers));
+	if (servers == NULL) {
+		fprintf(stderr, "ntpverify add: out of memory\n");
+		return EXIT_USAGE;
+	}
+	/* Check every operand before inserting anything. */
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (config_parse_address(argv[first + i], &ss, &len) < 0 ||
+		    canonical_address(&ss, servers[i], sizeof(servers[i])) < 0) {
+			fprintf(stderr, "ntpverify add: '%.64s' is not an IPv4 "
+					"or IPv6 address\n", argv[first + i]);
+			free(servers);
+			return EXIT_USAGE;
+		}
+	}
+
+	rc = admin_open(&a, "add", o.config_path, true);
+	if (rc != 0) {
+		free(servers);
+		return rc;
+	}
+	for (int i = 0; i < n; i++) {
+		char token[TOKEN_MAX_LEN + 1];
+		struct sockaddr_storage ss;
+		socklen_t len;
+		const char *why = NULL;
+
+		if (o.token) {
+			snprintf(token, sizeof(token), "%s", o.token);
+		} else if (make_token(token, sizeof(token)) < 0) {
+			fprintf(stderr, "ntpverify add: getrandom: %s\n",
+				strerror(errno));
+			worst = EXIT_USAGE;
+			break;
+		}
+		if (config_parse_address(servers[i], &ss, &len) == 0 &&
+		    !policy_allows((const struct sockaddr *)&ss,
+				   a.cfg.allow_private_targets, &why))
+			fprintf(stderr, "ntpverify add: warning: the prober "
+					"will not probe %s (%s); it will be "
+					"recorded as refused_by_policy\n",
+				servers[i], why ? why : "refused");
+		rc = add_one(&a, servers[i], token);
+		if (rc > worst)
+			worst = rc;
+		if (rc == EXIT_USAGE)
+			break; /* the database is in trouble: stop here */
+	}
+	admin_close(&a);
+	free(servers);
+	return worst;
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+/* One cell of an aligned table; the last one ends the line unpadded. */
+static void put_cell(const char *text, int width, bool last)
+{
+	if (last)
+		printf("%s\n", text);
+	else
+		printf("%-*s  ", width, text);
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static const char sql[] =
+		"SELECT id, host(server_ip), state, attempts,"
+		"  coalesce(last_outcome, '-'),"
+		"  CASE WHEN state <> 'pending' THEN '-'"
+		"       WHEN lease_token IS NOT NULL AND lease_until > now()"
+		"            THEN 'probing now'"
+		"       ELSE " SQL_UTC("next_probe_at") " END,"
+		"  " SQL_UTC("expires_at")
+		" FROM verification"
+		" WHERE $1::text IS NULL OR state = $1::text"
+		" ORDER BY id";
+	static const char *const heads[] = { "id", "server", "state",
+		"attempts", "last outcome", "next probe", "expires" };
+	enum { NCOLS = sizeof(heads) / sizeof(heads[0]) };
+	struct admin_opts o;
+	struct admin a;
+	int first = admin_parse(argc, argv, "list", &o);
+	int width[NCOLS];
+	const char *values[1];
+	PGresult *r;
+	int rc, rows;
+
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first != argc) {
+		admin_usage(stderr, "list");
+		return EXIT_USAGE;
+	}
+	rc = admin_open(&a, "list", o.config_path, true);
+	if (rc != 0)
+		return rc;
+	values[0] = o.state;
+	r = PQexecParams(a.conn, sql, 1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		report_db_error(&a, "listing verifications", r);
+		PQclear(r);
+		admin_close(&a);
+		return EXIT_USAGE;
+	}
+	rows = PQntuples(r);
+	if (rows == 0) {
+		printf("no verifications%s%s\n", o.state ? " in state " : "",
+		       o.state ? o.state : "");
+		PQclear(r);
+		admin_close(&a);
+		return 0;
+	}
+	for (int c = 0; c < NCOLS; c++) {
+		width[c] = (int)strlen(heads[c]);
+		for (int i = 0; i < rows; i++) {
+			int w = PQgetlength(r, i, c);
+
+			if (w > width[c])
+				width[c] = w;
+		}
+	}
+	for (int c = 0; c < NCOLS; c++)
+		put_cell(heads[c], width[c], c + 1 == NCOLS);
+	for (int i = 0; i < rows; i++)
+		for (int c = 0; c < NCOLS; c++)
+			put_cell(col(r, i, c), width[c], c + 1 == NCOLS);
+	PQclear(r);
+	admin_close(&a);
+	return 0;
+}
+
+/* ---- show ------------------------------------------------------------- */
+
+static int show_attempts(struct admin *a, const char *idtext)
+{
+	static const char sql[] =
+		"SELECT " SQL_UTC("attempted_at") ", prober,"
+		"  coalesce(host(source_address), '-'), outcome,"
+		"  CASE WHEN rtt_ms IS NULL THEN '-'"
+		"       ELSE to_char(rtt_ms, 'FM999990.0') || ' ms' END,"
+		"  coalesce(detail, '')"
+		" FROM probe_attempt WHERE verification_id = $1::bigint"
+		" ORDER BY attempted_at, id";
+	const char *values[1] = { idtext };
+	PGresult *r = PQexecParams(a->conn, sql, 1, NULL, values, NULL, NULL, 0);
+	int rows, wp = 6, ws = 6, wo = 7;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		report_db_error(a, "reading the attempt history", r);
+		PQclear(r);
+		return EXIT_USAGE;
+	}
+	rows = PQntuples(r);
+	if (rows == 0) {
+		printf("\nno attempts yet\n");
+		PQclear(r);
+		return 0;
+	}
+	for (int i = 0; i < rows; i++) {
+		if (PQgetlength(r, i, 1) > wp)
+			wp = PQgetlength(r, i, 1);
+		if (PQgetlength(r, i, 2) > ws)
+			ws = PQgetlength(r, i, 2);
+		if (PQgetlength(r, i, 3) > wo)
+			wo = PQgetlength(r, i, 3);
+	}
+	printf("\nattempts (%d, oldest first):\n", rows);
+	printf("%-20s  %-*s  %-*s  %-*s  %-9s  %s\n", "time", wp, "prober", ws,
+	       "source", wo, "outcome", "rtt", "detail");
+	for (int i = 0; i < rows; i++) {
+		printf("%-20s  ", PQgetvalue(r, i, 0));
+		put_text(PQgetvalue(r, i, 1));
+		printf("%*s  %-*s  %-*s  %-9s  ",
+		       wp - PQgetlength(r, i, 1), "", ws, PQgetvalue(r, i, 2),
+		       wo, PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+		put_text(PQgetvalue(r, i, 5));
+		printf("\n");
+	}
+	PQclear(r);
+	return 0;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	/* length(token), never the token. */
+	static const char sql[] =
+		"SELECT id, host(server_ip), state, length(token),"
+		"  " SQL_UTC("created_at") ", " SQL_UTC("expires_at") ","
+		"  CASE WHEN state = 'pending' THEN " SQL_UTC("next_probe_at")
+		"  END, attempts, " SQL_UTC("last_probe_at") ","
+		"  last_outcome, last_detail,"
+		"  CASE WHEN lease_token IS NOT NULL THEN lease_owner END,"
+		"  " SQL_UTC("lease_until") ","
+		"  " SQL_UTC("verified_at") ", verified_by"
+		" FROM verification WHERE id = $1::bigint";
+	struct admin_opts o;
+	struct admin a;
+	int first = admin_parse(argc, argv, "show", &o);
+	char idtext[24];
+	const char *values[1] = { idtext };
+	int64_t id;
+	PGresult *r;
+	int rc;
+
+	rc = single_id(argc, argv, first, "show", &id);
+	if (rc != 0)
+		return rc;
+	rc = admin_open(&a, "show", o.config_path, true);
+	if (rc != 0)
+		return rc;
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	r = PQexecParams(a.conn, sql, 1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		report_db_error(&a, "reading the verification", r);
+		PQclear(r);
+		admin_close(&a);
+		return EXIT_USAGE;
+	}
+	if (PQntuples(r) == 0) {
+		fprintf(stderr, "ntpverify show: no verification with id %s\n",
+			idtext);
+		PQclear(r);
+		admin_close(&a);
+		return EXIT_NEGATIVE;
+	}
+	printf("verification %s\n", col(r, 0, 0));
+	printf("  %-13s %s\n", "server", col(r, 0, 1));
+	printf("  %-13s %s\n", "state", col(r, 0, 2));
+	printf("  %-13s %s characters (not shown)\n", "token", col(r, 0, 3));
+	printf("  %-13s %s\n", "created", col(r, 0, 4));
+	printf("  %-13s %s\n", "expires", col(r, 0, 5));
+	printf("  %-13s %s\n", "next probe", col(r, 0, 6));
+	printf("  %-13s %s\n", "attempts", col(r, 0, 7));
+	printf("  %-13s %s\n", "last probe", col(r, 0, 8));
+	printf("  %-13s %s", "last outcome", col(r, 0, 9));
+	if (!PQgetisnull(r, 0, 10)) {
+		printf(": ");
+		put_text(PQgetvalue(r, 0, 10));
+	}
+	printf("\n");
+	if (!PQgetisnull(r, 0, 11)) {
+		printf("  %-13s ", "leased by");
+		put_text(PQgetvalue(r, 0, 11));
+		printf(" until %s\n", col(r, 0, 12));
+	}
+	if (!PQgetisnull(r, 0, 13)) {
+		printf("  %-13s %s by ", "verified", col(r, 0, 13));
+		put_text(col(r, 0, 14));
+		printf("\n");
+	}
+	PQclear(r);
+	rc = show_attempts(&a, idtext);
+	admin_close(&a);
+	return rc;
+}
+
+/* ---- retry and cancel ------------------------------------------------- */
+
+/*
+ * Say why `id` could not be changed: it does not exist (or is not
+ * pending). Returns EXIT_NEGATIVE, or EXIT_USAGE on database trouble.
+ */
+static int explain_not_pending(struct admin *a, const char *idtext)
+{
+	const char *values[1] = { idtext };
+	PGresult *r = PQexecParams(a->conn,
+				   "SELECT state FROM verification"
+				   " WHERE id = $1::bigint",
+				   1, NULL, values, NULL, NULL, 0);
+	int rc = EXIT_NEGATIVE;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		report_db_error(a, "reading the verification", r);
+		rc = EXIT_USAGE;
+	} else if (PQntuples(r) == 0) {
+		fprintf(stderr, "ntpverify %s: no verification with id %s\n",
+			a->cmd, idtext);
+	} else {
+		fprintf(stderr, "ntpverify %s: verification %s is %s, not "
+				"pending\n", a->cmd, idtext, PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Run `sql` ($1 = id) that returns one row when it changed a pending row. */
+static int change_pending(int argc, char **argv, const char *cmd,
+			  const char *sql, PGresult **out, struct admin *a,
+			  char *idtext, size_t idlen)
+{
+	struct admin_opts o;
+	int first = admin_parse(argc, argv, cmd, &o);
+	const char *values[1] = { idtext };
+	int64_t id;
+	PGresult *r;
+	int rc;
+
+	*out = NULL;
+	rc = single_id(argc, argv, first, cmd, &id);
+	if (rc != 0)
+		return rc;
+	rc = admin_open(a, cmd, o.config_path, true);
+	if (rc != 0)
+		return rc;
+	snprintf(idtext, idlen, "%" PRId64, id);
+	r = PQexecParams(a->conn, sql, 1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		report_db_error(a, "updating the verification", r);
+		PQclear(r);
+		admin_close(a);
+		return EXIT_USAGE;
+	}
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		rc = explain_not_pending(a, idtext);
+		admin_close(a);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int cmd_retry(int argc, char **argv)
+{
+	/*
+	 * Due now. A lease that ran out (its prober died) is cleared too, so
+	 * the trigger's "not leased" test passes and the probers are woken;
+	 * a live lease is left alone: that probe is under way.
+	 */
+	static const char sql[] =
+		"UPDATE verification SET next_probe_at = now(),"
+		"  lease_owner = CASE WHEN lease_until > now() THEN lease_owner END,"
+		"  lease_token = CASE WHEN lease_until > now() THEN lease_token END,"
+		"  lease_until = CASE WHEN lease_until > now() THEN lease_until END"
+		" WHERE id = $1::bigint AND state = 'pending'"
+		" RETURNING lease_token IS NOT NULL, expires_at <= now(),"
+		"  " SQL_UTC("expires_at");
+	struct admin a;
+	char idtext[24];
+	PGresult *r;
+	int rc = change_pending(argc, argv, "retry", sql, &r, &a, idtext,
+				sizeof(idtext));
+
+	if (rc != 0)
+		return rc;
+	if (strcmp(PQgetvalue(r, 0, 1), "t") == 0)
+		printf("verification %s expired at %s: the probers will mark it "
+		       "expired instead of probing it\n", idtext,
+		       PQgetvalue(r, 0, 2));
+	else if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+		printf("verification %s is being probed right now; the result "
+		       "will be recorded shortly\n", idtext);
+	else
+		printf("verification %s is due now; the probers have been "
+		       "notified\n", idtext);
+	PQclear(r);
+	admin_close(&a);
+	return 0;
+}
+
+int cmd_cancel(int argc, char **argv)
+{
+	/*
+	 * Clearing the lease makes a probe in flight lose it, so its result
+	 * is discarded rather than written over the cancellation.
+	 */
+	static const char sql[] =
+		"UPDATE verification SET state = 'cancelled',"
+		"  lease_owner = NULL, lease_token = NULL, lease_until = NULL"
+		" WHERE id = $1::bigint AND state = 'pending'"
+		" RETURNING host(server_ip)";
+	struct admin a;
+	char idtext[24];
+	PGresult *r;
+	int rc = change_pending(argc, argv, "cancel", sql, &r, &a, idtext,
+				sizeof(idtext));
+
+	if (rc != 0)
+		return rc;
+	printf("verification %s for %s cancelled\n", idtext, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	admin_close(&a);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * commands.h - the subcommands of the ntpverify binary.
+ *
+ * Each takes the arguments after its own name (argv[0] is the command
+ * name) and returns the process exit status: 0 success, 1 a negative
+ * result (e.g. an outcome other than verified), 2 usage or configuration
+ * error.
+ */
+#ifndef NTPVERIFY_COMMANDS_H
+#define NTPVERIFY_COMMANDS_H
+
+#define EXIT_NEGATIVE 1
+#define EXIT_USAGE 2
+
+/* Where run and the admin commands look without --config. */
+#define DEFAULT_CONFIG_PATH "/etc/ntpverify/ntpverify.conf"
+
+int cmd_check(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
+
+/* Print config errors to stderr (a config_error_fn). */
+void print_config_error(void *arg, const char *message);
+
+#endif

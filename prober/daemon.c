@@ -1,0 +1,598 @@
+/*
+ * daemon.c - `ntpverify run`: lease, schedule, probe, record.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "daemon.h"
+#include "log.h"
+#include "policy.h"
+
+/* How long SIGTERM waits for the database once probes are done. */
+#define DRAIN_DB_GRACE_MS 15000
+#define PRUNE_INTERVAL_MS 60000
+
+static void sched_run(struct daemon *d);
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void timer_in(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
+			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(ev, &tv);
+}
+
+static struct ratelimit_params rl_params(const struct nv_config *cfg)
+{
+	struct ratelimit_params p = {
+		.global_pps = cfg->rate_limit.global_pps,
+		.global_burst = cfg->rate_limit.global_burst,
+		.per_destination_interval_ms =
+			cfg->rate_limit.per_destination_interval_ms,
+		.per_destination_daily_packets =
+			cfg->rate_limit.per_destination_daily_packets,
+		.kod_holdoff_ms = cfg->rate_limit.kod_holdoff_ms,
+	};
+	return p;
+}
+
+/* Delay before the next attempt after `attempts` earlier ones. */
+static double retry_delay_s(const struct nv_config *cfg, int attempts)
+{
+	size_t i = attempts < 0 ? 0 : (size_t)attempts;
+
+	if (i >= cfg->retry.n_schedule)
+		i = cfg->retry.n_schedule - 1;
+	return (double)cfg->retry.schedule_ms[i] / 1000.0;
+}
+
+/* Rows we hold (waiting or probing) vs what we may hold. */
+static void maybe_lease(struct daemon *d)
+{
+	unsigned held = d->n_waiting + d->n_probing;
+	unsigned cap = d->cfg.probe.max_in_flight;
+
+	if (d->draining || !d->db_up || held >= cap)
+		return;
+	unsigned n = cap - held;
+	if (n > d->cfg.queue.lease_batch)
+		n = d->cfg.queue.lease_batch;
+	store_want_lease(&d->store, n);
+}
+
+static void job_free(struct daemon *d, struct job *j)
+{
+	if (j->probing) {
+		TAILQ_REMOVE(&d->probing, j, link);
+		d->n_probing--;
+	} else {
+		TAILQ_REMOVE(&d->waiting, j, link);
+		d->n_waiting--;
+	}
+	probe_cancel(&j->probe);
+	free(j);
+}
+
+/* Record an outcome (or, with outcome < 0, give the lease back). */
+static void job_finish(struct daemon *d, struct job *j, int outcome,
+		       const char *detail, const struct probe_result *pr,
+		       double retry_after_s)
+{
+	struct store_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = j->lease.id;
+	snprintf(r.lease_token, sizeof(r.lease_token), "%s",
+		 j->lease.lease_token);
+	r.outcome = outcome;
+	snprintf(r.detail, sizeof(r.detail), "%s", detail ? detail : "");
+	r.rtt_ms = pr ? pr->rtt_ms : -1;
+	if (pr != NULL)
+		snprintf(r.source, sizeof(r.source), "%s", pr->source);
+	r.attempted_at = wall_s();
+	r.retry_after_s = retry_after_s;
+
+	if (outcome >= 0) {
+		d->c.outcomes[outcome]++;
+		log_debug("verification %" PRId64 " (%s): %s (%s)", r.id,
+			  j->lease.server, outcome_name((enum outcome)outcome),
+			  r.detail);
+	}
+	store_push_result(&d->store, &r);
+	job_free(d, j);
+}
+
+static void release_job(struct daemon *d, struct job *j, double after_s)
+{
+	job_finish(d, j, -1, NULL, NULL, after_s);
+}
+
+static bool gate(void *arg, const struct sockaddr *dst)
+{
+	struct daemon *d = arg;
+
+	if (ratelimit_take_packet(d->rl, dst, mono_ms()))
+		return true;
+	d->c.held_by_ratelimit++;
+	return false;
+}
+
+static void probe_done(struct probe *p, void *arg)
+{
+	struct job *j = arg;
+	struct daemon *d = j->d;
+	const struct probe_result *r = &p->result;
+	double after = retry_delay_s(&d->cfg, j->lease.attempts);
+
+	d->c.packets_sent += r->sent;
+	d->c.packets_received += r->received;
+	if (r->outcome == OUTCOME_RATE_LIMITED) {
+		if (!ratelimit_kod(d->rl, (struct sockaddr *)&j->dst, mono_ms()))
+			log_warn("rate limiter out of memory");
+		double hold = (double)d->cfg.rate_limit.kod_holdoff_ms / 1000.0;
+		if (hold > after)
+			after = hold;
+	}
+	job_finish(d, j, (int)r->outcome, r->detail, r, after);
+	maybe_lease(d);
+	sched_run(d);
+	if (d->draining && d->n_probing == 0 && store_idle(&d->store))
+		event_base_loopexit(d->base, NULL);
+}
+
+/* The published source address for this destination's family, in turn. */
+static int pick_source(struct daemon *d, int family,
+		       struct probe_request *req)
+{
+	size_t fam = family == AF_INET6 ? 1 : 0;
+	size_t n = d->cfg.n_sources;
+
+	if (n == 0) {
+		req->srclen = 0; /* the kernel chooses */
+		return 0;
+	}
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (d->next_source[fam] + k) % n;
+		if (d->cfg.sources[i].family == family) {
+			req->src = d->cfg.sources[i].addr;
+			req->srclen = d->cfg.sources[i].addrlen;
+			d->next_source[fam] = (unsigned)(i + 1);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Try to put one waiting job on the wire. Returns false to keep it waiting. */
+static bool try_start(struct daemon *d, struct job *j, uint64_t now,
+		      uint64_t *wake)
+{
+	const char *why = NULL;
+	uint64_t not_before = 0;
+	struct probe_request req;
+
+	if (!policy_allows((struct sockaddr *)&j->dst,
+			   d->cfg.allow_private_targets, &why)) {
+		d->c.refused_by_policy++;
+		job_finish(d, j, OUTCOME_REFUSED_BY_POLICY, why, NULL,
+			   retry_delay_s(&d->cfg, j->lease.attempts));
+		return true;
+	}
+
+	memset(&req, 0, sizeof(req));
+	if (pick_source(d, j->dst.ss_family, &req) < 0) {
+		d->c.refused_by_policy++;
+		job_finish(d, j, OUTCOME_REFUSED_BY_POLICY,
+			   j->dst.ss_family == AF_INET6
+				   ? "no IPv6 source address configured"
+				   : "no IPv4 source address configured",
+			   NULL, retry_delay_s(&d->cfg, j->lease.attempts));
+		return true;
+	}
+
+	if (!ratelimit_may_start(d->rl, (struct sockaddr *)&j->dst, now,
+				 &not_before, &why)) {
+		uint64_t lease_left = d->cfg.queue.lease_time_ms / 2;
+		if (not_before == UINT64_MAX || not_before > now + lease_left) {
+			/* Too far off to sit on the lease: give it back. */
+			double after = not_before == UINT64_MAX
+					       ? retry_delay_s(&d->cfg, 1 << 30)
+					       : (double)(not_before - now) / 1000.0;
+			log_debug("verification %" PRId64 " (%s): deferred, %s",
+				  j->lease.id, j->lease.server, why);
+			release_job(d, j, after);
+			return true;
+		}
+		j->not_before_ms = not_before;
+		if (not_before < *wake)
+			*wake = not_before;
+		return false;
+	}
+	if (!ratelimit_started(d->rl, (struct sockaddr *)&j->dst, now)) {
+		log_warn("rate limiter out of memory; verification %" PRId64
+			 " deferred",
+			 j->lease.id);
+		j->not_before_ms = now + 1000;
+		if (j->not_before_ms < *wake)
+			*wake = j->not_before_ms;
+		return false;
+	}
+
+	req.dst = j->dst;
+	req.dstlen = j->dstlen;
+	req.variable = d->cfg.variable;
+	req.token = j->lease.token;
+	req.timeout_ms = d->cfg.probe.timeout_ms;
+	req.retransmit_ms = d->cfg.probe.retransmit_ms;
+	req.gate = gate;
+	req.gate_arg = d;
+
+	TAILQ_REMOVE(&d->waiting, j, link);
+	d->n_waiting--;
+	TAILQ_INSERT_TAIL(&d->probing, j, link);
+	d->n_probing++;
+	j->probing = true;
+	if (probe_start(&j->probe, d->base, &req, probe_done, j) < 0) {
+		/* A local problem (no fds, source address gone): retry soon. */
+		log_warn("verification %" PRId64 " (%s): cannot probe: %s",
+			 j->lease.id, j->lease.server, j->probe.result.detail);
+		release_job(d, j, 10.0);
+		return true;
+	}
+	d->c.probes_started++;
+	return true;
+}
+
+static void sched_run(struct daemon *d)
+{
+	uint64_t now = mono_ms();
+	uint64_t wake = UINT64_MAX;
+	struct job *j, *next;
+
+	if (d->draining)
+		return;
+	for (j = TAILQ_FIRST(&d->waiting); j != NULL; j = next) {
+		next = TAILQ_NEXT(j, link);
+		if (d->n_probing >= d->cfg.probe.max_in_flight)
+			break;
+		if (j->not_before_ms > now) {
+			if (j->not_before_ms < wake)
+				wake = j->not_before_ms;
+			continue;
+		}
+		try_start(d, j, now, &wake);
+	}
+	evtimer_del(&d->ev_sched);
+	if (wake != UINT64_MAX)
+		timer_in(&d->ev_sched, wake > now ? wake - now : 0);
+}
+
+static void sched_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sched_run(arg);
+}
+
+/* --- store hooks ------------------------------------------------------ */
+
+static void on_leased(void *arg, const struct store_lease *lease)
+{
+	struct daemon *d = arg;
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		/* The lease simply runs out and the row is probed later. */
+		log_err("out of memory; verification %" PRId64 " left leased",
+			lease->id);
+		return;
+	}
+	j->d = d;
+	j->lease = *lease;
+	if (config_parse_address(lease->server, &j->dst, &j->dstlen) < 0) {
+		j->dst.ss_family = AF_UNSPEC;
+	} else if (j->dst.ss_family == AF_INET) {
+		((struct sockaddr_in *)&j->dst)->sin_port = htons(d->cfg.ntp_port);
+	} else {
+		((struct sockaddr_in6 *)&j->dst)->sin6_port =
+			htons(d->cfg.ntp_port);
+	}
+	TAILQ_INSERT_TAIL(&d->waiting, j, link);
+	d->n_waiting++;
+}
+
+static void on_lease_done(void *arg, unsigned n)
+{
+	struct daemon *d = arg;
+
+	sched_run(d);
+	/* A full batch: more rows are probably due. */
+	if (n > 0 && n >= d->cfg.queue.lease_batch)
+		maybe_lease(d);
+}
+
+static void on_state_changed(void *arg, int64_t id, const char *server,
+			     const char *state, const char *by)
+{
+	struct daemon *d = arg;
+
+	if (strcmp(state, "verified") == 0) {
+		d->c.verified++;
+		log_info("verification %" PRId64 " (%s): verified by %s", id,
+			 server, by);
+	} else {
+		if (strcmp(state, "expired") == 0)
+			d->c.expired++;
+		log_info("verification %" PRId64 " (%s): %s", id, server,
+			 state);
+	}
+}
+
+static void on_discarded(void *arg, int64_t id)
+{
+	struct daemon *d = arg;
+
+	d->c.discarded++;
+	log_debug("verification %" PRId64 ": lease lost, result discarded", id);
+}
+
+static void on_written(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->draining && d->n_probing == 0 && store_idle(&d->store))
+		event_base_loopexit(d->base, NULL);
+}
+
+static void on_notified(void *arg)
+{
+	maybe_lease(arg);
+}
+
+static void on_connection(void *arg, bool up)
+{
+	struct daemon *d = arg;
+
+	d->db_up = up;
+	if (up) {
+		/* Notifications sent while we were away are gone: rescan. */
+		maybe_lease(d);
+	}
+	if (d->draining && up && d->n_probing == 0 && store_idle(&d->store))
+		event_base_loopexit(d->base, NULL);
+}
+
+/* --- timers and signals --------------------------------------------- */
+
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	maybe_lease(d);
+	timer_in(&d->ev_poll, d->cfg.queue.poll_interval_ms);
+}
+
+static void prune_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	ratelimit_prune(d->rl, mono_ms());
+	timer_in(&d->ev_prune, PRUNE_INTERVAL_MS);
+}
+
+static void drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (d->n_probing > 0) {
+		/* Probes are bounded by their timeout; this is a backstop. */
+		struct job *j;
+		while ((j = TAILQ_FIRST(&d->probing)) != NULL)
+			release_job(d, j, 0);
+		timer_in(&d->ev_drain, DRAIN_DB_GRACE_MS);
+		return;
+	}
+	log_err("shutdown: %u results could not be written to the database",
+		d->store.queued);
+	d->exit_status = 1;
+	event_base_loopexit(d->base, NULL);
+}
+
+static void start_drain(struct daemon *d, const char *why)
+{
+	struct job *j;
+
+	if (d->draining)
+		return;
+	log_info("%s: stopping; %u probes in flight, %u leases to give back",
+		 why, d->n_probing, d->n_waiting);
+	d->draining = true;
+	evtimer_del(&d->ev_poll);
+	evtimer_del(&d->ev_sched);
+	while ((j = TAILQ_FIRST(&d->waiting)) != NULL)
+		release_job(d, j, 0);
+	timer_in(&d->ev_drain, d->cfg.probe.timeout_ms + 1000);
+	if (d->n_probing == 0 && store_idle(&d->store))
+		event_base_loopexit(d->base, NULL);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	start_drain(arg, sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* --- the command ------------------------------------------------------ */
+
+static void run_usage(FILE *f)
+{
+	fprintf(f, "usage: ntpverify run [--config FILE] [--debug]\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = DEFAULT_CONFIG_PATH;
+	struct daemon *d;
+	int c, status;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 0;
+		default:
+			run_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		run_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (getenv("JOURNAL_STREAM") != NULL)
+		log_set_journal(true);
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return EXIT_USAGE;
+	if (config_load(&d->cfg, path, print_config_error, NULL) < 0) {
+		free(d);
+		return EXIT_USAGE;
+	}
+	if (d->cfg.prober_name == NULL || d->cfg.prober_name[0] == '\0') {
+		fprintf(stderr, "%s: prober_name must be set to run the daemon\n",
+			path);
+		config_free(&d->cfg);
+		free(d);
+		return EXIT_USAGE;
+	}
+	if (d->cfg.n_sources == 0)
+		log_warn("no source_addresses configured: probes leave from "
+			 "whatever address the kernel picks, which operators "
+			 "cannot know for their restrict lines");
+
+	d->config_path = path;
+	d->exit_status = 0;
+	TAILQ_INIT(&d->waiting);
+	TAILQ_INIT(&d->probing);
+	clock_gettime(CLOCK_MONOTONIC, &d->started);
+
+	struct ratelimit_params rp = rl_params(&d->cfg);
+	d->base = event_base_new();
+	d->rl = ratelimit_new(&rp);
+	if (d->base == NULL || d->rl == NULL) {
+		log_err("cannot start: %s", strerror(errno));
+		status = EXIT_USAGE;
+		goto out;
+	}
+
+	struct store_params sp = {
+		.conninfo = d->cfg.database,
+		.prober_name = d->cfg.prober_name,
+		.lease_time_ms = d->cfg.queue.lease_time_ms,
+		.reconnect_max_ms = d->cfg.queue.reconnect_max_ms,
+		.max_unwritten = d->cfg.queue.max_unwritten,
+	};
+	struct store_hooks hooks = {
+		.leased = on_leased,
+		.lease_done = on_lease_done,
+		.state_changed = on_state_changed,
+		.discarded = on_discarded,
+		.notified = on_notified,
+		.written = on_written,
+		.connection = on_connection,
+		.arg = d,
+	};
+	if (store_init(&d->store, d->base, &sp, &hooks) < 0) {
+		log_err("cannot start: %s", strerror(errno));
+		status = EXIT_USAGE;
+		goto out;
+	}
+
+	evtimer_assign(&d->ev_sched, d->base, sched_cb, d);
+	evtimer_assign(&d->ev_poll, d->base, poll_cb, d);
+	evtimer_assign(&d->ev_prune, d->base, prune_cb, d);
+	evtimer_assign(&d->ev_drain, d->base, drain_deadline_cb, d);
+	evsignal_assign(&d->ev_sigterm, d->base, SIGTERM, signal_cb, d);
+	evsignal_assign(&d->ev_sigint, d->base, SIGINT, signal_cb, d);
+	evsignal_add(&d->ev_sigterm, NULL);
+	evsignal_add(&d->ev_sigint, NULL);
+	timer_in(&d->ev_poll, d->cfg.queue.poll_interval_ms);
+	timer_in(&d->ev_prune, PRUNE_INTERVAL_MS);
+
+	log_info("ntpverify %s: prober %s, %zu source address%s, up to %u "
+		 "probes in flight",
+		 NTPVERIFY_VERSION, d->cfg.prober_name, d->cfg.n_sources,
+		 d->cfg.n_sources == 1 ? "" : "es", d->cfg.probe.max_in_flight);
+
+	event_base_dispatch(d->base);
+
+	log_info("stopped: %" PRIu64 " probes, %" PRIu64 " verified, %" PRIu64
+		 " expired",
+		 d->c.probes_started, d->c.verified, d->c.expired);
+	status = d->exit_status;
+
+	event_del(&d->ev_sched);
+	event_del(&d->ev_poll);
+	event_del(&d->ev_prune);
+	event_del(&d->ev_drain);
+	event_del(&d->ev_sigterm);
+	event_del(&d->ev_sigint);
+	{
+		struct job *j;
+		while ((j = TAILQ_FIRST(&d->probing)) != NULL)
+			job_free(d, j);
+		while ((j = TAILQ_FIRST(&d->waiting)) != NULL)
+			job_free(d, j);
+	}
+	store_reset(&d->store);
+out:
+	ratelimit_free(d->rl);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	config_free(&d->cfg);
+	free(d);
+	return status;
+}

@@ -1,0 +1,28 @@
+/*
+ * log.h - one line per event on stderr, level first.
+ *
+ * Under systemd stderr goes to the journal; the "<N>" prefix (sd-daemon(3)
+ * style) lets journald keep the priority. Tokens and passwords are never
+ * passed here.
+ */
+#ifndef NTPVERIFY_LOG_H
+#define NTPVERIFY_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARNING = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+
+/* Messages above this level are dropped; default info. */
+void log_set_level(enum log_level level);
+/* Prefix lines with "<N>" for journald (set when JOURNAL_STREAM is set). */
+void log_set_journal(bool journal);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,382 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "m6.h"
+#include "probe.h"
+
+/* Datagrams read per readable event: a flood cannot monopolise the loop. */
+#define PROBE_READ_BURST 64
+/* Larger than any valid reply; longer datagrams are rejected, not parsed. */
+#define PROBE_RECV_MAX 2048
+
+static void probe_tick_cb(evutil_socket_t fd, short what, void *arg);
+static void probe_read_cb(evutil_socket_t fd, short what, void *arg);
+
+static uint64_t elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t ms = (int64_t)(now.tv_sec - since->tv_sec) * 1000 +
+		     (now.tv_nsec - since->tv_nsec) / 1000000;
+	return ms < 0 ? 0 : (uint64_t)ms;
+}
+
+static double elapsed_ms_f(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+const char *probe_addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void *a;
+
+	if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	else
+		a = NULL;
+	if (a == NULL || inet_ntop(sa->sa_family, a, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+static int fill_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int start_failed(struct probe *p, const char *what)
+{
+	int e = errno;
+
+	snprintf(p->result.detail, sizeof(p->result.detail), "%s: %s", what,
+		 strerror(e));
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	errno = e;
+	return -1;
+}
+
+static bool m6_finished(const struct probe *p)
+{
+	return p->obs.m6 == M6_STATE_DATA || p->obs.m6 == M6_STATE_ERROR ||
+	       p->obs.m6 == M6_STATE_FATAL;
+}
+
+static void arm_tick(struct probe *p)
+{
+	uint64_t now = elapsed_ms(&p->started);
+	uint64_t when = p->deadline_ms;
+
+	if (p->grace_until_ms != 0 && p->grace_until_ms < when)
+		when = p->grace_until_ms;
+	if (p->next_send_ms != 0 && p->next_send_ms < when)
+		when = p->next_send_ms;
+
+	/* A local send error ends the probe on the next loop turn. */
+	if (p->obs.net_errno != 0 && !m6_finished(p))
+		when = now;
+
+	uint64_t wait = when > now ? when - now : 0;
+	struct timeval tv = { .tv_sec = (time_t)(wait / 1000),
+			      .tv_usec = (suseconds_t)(wait % 1000) * 1000 };
+	evtimer_add(&p->ev_tick, &tv);
+}
+
+static void finish(struct probe *p)
+{
+	struct probe_verdict v;
+	struct probe_result *r = &p->result;
+
+	if (p->obs.m6 == M6_STATE_DATA) {
+		p->obs.data = p->reasm.data;
+		p->obs.len = p->reply_len;
+	}
+	probe_classify(&p->obs, &v);
+
+	r->outcome = v.outcome;
+	snprintf(r->detail, sizeof(r->detail), "%s", v.detail);
+	if (v.value != NULL) {
+		size_t n = v.value_len < PROBE_VALUE_MAX ? v.value_len
+							  : PROBE_VALUE_MAX;
+		r->have_value = true;
+		r->value_len = v.value_len;
+		memcpy(r->value, v.value, n);
+		r->value[n] = '\0';
+	}
+	r->ntp_answered = p->obs.ntp_answered;
+	r->ntp_kind = p->obs.ntp_kind;
+
+	probe_cancel(p);
+	if (p->done != NULL)
+		p->done(p, p->done_arg);
+}
+
+static void send_one(struct probe *p, const uint8_t *pkt, size_t len, bool m6)
+{
+	if (p->req.gate != NULL &&
+	    !p->req.gate(p->req.gate_arg, (const struct sockaddr *)&p->req.dst)) {
+		p->result.held++;
+		return;
+	}
+	if (send(p->fd, pkt, len, 0) < 0) {
+		/* An earlier ICMP error surfaces here as well as on recv. */
+		if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+		    errno == ENETUNREACH || errno == EHOSTDOWN)
+			p->obs.net_errno = errno;
+		return;
+	}
+	p->result.sent++;
+	if (m6)
+		clock_gettime(CLOCK_MONOTONIC, &p->last_m6_send);
+}
+
+/* Send whatever is still unanswered and plan the next retransmit. */
+static void transmit(struct probe *p)
+{
+	if (!m6_finished(p))
+		send_one(p, p->m6_pkt, p->m6_len, true);
+	if (!p->obs.ntp_answered)
+		send_one(p, p->m3_pkt, sizeof(p->m3_pkt), false);
+
+	uint64_t next = elapsed_ms(&p->started) + p->req.retransmit_ms;
+	p->next_send_ms = next < p->deadline_ms ? next : 0;
+}
+
+static void reject(struct probe *p, const char *why)
+{
+	p->result.rejected++;
+	p->obs.rejected++;
+	if (p->obs.reject_reason == NULL)
+		p->obs.reject_reason = why;
+}
+
+static void mode6_ended(struct probe *p)
+{
+	if (p->obs.ntp_answered) {
+		finish(p);
+		return;
+	}
+	/* Give the mode 3 reply a moment: it tells the operator more. */
+	uint64_t grace = elapsed_ms(&p->started) + p->req.retransmit_ms;
+	p->grace_until_ms = grace < p->deadline_ms ? grace : p->deadline_ms;
+	p->next_send_ms = 0;
+	evtimer_del(&p->ev_tick);
+	arm_tick(p);
+}
+
+static void handle_m6(struct probe *p, const uint8_t *pkt, size_t len)
+{
+	const struct m6_expect expect = {
+		.version = M6_VERSION_DEFAULT,
+		.opcode = M6_OP_READVAR,
+		.sequence = p->sequence,
+		.associd = 0,
+	};
+	struct m6_header hdr;
+	const uint8_t *data;
+	enum m6_check check = m6_parse_reply(pkt, len, &expect, &hdr, &data);
+
+	if (check != M6_OK) {
+		reject(p, m6_check_name(check));
+		return;
+	}
+	if (p->result.rtt_ms < 0)
+		p->result.rtt_ms = elapsed_ms_f(&p->last_m6_send);
+
+	if (hdr.error) {
+		p->obs.m6 = M6_STATE_ERROR;
+		p->obs.error_code = m6_error_code(&hdr);
+		mode6_ended(p);
+		return;
+	}
+
+	enum m6_reasm_status st = m6_reasm_add(&p->reasm, &hdr, data);
+	if (st == M6_REASM_DUPLICATE)
+		return;
+	if (m6_reasm_fatal(st)) {
+		p->obs.m6 = M6_STATE_FATAL;
+		p->obs.reject_reason = m6_reasm_status_name(st);
+		mode6_ended(p);
+		return;
+	}
+	if (st == M6_REASM_DONE && m6_reasm_complete(&p->reasm, &p->reply_len)) {
+		p->obs.m6 = M6_STATE_DATA;
+		mode6_ended(p);
+		return;
+	}
+	p->obs.m6 = M6_STATE_PARTIAL;
+}
+
+static void handle_m4(struct probe *p, const uint8_t *pkt, size_t len)
+{
+	struct ntp3_reply reply;
+
+	if (ntp3_parse_reply(pkt, len, p->xmt, &reply) != NTP3_OK) {
+		/* Not an answer to us; it says nothing about mode 6. */
+		p->result.rejected++;
+		return;
+	}
+	if (p->obs.ntp_answered)
+		return;
+	p->obs.ntp_answered = true;
+	p->obs.ntp_kind = reply.kind;
+	p->result.stratum = reply.stratum;
+	ntp3_refid_str(&reply, p->result.refid);
+	if (m6_finished(p))
+		finish(p);
+}
+
+static void probe_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	uint8_t buf[PROBE_RECV_MAX];
+
+	(void)what;
+	for (int i = 0; i < PROBE_READ_BURST && p->running; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				return;
+			if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+			    errno == ENETUNREACH || errno == EHOSTDOWN) {
+				p->obs.net_errno = errno;
+				if (!m6_finished(p))
+					finish(p);
+			}
+			return;
+		}
+		p->result.received++;
+		if ((size_t)n > sizeof(buf)) {
+			reject(p, "oversized datagram");
+			continue;
+		}
+		if (n >= 1 && (buf[0] & 0x07) == NTP3_MODE_SERVER)
+			handle_m4(p, buf, (size_t)n);
+		else if (!m6_finished(p))
+			handle_m6(p, buf, (size_t)n);
+	}
+}
+
+static void probe_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	uint64_t now = elapsed_ms(&p->started);
+
+	(void)fd;
+	(void)what;
+	if ((p->obs.net_errno != 0 && !m6_finished(p)) ||
+	    now >= p->deadline_ms ||
+	    (p->grace_until_ms != 0 && now >= p->grace_until_ms)) {
+		finish(p);
+		return;
+	}
+	if (p->next_send_ms != 0 && now >= p->next_send_ms)
+		transmit(p);
+	arm_tick(p);
+}
+
+int probe_start(struct probe *p, struct event_base *base,
+		const struct probe_request *req, probe_done_fn done, void *arg)
+{
+	const char *names[1] = { req->variable };
+	int n;
+
+	memset(&p->result, 0, sizeof(p->result));
+	memset(&p->obs, 0, sizeof(p->obs));
+	p->base = base;
+	p->req = *req;
+	p->done = done;
+	p->done_arg = arg;
+	p->fd = -1;
+	p->running = false;
+	p->grace_until_ms = 0;
+	p->reply_len = 0;
+	p->result.rtt_ms = -1;
+	p->obs.variable = req->variable;
+	p->obs.token = req->token;
+	m6_reasm_init(&p->reasm);
+
+	if (fill_random(&p->sequence, sizeof(p->sequence)) < 0 ||
+	    fill_random(&p->xmt, sizeof(p->xmt)) < 0)
+		return start_failed(p, "getrandom");
+	if (p->xmt == 0)
+		p->xmt = 1; /* a zero origin would match a zeroed reply */
+
+	n = m6_build_readvar(p->m6_pkt, sizeof(p->m6_pkt), M6_VERSION_DEFAULT,
+			     p->sequence, names, 1);
+	if (n < 0) {
+		errno = EINVAL;
+		return start_failed(p, "bad variable name");
+	}
+	p->m6_len = (size_t)n;
+	ntp3_build_request(p->m3_pkt, p->xmt);
+
+	p->fd = socket(req->dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       IPPROTO_UDP);
+	if (p->fd < 0)
+		return start_failed(p, "socket");
+	if (req->srclen > 0 &&
+	    bind(p->fd, (const struct sockaddr *)&req->src, req->srclen) < 0)
+		return start_failed(p, "bind to source address");
+	if (connect(p->fd, (const struct sockaddr *)&req->dst, req->dstlen) < 0)
+		return start_failed(p, "connect");
+
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	if (getsockname(p->fd, (struct sockaddr *)&local, &llen) == 0)
+		probe_addr_str((struct sockaddr *)&local, p->result.source,
+			       sizeof(p->result.source));
+
+	event_assign(&p->ev_read, base, p->fd, EV_READ | EV_PERSIST,
+		     probe_read_cb, p);
+	evtimer_assign(&p->ev_tick, base, probe_tick_cb, p);
+	if (event_add(&p->ev_read, NULL) < 0) {
+		errno = ENOMEM;
+		return start_failed(p, "event_add");
+	}
+	p->running = true;
+
+	clock_gettime(CLOCK_MONOTONIC, &p->started);
+	p->last_m6_send = p->started;
+	p->deadline_ms = req->timeout_ms;
+	transmit(p);
+	arm_tick(p);
+	return 0;
+}
+
+void probe_cancel(struct probe *p)
+{
+	if (!p->running)
+		return;
+	event_del(&p->ev_read);
+	evtimer_del(&p->ev_tick);
+	close(p->fd);
+	p->fd = -1;
+	p->running = false;
+}

@@ -1,0 +1,46 @@
+#!/bin/bash
+# deps.sh - install what building and testing ntpverify needs (Debian 12),
+# only what is missing. Sourced or run by demo.sh and test.sh, as root.
+#
+# Service packages (ntpsec, postgresql) are installed without starting
+# their system services: the tests run their own private instances, and a
+# system ntpd would try to steer the machine's clock.
+set -euo pipefail
+
+NV_PACKAGES=(
+	build-essential cmake pkg-config git
+	libevent-dev libpq-dev libconfuse-dev libcmocka-dev libssl-dev
+	ntpsec postgresql-15 postgresql-client-15
+	iproute2 util-linux procps
+	clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${NV_PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing ${missing[*]}" >&2
+	policy=/usr/sbin/policy-rc.d
+	added_policy=
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		added_policy=1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	rc=0
+	{ apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } || rc=$?
+	[ -n "$added_policy" ] && rm -f "$policy"
+	if [ "$rc" -ne 0 ]; then
+		echo "deps.sh: apt-get failed ($rc)" >&2
+		exit "$rc"
+	fi
+fi
