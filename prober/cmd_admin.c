@@ -357,10 +357,12 @@ static void print_instructions(const struct admin *a, const char *id,
 }
 
 /*
- * Insert one pending row. Returns 0 (printed), EXIT_NEGATIVE (already
- * pending: named) or EXIT_USAGE (database trouble).
+ * Insert one pending row; refused_why (policy_allows' reason, or NULL)
+ * adds a warning. Returns 0 (printed), EXIT_NEGATIVE (already pending:
+ * named) or EXIT_USAGE (database trouble).
  */
-static int add_one(struct admin *a, const char *server, const char *token)
+static int add_one(struct admin *a, const char *server, const char *token,
+		   const char *refused_why)
 {
 	/* ON CONFLICT names the partial unique index's predicate, so only
 	 * "another pending row for this address" is swallowed. */
@@ -388,6 +390,14 @@ static int add_one(struct admin *a, const char *server, const char *token)
 		if (PQntuples(r) == 1) {
 			print_instructions(a, PQgetvalue(r, 0, 0), server,
 					   PQgetvalue(r, 0, 1), token);
+			/* Added anyway: the web site could add it too, and the
+			 * daemon records why it never sends there. */
+			if (refused_why)
+				fprintf(stderr, "ntpverify add: warning: this "
+						"prober's policy refuses %s (%s): "
+						"it will be recorded as "
+						"refused_by_policy\n",
+					server, refused_why);
 			PQclear(r);
 			return 0;
 		}
@@ -478,13 +488,10 @@ int cmd_add(int argc, char **argv)
 			break;
 		}
 		if (config_parse_address(servers[i], &ss, &len) == 0 &&
-		    !policy_allows((const struct sockaddr *)&ss,
-				   a.cfg.allow_private_targets, &why))
-			fprintf(stderr, "ntpverify add: warning: the prober "
-					"will not probe %s (%s); it will be "
-					"recorded as refused_by_policy\n",
-				servers[i], why ? why : "refused");
-		rc = add_one(&a, servers[i], token);
+		    policy_allows((const struct sockaddr *)&ss,
+				  a.cfg.allow_private_targets, &why))
+			why = NULL;
+		rc = add_one(&a, servers[i], token, why);
 		if (rc > worst)
 			worst = rc;
 		if (rc == EXIT_USAGE)
@@ -582,7 +589,7 @@ static int show_attempts(struct admin *a, const char *idtext)
 		"SELECT " SQL_UTC("attempted_at") ", prober,"
 		"  coalesce(host(source_address), '-'), outcome,"
 		"  CASE WHEN rtt_ms IS NULL THEN '-'"
-		"       ELSE to_char(rtt_ms, 'FM999990.0') || ' ms' END,"
+		"       ELSE to_char(rtt_ms, 'FM999990.000') || ' ms' END,"
 		"  coalesce(detail, '')"
 		" FROM probe_attempt WHERE verification_id = $1::bigint"
 		" ORDER BY attempted_at, id";

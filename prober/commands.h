@@ -17,6 +17,12 @@
 
 int cmd_check(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_add(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
 
 /* Print config errors to stderr (a config_error_fn). */
 void print_config_error(void *arg, const char *message);

@@ -25,6 +25,12 @@ static const struct command commands[] = {
 	{ "check", cmd_check, "probe one server now and print the outcome" },
 	{ "check-config", cmd_check_config, "validate a configuration file" },
 	{ "run", cmd_run, "run the prober daemon" },
+	{ "migrate", cmd_migrate, "create or upgrade the database schema" },
+	{ "add", cmd_add, "add pending verifications and print the ntp.conf lines" },
+	{ "list", cmd_list, "list verifications" },
+	{ "show", cmd_show, "show one verification and its attempts" },
+	{ "retry", cmd_retry, "probe a pending verification now" },
+	{ "cancel", cmd_cancel, "cancel a pending verification" },
 	{ "version", cmd_version, "print the version" },
 };
 

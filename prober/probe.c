@@ -131,9 +131,17 @@ static void finish(struct probe *p)
 	r->ntp_answered = p->obs.ntp_answered;
 	r->ntp_kind = p->obs.ntp_kind;
 
-	probe_cancel(p);
-	if (p->done != NULL)
-		p->done(p, p->done_arg);
+	/*
+	 * The callback may free the probe, and we are usually deep inside the
+	 * read handler: hand over from a fresh loop turn instead, where
+	 * nothing touches the probe after the callback returns.
+	 */
+	event_del(&p->ev_read);
+	evtimer_del(&p->ev_tick);
+	close(p->fd);
+	p->fd = -1;
+	p->finished = true;
+	event_active(&p->ev_tick, EV_TIMEOUT, 1);
 }
 
 static void send_one(struct probe *p, const uint8_t *pkt, size_t len, bool m6)
@@ -257,7 +265,7 @@ static void probe_read_cb(evutil_socket_t fd, short what, void *arg)
 	uint8_t buf[PROBE_RECV_MAX];
 
 	(void)what;
-	for (int i = 0; i < PROBE_READ_BURST && p->running; i++) {
+	for (int i = 0; i < PROBE_READ_BURST && !p->finished; i++) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -290,6 +298,12 @@ static void probe_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (p->finished) {
+		p->running = false;
+		if (p->done != NULL)
+			p->done(p, p->done_arg); /* may free p: nothing after it */
+		return;
+	}
 	if ((p->obs.net_errno != 0 && !m6_finished(p)) ||
 	    now >= p->deadline_ms ||
 	    (p->grace_until_ms != 0 && now >= p->grace_until_ms)) {
@@ -315,6 +329,7 @@ int probe_start(struct probe *p, struct event_base *base,
 	p->done_arg = arg;
 	p->fd = -1;
 	p->running = false;
+	p->finished = false;
 	p->grace_until_ms = 0;
 	p->reply_len = 0;
 	p->result.rtt_ms = -1;
@@ -376,7 +391,8 @@ void probe_cancel(struct probe *p)
 		return;
 	event_del(&p->ev_read);
 	evtimer_del(&p->ev_tick);
-	close(p->fd);
+	if (p->fd >= 0)
+		close(p->fd);
 	p->fd = -1;
 	p->running = false;
 }

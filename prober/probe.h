@@ -83,7 +83,8 @@ struct probe {
 	int fd;                       /* connected UDP socket, -1 when closed */
 	struct event ev_read;         /* fd readable */
 	struct event ev_tick;         /* retransmit / grace / deadline timer */
-	bool running;                 /* armed and not yet done */
+	bool running;                 /* armed and `done` not yet called */
+	bool finished;                /* result final, callback pending */
 
 	uint8_t m6_pkt[M6_REQUEST_MAX]; /* the READVAR datagram */
 	size_t m6_len;

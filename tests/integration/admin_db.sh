@@ -29,7 +29,7 @@ run() {
 schema_dump() {
 	"$NV_PG_BINDIR/pg_dump" --schema-only --no-owner --no-privileges \
 		"host=$NV_PG_SOCK dbname=$1 user=postgres" |
-		grep -v -e '^--' -e '^SET ' -e '^SELECT pg_catalog.set_config' -e '^$'
+		grep -v -e '^--' -e '^SET ' -e '^SELECT pg_catalog.set_config' -e '^\\\(un\)\?restrict ' -e '^$'
 }
 
 # 1. before migrate, the commands say what to do.
@@ -62,12 +62,11 @@ for i in 1 2 3 4; do
 done
 nv_expect_eq "4 concurrent migrates succeed" 4 "$conc_ok"
 nv_expect_eq "concurrent migrates applied once" 1 \
-	"$(nv_psql -d "host=$NV_PG_SOCK dbname=concurrent user=postgres" -c 'SELECT count(*) FROM schema_version')"
+	"$(nv_psql_db concurrent -c 'SELECT count(*) FROM schema_version')"
 
 # 3. sql/schema.sql and the migrations give the same schema.
 nv_pg_createdb from_schema
-"$NV_PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "host=$NV_PG_SOCK dbname=from_schema user=postgres" \
-	-f "$NV_SOURCE_DIR/sql/schema.sql" >/dev/null 2>"$NV_TMP/schema.err"
+nv_psql_db from_schema -f "$NV_SOURCE_DIR/sql/schema.sql" >/dev/null 2>"$NV_TMP/schema.err"
 nv_expect_eq "schema.sql applies cleanly" "" "$(cat "$NV_TMP/schema.err")"
 schema_dump ntpverify >"$NV_TMP/dump.migrations"
 schema_dump from_schema >"$NV_TMP/dump.schema"
@@ -174,16 +173,17 @@ nv_psql -c "INSERT INTO probe_attempt (verification_id, attempted_at, prober, so
 run list
 nv_expect_eq "list exit" 0 "$RC"
 nv_expect_match "list header" "^id +server +state +attempts +last outcome +next probe +expires" "$OUT"
-nv_expect_match "list has the row" "(^|
-)$ID1 +192\.0\.2\.1 +pending +0 +- +[0-9-]+ [0-9:]+Z +[0-9-]+ [0-9:]+Z" "$OUT"
+row=$(printf '%s\n' "$OUT" | awk -v id="$ID1" '$1 == id')
+nv_expect_match "list has the row" "^$ID1 +192\.0\.2\.1 +pending +0 +- +[0-9-]+ [0-9:]+Z +[0-9-]+ [0-9:]+Z$" "$row"
+head=$(printf '%s\n' "$OUT" | head -n1)
+nv_expect_eq "list columns aligned" "$(awk -v s="$head" 'BEGIN { print index(s, "expires") }')" \
+	"$(awk -v s="$row" 'BEGIN { n = split(s, f, / +/); print index(s, f[n - 1] " " f[n]) }')"
 alltoks=$(nv_psql -c 'SELECT token FROM verification')
 leak=0
 for t in $alltoks; do
 	[[ "$OUT" == *"$t"* ]] && leak=1
 done
 nv_expect_eq "list shows no token" 0 "$leak"
-nv_expect_eq "list columns aligned" 1 \
-	"$(printf '%s\n' "$OUT" | awk '{ print index($0, " pending") ? index($0, " pending") : index($0, " state") }' | sort -u | wc -l)"
 run list --state cancelled
 nv_expect_eq "list --state cancelled (none)" "no verifications in state cancelled" "$OUT"
 run list --state done
@@ -194,7 +194,7 @@ nv_expect_eq "show exit" 0 "$RC"
 nv_expect_match "show server" "server +192\.0\.2\.1" "$OUT"
 nv_expect_match "show token length" "token +14 characters \(not shown\)" "$OUT"
 nv_expect_match "show history 1" "prober-test +192\.0\.2\.10 +mode6_silent +- +NTP answers, mode 6 does not" "$OUT"
-nv_expect_match "show history 2" "prober-test +2001:db8::10 +token_mismatch +1\.2 ms +variable holds another value" "$OUT"
+nv_expect_match "show history 2" "prober-test +2001:db8::10 +token_mismatch +1\.250 ms +variable holds another value" "$OUT"
 [[ "$OUT" == *"$TOKEN"* ]] && nv_fail "show printed the token" || nv_pass "show shows no token"
 run show 999999
 nv_expect_eq "show unknown exit" 1 "$RC"

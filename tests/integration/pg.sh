@@ -6,6 +6,7 @@
 #                          database `ntpverify`; set NV_PG_CONNINFO, NV_PG_PID
 #     nv_psql ARGS...      psql on that database: unaligned, tuples only,
 #                          quiet, stops at the first error
+#     nv_psql_db NAME ARGS...  the same on database NAME
 #     nv_pg_createdb NAME  another empty database in the same cluster
 #     nv_stop_pg           fast shutdown (clients are disconnected), wait
 #     nv_restart_pg        start again on the same data directory
@@ -36,15 +37,30 @@ nv_psql() {
 	"$NV_PG_BINDIR/psql" -X -A -t -q -v ON_ERROR_STOP=1 "$NV_PG_CONNINFO" "$@"
 }
 
+# nv_psql_db NAME ARGS...: the same on another database of the cluster.
+nv_psql_db() {
+	local db=$1
+	shift
+	"$NV_PG_BINDIR/psql" -X -A -t -q -v ON_ERROR_STOP=1 \
+		"host=$NV_PG_SOCK dbname=$db user=postgres" "$@"
+}
+
 # Start postgres on $NV_PG_DATA in the background and wait until it takes
 # connections (at most ~15 s).
 nv_pg_launch() {
-	local i
-	nv_pg_as_owner "$NV_PG_BINDIR/postgres" -D "$NV_PG_DATA" \
-		-c listen_addresses='' \
-		-c unix_socket_directories="$NV_PG_SOCK" \
-		-c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-		>>"$NV_TMP/pg.log" 2>&1 &
+	local i cmd=("$NV_PG_BINDIR/postgres" -D "$NV_PG_DATA"
+		-c listen_addresses=''
+		-c unix_socket_directories="$NV_PG_SOCK"
+		-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+	# Not through nv_pg_as_owner: a backgrounded function is a subshell,
+	# and $! must be the postmaster itself (setpriv execs it) so that
+	# signals by pid reach it.
+	if [ "$(id -u)" = 0 ]; then
+		setpriv --reuid=postgres --regid=postgres --init-groups -- \
+			"${cmd[@]}" >>"$NV_TMP/pg.log" 2>&1 &
+	else
+		"${cmd[@]}" >>"$NV_TMP/pg.log" 2>&1 &
+	fi
 	NV_PG_PID=$!
 	NV_PIDS+=("$NV_PG_PID")
 	for i in $(seq 1 150); do

@@ -1,14 +1,19 @@
 /*
  * udp_sink.c - a UDP socket that reads and never answers.
  *
- * usage: udp_sink ADDR PORT COUNTFILE
+ * usage: udp_sink ADDR PORT COUNTFILE [LOGFILE]
  *
  * Counts the datagrams it receives and rewrites COUNTFILE with the total
  * after each one, so a test can assert how many packets the prober sent.
+ * With LOGFILE, also appends one line per datagram: arrival time in
+ * milliseconds (CLOCK_MONOTONIC) and the destination address it was sent
+ * to, so a test can check rates per second and per destination (bind ADDR
+ * 0.0.0.0 to catch every 127.x.y.z of a namespace's loopback).
  * Stops on SIGTERM or after 10 minutes at most.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +42,10 @@ int main(int argc, char **argv)
 	int fd;
 	unsigned long n = 0;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: udp_sink ADDR PORT COUNTFILE\n");
+	FILE *log = NULL;
+
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: udp_sink ADDR PORT COUNTFILE [LOGFILE]\n");
 		return 2;
 	}
 	memset(&ss, 0, sizeof(ss));
@@ -61,11 +68,42 @@ int main(int argc, char **argv)
 		perror("udp_sink: bind");
 		return 1;
 	}
+	if (argc == 5) {
+		int on = 1;
+		log = fopen(argv[4], "a");
+		if (log == NULL) {
+			perror("udp_sink: log file");
+			return 1;
+		}
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+	}
 	write_count(argv[3], 0);
 	alarm(600);
 	for (;;) {
-		char buf[2048];
-		if (recv(fd, buf, sizeof(buf), 0) >= 0)
-			write_count(argv[3], ++n);
+		char buf[2048], cbuf[256];
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = cbuf,
+				      .msg_controllen = sizeof(cbuf) };
+		if (recvmsg(fd, &msg, 0) < 0)
+			continue;
+		write_count(argv[3], ++n);
+		if (log == NULL)
+			continue;
+		char dst[INET6_ADDRSTRLEN] = "?";
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
+		     c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level == IPPROTO_IP &&
+			    c->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				inet_ntop(AF_INET, &pi.ipi_addr, dst, sizeof(dst));
+			}
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		fprintf(log, "%lld %s\n",
+			(long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, dst);
+		fflush(log);
 	}
 }
