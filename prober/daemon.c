@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "policy.h"
 
 /* How long SIGTERM waits for the database once probes are done. */
@@ -21,6 +22,41 @@
 #define PRUNE_INTERVAL_MS 60000
 
 static void sched_run(struct daemon *d);
+static void send_status(struct daemon *d, const char *prefix);
+
+const double rtt_bucket_bounds[RTT_BUCKETS] = {
+	0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+
+static void count_attempt(struct daemon *d, const struct job *j,
+			  const struct store_result *res)
+{
+	int outcome = res->outcome;
+	double rtt_ms = res->rtt_ms;
+	struct daemon_counters *c = &d->c;
+	struct recent_outcome *r = &c->recent[c->recent_next];
+
+	c->outcomes[outcome]++;
+	if (rtt_ms >= 0) {
+		double s = rtt_ms / 1000.0;
+		c->rtt_count++;
+		c->rtt_sum_s += s;
+		for (int i = 0; i < RTT_BUCKETS; i++) {
+			if (s <= rtt_bucket_bounds[i]) {
+				c->rtt_buckets[i]++;
+				break;
+			}
+		}
+	}
+	r->at = res->attempted_at;
+	r->id = j->lease.id;
+	snprintf(r->server, sizeof(r->server), "%s", j->lease.server);
+	r->outcome = (enum outcome)outcome;
+	snprintf(r->detail, sizeof(r->detail), "%s", res->detail);
+	c->recent_next = (c->recent_next + 1) % RECENT_MAX;
+	if (c->recent_n < RECENT_MAX)
+		c->recent_n++;
+}
 
 static uint64_t mono_ms(void)
 {
@@ -116,7 +152,7 @@ static void job_finish(struct daemon *d, struct job *j, int outcome,
 	r.retry_after_s = retry_after_s;
 
 	if (outcome >= 0) {
-		d->c.outcomes[outcome]++;
+		count_attempt(d, j, &r);
 		log_debug("verification %" PRId64 " (%s): %s (%s)", r.id,
 			  j->lease.server, outcome_name((enum outcome)outcome),
 			  r.detail);
@@ -377,12 +413,121 @@ static void on_connection(void *arg, bool up)
 	struct daemon *d = arg;
 
 	d->db_up = up;
+	if (up && !d->ready_sent) {
+		/* Sockets are bound and the database answers: ready. */
+		d->ready_sent = true;
+		send_status(d, "READY=1\n");
+	}
 	if (up) {
 		/* Notifications sent while we were away are gone: rescan. */
 		maybe_lease(d);
 	}
 	if (d->draining && up && d->n_probing == 0 && store_idle(&d->store))
 		event_base_loopexit(d->base, NULL);
+}
+
+/* --- systemd --------------------------------------------------------- */
+
+/* One line for `systemctl status`. */
+static void send_status(struct daemon *d, const char *prefix)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg),
+		 "%sSTATUS=database %s, %u probing, %u waiting, %" PRIu64
+		 " verified, %u results unwritten",
+		 prefix, d->db_up ? "connected" : "disconnected", d->n_probing,
+		 d->n_waiting, d->c.verified, d->store.queued);
+	notify_send(msg);
+}
+
+static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	notify_send("WATCHDOG=1");
+	send_status(d, "");
+	timer_in(&d->ev_watchdog, notify_watchdog_ms());
+}
+
+static void log_config_error(void *arg, const char *message)
+{
+	(void)arg;
+	log_err("%s", message);
+}
+
+/* Settings that only a restart applies: name each one that changed. */
+static void report_fixed(const struct nv_config *old,
+			 const struct nv_config *new)
+{
+#define STR_CHANGED(f) \
+	(strcmp(old->f ? old->f : "", new->f ? new->f : "") != 0)
+	if (STR_CHANGED(prober_name))
+		log_warn("reload: prober_name changed; restart to apply");
+	if (STR_CHANGED(database))
+		log_warn("reload: database changed; restart to apply");
+	if (STR_CHANGED(status_socket))
+		log_warn("reload: status_socket changed; restart to apply");
+	if (STR_CHANGED(status_listen))
+		log_warn("reload: status_listen changed; restart to apply");
+#undef STR_CHANGED
+}
+
+/*
+ * SIGHUP: re-read the configuration. A broken file changes nothing: every
+ * error is logged and the daemon keeps running on the old settings.
+ */
+static void reload(struct daemon *d)
+{
+	struct nv_config fresh;
+
+	notify_send("RELOADING=1\nSTATUS=reloading configuration");
+	log_info("SIGHUP: reloading %s", d->config_path);
+	if (config_load(&fresh, d->config_path, log_config_error, NULL) < 0) {
+		d->reload_failures++;
+		log_err("reload: %s has errors; keeping the running "
+			"configuration",
+			d->config_path);
+		send_status(d, "READY=1\n");
+		return;
+	}
+	report_fixed(&d->cfg, &fresh);
+
+	/* Keep what cannot change live; take everything else. */
+	struct nv_config old = d->cfg;
+	d->cfg = fresh;
+	char *keep[4] = { old.prober_name, old.database, old.status_socket,
+			  old.status_listen };
+	old.prober_name = fresh.prober_name;
+	old.database = fresh.database;
+	old.status_socket = fresh.status_socket;
+	old.status_listen = fresh.status_listen;
+	d->cfg.prober_name = keep[0];
+	d->cfg.database = keep[1];
+	d->cfg.status_socket = keep[2];
+	d->cfg.status_listen = keep[3];
+	config_free(&old);
+
+	struct ratelimit_params rp = rl_params(&d->cfg);
+	if (!ratelimit_set_params(d->rl, &rp, mono_ms()))
+		log_err("reload: rate limits rejected by the limiter");
+	store_set_params(&d->store, d->cfg.queue.lease_time_ms,
+			 d->cfg.queue.reconnect_max_ms,
+			 d->cfg.queue.max_unwritten);
+	d->next_source[0] = d->next_source[1] = 0;
+	evtimer_del(&d->ev_poll);
+	timer_in(&d->ev_poll, d->cfg.queue.poll_interval_ms);
+	d->reloads++;
+	log_info("reload: done; %zu source address%s, %g packets/s, "
+		 "destination interval %" PRIu64 " ms",
+		 d->cfg.n_sources, d->cfg.n_sources == 1 ? "" : "es",
+		 d->cfg.rate_limit.global_pps,
+		 d->cfg.rate_limit.per_destination_interval_ms);
+	send_status(d, "READY=1\n");
+	maybe_lease(d);
+	sched_run(d);
 }
 
 /* --- timers and signals --------------------------------------------- */
@@ -394,6 +539,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	maybe_lease(d);
+	store_request_count(&d->store);
 	timer_in(&d->ev_poll, d->cfg.queue.poll_interval_ms);
 }
 
@@ -435,6 +581,8 @@ static void start_drain(struct daemon *d, const char *why)
 		return;
 	log_info("%s: stopping; %u probes in flight, %u leases to give back",
 		 why, d->n_probing, d->n_waiting);
+	notify_send("STOPPING=1\nSTATUS=stopping: finishing probes, "
+		    "writing results");
 	d->draining = true;
 	evtimer_del(&d->ev_poll);
 	evtimer_del(&d->ev_sched);
@@ -448,7 +596,10 @@ static void start_drain(struct daemon *d, const char *why)
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
-	start_drain(arg, sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (sig == SIGHUP)
+		reload(arg);
+	else
+		start_drain(arg, sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 /* --- the command ------------------------------------------------------ */
@@ -493,6 +644,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (getenv("JOURNAL_STREAM") != NULL)
 		log_set_journal(true);
+	if (notify_init() < 0)
+		log_warn("systemd notifications disabled");
 
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
@@ -557,8 +710,13 @@ int cmd_run(int argc, char **argv)
 	evtimer_assign(&d->ev_drain, d->base, drain_deadline_cb, d);
 	evsignal_assign(&d->ev_sigterm, d->base, SIGTERM, signal_cb, d);
 	evsignal_assign(&d->ev_sigint, d->base, SIGINT, signal_cb, d);
+	evsignal_assign(&d->ev_sighup, d->base, SIGHUP, signal_cb, d);
 	evsignal_add(&d->ev_sigterm, NULL);
 	evsignal_add(&d->ev_sigint, NULL);
+	evsignal_add(&d->ev_sighup, NULL);
+	evtimer_assign(&d->ev_watchdog, d->base, watchdog_cb, d);
+	if (notify_watchdog_ms() > 0)
+		timer_in(&d->ev_watchdog, notify_watchdog_ms());
 	timer_in(&d->ev_poll, d->cfg.queue.poll_interval_ms);
 	timer_in(&d->ev_prune, PRUNE_INTERVAL_MS);
 
@@ -580,6 +738,8 @@ int cmd_run(int argc, char **argv)
 	event_del(&d->ev_drain);
 	event_del(&d->ev_sigterm);
 	event_del(&d->ev_sigint);
+	event_del(&d->ev_sighup);
+	event_del(&d->ev_watchdog);
 	{
 		struct job *j;
 		while ((j = TAILQ_FIRST(&d->probing)) != NULL)
@@ -594,5 +754,6 @@ out:
 		event_base_free(d->base);
 	config_free(&d->cfg);
 	free(d);
+	notify_close();
 	return status;
 }

@@ -34,6 +34,20 @@ struct job {
 
 TAILQ_HEAD(job_list, job);
 
+/* Upper bounds (seconds) of the round-trip histogram buckets. */
+#define RTT_BUCKETS 11
+extern const double rtt_bucket_bounds[RTT_BUCKETS];
+
+/* The last few attempts, for /status (never the token). */
+#define RECENT_MAX 16
+struct recent_outcome {
+	double at;                    /* wall clock, seconds */
+	int64_t id;                   /* verification.id */
+	char server[STORE_SERVER_LEN];/* probed address */
+	enum outcome outcome;
+	char detail[160];
+};
+
 /* Counters since start, for logs and the status socket. */
 struct daemon_counters {
 	uint64_t probes_started;                  /* attempts put on the wire */
@@ -45,6 +59,12 @@ struct daemon_counters {
 	uint64_t refused_by_policy;               /* attempts refused, no packet */
 	uint64_t held_by_ratelimit;               /* packets held back */
 	uint64_t discarded;                       /* stale results dropped */
+	uint64_t rtt_buckets[RTT_BUCKETS];        /* non-cumulative counts */
+	uint64_t rtt_count;                       /* attempts with a mode 6 reply */
+	double rtt_sum_s;                         /* their total, seconds */
+	struct recent_outcome recent[RECENT_MAX]; /* ring */
+	unsigned recent_next;                     /* next slot to write */
+	unsigned recent_n;                        /* slots used */
 };
 
 struct daemon {
@@ -65,7 +85,11 @@ struct daemon {
 	struct event ev_poll;         /* lease even without NOTIFY */
 	struct event ev_prune;        /* rate-limit table housekeeping */
 	struct event ev_drain;        /* drain deadline */
-	struct event ev_sigterm, ev_sigint;
+	struct event ev_sigterm, ev_sigint, ev_sighup;
+	struct event ev_watchdog;     /* WATCHDOG=1 to systemd */
+	bool ready_sent;              /* READY=1 went out */
+	uint64_t reloads;             /* successful SIGHUP reloads */
+	uint64_t reload_failures;     /* rejected configurations */
 	struct timespec started;      /* for uptime */
 	struct daemon_counters c;
 };

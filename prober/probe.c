@@ -318,13 +318,15 @@ static void probe_tick_cb(evutil_socket_t fd, short what, void *arg)
 int probe_start(struct probe *p, struct event_base *base,
 		const struct probe_request *req, probe_done_fn done, void *arg)
 {
-	const char *names[1] = { req->variable };
+	const char *names[1] = { p->variable };
 	int n;
 
 	memset(&p->result, 0, sizeof(p->result));
 	memset(&p->obs, 0, sizeof(p->obs));
 	p->base = base;
 	p->req = *req;
+	snprintf(p->variable, sizeof(p->variable), "%s", req->variable);
+	p->req.variable = p->variable;
 	p->done = done;
 	p->done_arg = arg;
 	p->fd = -1;
@@ -333,7 +335,7 @@ int probe_start(struct probe *p, struct event_base *base,
 	p->grace_until_ms = 0;
 	p->reply_len = 0;
 	p->result.rtt_ms = -1;
-	p->obs.variable = req->variable;
+	p->obs.variable = p->variable;
 	p->obs.token = req->token;
 	m6_reasm_init(&p->reasm);
 

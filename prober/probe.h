@@ -78,6 +78,7 @@ struct probe_result {
 struct probe {
 	struct event_base *base;      /* not owned */
 	struct probe_request req;     /* copy of the request */
+	char variable[65];            /* own copy: a reload may free the config's */
 	probe_done_fn done;           /* completion callback */
 	void *done_arg;
 	int fd;                       /* connected UDP socket, -1 when closed */

@@ -420,6 +420,17 @@ bool ratelimit_take_packet(struct ratelimit *rl, const struct sockaddr *dst,
 	return true;
 }
 
+/* Fill may_start's out-pointers for a refusal. */
+static bool refuse(uint64_t *not_before_ms, const char **reason,
+		   uint64_t until, const char *why)
+{
+	if (not_before_ms != NULL)
+		*not_before_ms = until;
+	if (reason != NULL)
+		*reason = why;
+	return false;
+}
+
 bool ratelimit_may_start(struct ratelimit *rl, const struct sockaddr *dst,
 			 uint64_t now_ms, uint64_t *not_before_ms,
 			 const char **reason)
@@ -429,11 +440,9 @@ bool ratelimit_may_start(struct ratelimit *rl, const struct sockaddr *dst,
 	uint64_t until = now_ms;
 	uint64_t *counter = NULL;
 
-	if (!key_of(dst, &k)) {
-		why = "unsupported address";
-		until = UINT64_MAX;
-		goto refused;
-	}
+	if (!key_of(dst, &k))
+		return refuse(not_before_ms, reason, UINT64_MAX,
+			      "unsupported address");
 
 	/* Every failing check pushes `until`; the first one names the reason. */
 	struct rl_entry *e = lookup(rl, &k);
@@ -475,15 +484,8 @@ bool ratelimit_may_start(struct ratelimit *rl, const struct sockaddr *dst,
 	}
 	if (why == NULL)
 		return true;
-
-refused:
-	if (counter != NULL)
-		(*counter)++;
-	if (not_before_ms != NULL)
-		*not_before_ms = until;
-	if (reason != NULL)
-		*reason = why;
-	return false;
+	(*counter)++;
+	return refuse(not_before_ms, reason, until, why);
 }
 
 bool ratelimit_started(struct ratelimit *rl, const struct sockaddr *dst,

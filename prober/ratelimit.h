@@ -57,11 +57,16 @@
 
 /* The limits; copied in, so the caller keeps ownership of its struct. */
 struct ratelimit_params {
-	double global_pps;          /* tokens per second, all destinations; 0 = none after the burst */
-	unsigned global_burst;      /* bucket depth in packets; 0 = send nothing */
-	uint64_t per_destination_interval_ms;    /* min gap between attempt starts to one address */
-	unsigned per_destination_daily_packets;  /* packets per address per 24 h window; 0 = none */
-	uint64_t kod_holdoff_ms;    /* after a RATE kiss, send nothing to that address this long */
+	/* Packets per second, all destinations; 0 = nothing after the burst. */
+	double global_pps;
+	/* Bucket depth in packets; 0 = send nothing. */
+	unsigned global_burst;
+	/* Minimum gap between attempt starts to one address. */
+	uint64_t per_destination_interval_ms;
+	/* Packets per address per 24 h window; 0 = send nothing. */
+	unsigned per_destination_daily_packets;
+	/* After a RATE kiss, send nothing to that address for this long. */
+	uint64_t kod_holdoff_ms;
 };
 
 /* Counters since ratelimit_new(); never reset, they only grow. */

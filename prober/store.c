@@ -350,6 +350,10 @@ static void store_pump(struct store *s)
 	} else if (s->lease_want > 0) {
 		s->op = STORE_OP_LEASE;
 		ok = send_lease(s);
+	} else if (s->count_due) {
+		s->op = STORE_OP_COUNT;
+		ok = PQsendQuery(s->conn, "SELECT count(*) FROM verification"
+					  " WHERE state = 'pending'");
 	} else {
 		return;
 	}
@@ -409,9 +413,10 @@ static void handle_result(struct store *s, PGresult *res)
 		const char *msg = PQresultErrorMessage(res);
 		s->n_errors++;
 		log_err("database: %s statement failed: %.*s",
-			s->op == STORE_OP_WRITE	  ? "write"
-			: s->op == STORE_OP_LEASE ? "lease"
+			s->op == STORE_OP_WRITE	   ? "write"
+			: s->op == STORE_OP_LEASE  ? "lease"
 			: s->op == STORE_OP_EXPIRE ? "expire"
+			: s->op == STORE_OP_COUNT  ? "count"
 						   : "listen",
 			(int)strcspn(msg, "\n"), msg);
 		if (s->op == STORE_OP_WRITE)
@@ -460,6 +465,10 @@ static void handle_result(struct store *s, PGresult *res)
 			if (s->hooks.leased)
 				s->hooks.leased(s->hooks.arg, &l);
 		}
+		break;
+	case STORE_OP_COUNT:
+		s->count_due = false;
+		s->pending_seen = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		break;
 	case STORE_OP_NONE:
 	default:
@@ -577,6 +586,7 @@ int store_init(struct store *s, struct event_base *base,
 	s->fd = -1;
 	s->tail = &s->head;
 	s->backoff_ms = STORE_BACKOFF_MIN_MS;
+	s->pending_seen = -1;
 	event_assign(&s->ev_io, base, -1, 0, store_io_cb, s);
 	evtimer_assign(&s->ev_timer, base, store_timer_cb, s);
 	start_connect(s);
@@ -648,6 +658,12 @@ void store_push_result(struct store *s, const struct store_result *r)
 	*s->tail = copy;
 	s->tail = &copy->next;
 	s->queued++;
+	store_pump(s);
+}
+
+void store_request_count(struct store *s)
+{
+	s->count_due = true;
 	store_pump(s);
 }
 

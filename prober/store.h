@@ -92,6 +92,7 @@ enum store_op {
 	STORE_OP_WRITE,
 	STORE_OP_EXPIRE,
 	STORE_OP_LEASE,
+	STORE_OP_COUNT,
 };
 
 struct store {
@@ -124,6 +125,8 @@ struct store {
 	uint64_t n_reconnects;      /* successful reconnections after the first */
 	uint64_t n_connects;        /* successful connections */
 	double last_lease_at;       /* wall clock of the last successful LEASE */
+	bool count_due;             /* refresh pending_seen when idle */
+	int64_t pending_seen;       /* pending rows at the last count; -1 unknown */
 };
 
 int store_init(struct store *s, struct event_base *base,
@@ -138,6 +141,9 @@ void store_want_lease(struct store *s, unsigned n);
 
 /* Queue a result for writing; the store copies it. */
 void store_push_result(struct store *s, const struct store_result *r);
+
+/* Refresh the count of pending rows when the connection is idle. */
+void store_request_count(struct store *s);
 
 /* True when nothing is queued or being written. */
 bool store_idle(const struct store *s);
