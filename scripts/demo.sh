@@ -1,77 +1,134 @@
 #!/bin/bash
-# demo.sh - the README's first command: build ntpverify and show what it
-# does against a real NTPsec ntpd, in a private network namespace (nothing
-# leaves this machine, the machine's clock is never touched).
+# demo.sh - the README's first command: build ntpverify and run the whole
+# job end to end, the way the pool runs it:
+#
+#   a private PostgreSQL cluster (unix socket in a temporary folder), the
+#   prober daemon, `ntpverify add` for a server, the operator's ntp.conf
+#   lines in a real NTPsec ntpd, and the verification going from pending
+#   to verified, with its attempt history.
+#
+# Everything runs in a network namespace of its own (nothing leaves this
+# machine; ntpd runs without CAP_SYS_TIME, the clock is never touched) and
+# is cleaned up at the end. Debian 12, as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
 if [ -z "${NV_DEMO_INNER:-}" ]; then
 	bash scripts/deps.sh
-	echo "== building" >&2
+	echo "== building (build/demo)" >&2
 	cmake -S "$top" -B build/demo -DNTPVERIFY_TESTS=OFF >/dev/null
 	cmake --build build/demo -j "$(nproc)" >/dev/null
 	export NV_DEMO_INNER=1
 	exec unshare --net -- bash "$0" "$@"
 fi
 
-# Inside our own network namespace from here on.
+# Inside our own network namespace from here on. The PostgreSQL helpers
+# are the ones the integration tests use.
+set +e
 ip link set lo up
-tmp=$(mktemp -d /tmp/ntpverify-demo.XXXXXX)
-ntpd_pid=
-cleanup() {
-	[ -n "$ntpd_pid" ] && kill "$ntpd_pid" 2>/dev/null && wait "$ntpd_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+NV_TEST_NAME=demo
+. tests/integration/lib.sh
+. tests/integration/pg.sh
+NV_TMP=$(mktemp -d /tmp/ntpverify-demo.XXXXXX)
+chmod 755 "$NV_TMP"
+trap 'nv_pg_fast_stop_request; nv_cleanup' EXIT
 
 nv="$top/build/demo/prober/ntpverify"
-token="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 prober=127.0.0.2
+server=127.0.0.1
+bold=$(printf '\033[1m') plain=$(printf '\033[0m')
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say "a private PostgreSQL 15 cluster, and the schema"
+nv_start_pg
+cat >"$NV_TMP/ntpverify.conf" <<CONF
+prober_name = "demo-prober"
+database = "$NV_PG_CONNINFO"
+source_addresses = { "$prober" }   # the published prober address
+allow_private_targets = true       # demo only: the server is on loopback
+status_socket = "$NV_TMP/status.sock"
+probe { timeout = 2s retransmit = 500ms }
+rate_limit { per_destination_interval = 1s }
+retry { schedule = { 5s, 30s, 5m } }
+CONF
+run "$nv" check-config "$NV_TMP/ntpverify.conf"
+run "$nv" migrate --config "$NV_TMP/ntpverify.conf"
 
-say "an operator's ntp.conf: the two lines from the pool's web site"
-cat >"$tmp/ntp.conf" <<CONF
-# the usual public-server defaults: no mode 6 queries for strangers
+say "the prober daemon (ntpverify run), logging to $NV_TMP/daemon.log"
+"$nv" run --config "$NV_TMP/ntpverify.conf" >"$NV_TMP/daemon.log" 2>&1 &
+daemon=$!
+NV_PIDS+=("$daemon")
+for _ in $(seq 1 100); do
+	grep -q 'database: connected' "$NV_TMP/daemon.log" && break
+	sleep 0.1
+done
+sed 's/^/    /' "$NV_TMP/daemon.log"
+
+say "an admin adds the operator's server; the operator gets these lines"
+run "$nv" add --config "$NV_TMP/ntpverify.conf" "$server" | tee "$NV_TMP/add.out"
+id=$(sed -n 's/^verification \([0-9][0-9]*\) .*/\1/p' "$NV_TMP/add.out" | head -n1)
+setvar=$(grep '^setvar ' "$NV_TMP/add.out")
+if [ -z "$id" ] || [ -z "$setvar" ]; then
+	echo "demo: could not read the id or the setvar line from 'ntpverify add'" >&2
+	exit 1
+fi
+
+say "the daemon probes at once (NOTIFY), but ntpd is not running yet"
+sleep 2.5
+run "$nv" show --config "$NV_TMP/ntpverify.conf" "$id"
+
+say "the operator adds the two lines to ntp.conf and (re)starts NTPsec's ntpd"
+cat >"$NV_TMP/ntp.conf" <<CONF
+# the usual public-server default: no mode 6 queries for strangers
 restrict default kod nomodify nopeer noquery limited
-# the two lines the pool asks for
-setvar ntppool_verify = "$token"
+# the lines from the pool's web site
+$setvar
 restrict $prober
 # demo only: keep this ntpd away from the machine's clock
 disable ntp
 disable kernel
 CONF
-sed 's/^/    /' "$tmp/ntp.conf"
-
-say "starting NTPsec's ntpd (no CAP_SYS_TIME) in a private network namespace"
+sed 's/^/    /' "$NV_TMP/ntp.conf"
 setpriv --bounding-set=-sys_time --inh-caps=-sys_time \
-	ntpd -n -c "$tmp/ntp.conf" -l "$tmp/ntpd.log" &
-ntpd_pid=$!
+	ntpd -n -c "$NV_TMP/ntp.conf" -l "$NV_TMP/ntpd.log" >>"$NV_TMP/ntpd.log" 2>&1 &
+NV_PIDS+=("$!")
 for _ in $(seq 1 100); do
-	grep -q 'Listen normally on .* 127.0.0.1:123' "$tmp/ntpd.log" && break
+	grep -q "Listen normally on .* $server:123" "$NV_TMP/ntpd.log" && break
 	sleep 0.1
 done
-sleep 0.3
 
-run() { printf '$ %s\n' "$*"; "$@" || true; }
+say "what the prober sees now, one-shot"
+run "$nv" check --allow-private --source "$prober" 127.0.0.1
 
-say "the prober checks from its published address $prober: verified"
-run "$nv" check --allow-private --source $prober --token "$token" 127.0.0.1
+say "the operator clicks 'retry' on the web site (here: ntpverify retry)"
+run "$nv" retry --config "$NV_TMP/ntpverify.conf" "$id"
+state=pending
+for _ in $(seq 1 50); do
+	state=$(nv_psql -c "SELECT state FROM verification WHERE id = $id")
+	[ "$state" = verified ] && break
+	sleep 0.1
+done
+echo "verification $id is now: $state"
 
-say "the same as JSON, for scripts"
-run "$nv" check --allow-private --source $prober --token "$token" --json 127.0.0.1
+say "the list, and the attempt history an admin reads"
+run "$nv" list --config "$NV_TMP/ntpverify.conf"
+run "$nv" show --config "$NV_TMP/ntpverify.conf" "$id"
 
-say "someone else's token: token_mismatch"
-run "$nv" check --allow-private --source $prober --token not-the-right-token 127.0.0.1
+if "$nv" status --help >/dev/null 2>&1; then
+	say "the daemon's status socket"
+	run "$nv" status --socket "$NV_TMP/status.sock"
+fi
 
-say "from an address the operator did not allow (noquery): mode6_silent"
-run "$nv" check --allow-private --source 127.0.0.3 --token "$token" 127.0.0.1
+say "the daemon's log (one line per state change, never the token)"
+kill -TERM "$daemon"
+wait "$daemon"
+sed 's/^/    /' "$NV_TMP/daemon.log"
 
-say "reading the variable without a token (like ntpq -c 'rv 0 ntppool_verify')"
-run "$nv" check --allow-private --source $prober 127.0.0.1
-
-say "a private address without --allow-private: refused_by_policy, no packet sent"
-run "$nv" check --token "$token" 127.0.0.1
-
-say "done"
+if [ "$state" = verified ]; then
+	say "done: verified"
+	exit 0
+fi
+say "demo FAILED: the verification is $state"
+exit 1

@@ -68,7 +68,7 @@ nv_start_ntpd() {
 	} >"$conf"
 	: >"$log"
 	setpriv --bounding-set=-sys_time --inh-caps=-sys_time \
-		ntpd -n -c "$conf" -l "$log" 2>>"$log" &
+		ntpd -n -c "$conf" -l "$log" >>"$log" 2>&1 &
 	NTPD_PID=$!
 	NV_PIDS+=("$NTPD_PID")
 	for i in $(seq 1 100); do
