@@ -1,6 +1,13 @@
 /*
- * cmd_check.c - `ntpverify check`: one probe, printed for a human or as
- * JSON. What the daemon would record for this server, right now.
+ * cmd_check.c - `ntpverify check`: probe servers now and print what the
+ * daemon would record, for a human or as JSON.
+ *
+ * One HOST prints one line and a hint for the operator. Many hosts (several
+ * operands, or --targets FILE, one per line, '-' for stdin) are probed
+ * concurrently under the configured rate limits, and each result is printed
+ * as soon as it is known: one line, or one JSON object per line. Targets
+ * are read lazily, so memory follows the probes in flight, not the length
+ * of the list.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "config.h"
 #include "policy.h"
 #include "probe.h"
+#include "ratelimit.h"
 #include "textout.h"
 #include "token.h"
 
@@ -22,11 +31,42 @@ struct check_opts {
 	const char *token;       /* --token */
 	const char *variable;    /* --variable, else the config's */
 	const char *source;      /* --source */
+	const char *targets;     /* --targets FILE, "-" for stdin */
 	long port;               /* --port, else the config's; 0 = unset */
 	uint64_t timeout_ms;     /* --timeout, else the config's; 0 = unset */
 	bool allow_private;      /* --allow-private */
 	bool json;               /* --json */
-	const char *host;        /* the operand */
+	char **hosts;            /* the operands */
+	int n_hosts;
+};
+
+/* One probe slot; only max_in_flight of them exist. */
+struct check_slot {
+	struct probe probe;            /* the attempt */
+	struct check_run *run;         /* back pointer */
+	char host[256];                /* as given, for the output */
+	struct check_slot *next_free;  /* free list link */
+};
+
+struct check_run {
+	struct event_base *base;       /* the loop */
+	struct check_opts *o;          /* options */
+	struct nv_config *cfg;         /* configuration (defaults without --config) */
+	struct ratelimit *rl;          /* the same limits as the daemon's */
+	struct probe_request req;      /* template: variable, token, timing, source */
+	uint16_t port;                 /* destination port */
+	bool allow_private;            /* policy setting */
+	bool single;                   /* one host: hints, plain output */
+	struct check_slot *slots;      /* max_in_flight of them */
+	struct check_slot *free;       /* free list */
+	unsigned in_flight;            /* running probes */
+	int next_operand;              /* next of o->hosts */
+	FILE *list;                    /* --targets stream, or NULL */
+	bool eof;                      /* no more targets */
+	char pending[256];             /* read but held back by the rate limit */
+	struct event ev_wait;          /* rate-limit wait */
+	unsigned done, negative;       /* results printed; not verified/read */
+	unsigned errors;               /* targets that could not be probed */
 };
 
 static void check_usage(FILE *f)
@@ -36,7 +76,8 @@ static void check_usage(FILE *f)
 		"[--variable NAME]\n"
 		"                       [--source ADDR] [--port N] "
 		"[--timeout DURATION]\n"
-		"                       [--allow-private] [--json] HOST\n");
+		"                       [--allow-private] [--json] "
+		"[--targets FILE|-] [HOST...]\n");
 }
 
 static int parse_check_args(int argc, char **argv, struct check_opts *o)
@@ -48,6 +89,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 		{ "source", required_argument, NULL, 's' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "targets", required_argument, NULL, 'f' },
 		{ "allow-private", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -58,7 +100,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:t:V:s:p:T:ajh", longopts,
+	while ((c = getopt_long(argc, argv, "c:t:V:s:p:T:f:ajh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -108,6 +150,9 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 				return -1;
 			}
 			break;
+		case 'f':
+			o->targets = optarg;
+			break;
 		case 'a':
 			o->allow_private = true;
 			break;
@@ -122,32 +167,42 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 			return -1;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "ntpverify check: exactly one HOST expected\n");
+	o->hosts = argv + optind;
+	o->n_hosts = argc - optind;
+	if (o->n_hosts == 0 && o->targets == NULL) {
+		fprintf(stderr, "ntpverify check: no HOST given\n");
 		check_usage(stderr);
 		return -1;
 	}
-	o->host = argv[optind];
 	return 0;
 }
 
-/* Resolve HOST (address literal or name) to the first usable address. */
+/*
+ * Resolve HOST (address literal or name) to its first address. Literals
+ * take the fast path: a list of 100,000 addresses never touches the
+ * resolver. Returns 0, or -1 with *err set.
+ */
 static int resolve_host(const char *host, int family, uint16_t port,
-			struct sockaddr_storage *ss, socklen_t *len)
+			struct sockaddr_storage *ss, socklen_t *len,
+			const char **err)
 {
-	struct addrinfo hints = { .ai_family = family,
-				  .ai_socktype = SOCK_DGRAM };
-	struct addrinfo *res;
-	int rc = getaddrinfo(host, NULL, &hints, &res);
-
-	if (rc != 0) {
-		fprintf(stderr, "ntpverify check: %s: %s\n", host,
-			gai_strerror(rc));
+	if (config_parse_address(host, ss, len) < 0) {
+		struct addrinfo hints = { .ai_family = family,
+					  .ai_socktype = SOCK_DGRAM };
+		struct addrinfo *res;
+		int rc = getaddrinfo(host, NULL, &hints, &res);
+		if (rc != 0) {
+			*err = gai_strerror(rc);
+			return -1;
+		}
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*len = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+	if (family != AF_UNSPEC && ss->ss_family != family) {
+		*err = "address family differs from --source";
 		return -1;
 	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
 	if (ss->ss_family == AF_INET)
 		((struct sockaddr_in *)ss)->sin_port = htons(port);
 	else
@@ -155,12 +210,15 @@ static int resolve_host(const char *host, int family, uint16_t port,
 	return 0;
 }
 
-static void print_json(const struct check_opts *o, const char *server,
-		       unsigned port, const char *variable,
-		       const struct probe_result *r)
+static void print_json(const char *host, const char *server, unsigned port,
+		       const char *variable, const struct probe_result *r)
 {
 	printf("{\"server\":");
 	json_put_cstr(stdout, server);
+	if (strcmp(host, server) != 0) {
+		printf(",\"host\":");
+		json_put_cstr(stdout, host);
+	}
 	printf(",\"port\":%u,\"source\":", port);
 	json_put_cstr(stdout, r->source[0] ? r->source : NULL);
 	printf(",\"variable\":");
@@ -186,15 +244,15 @@ static void print_json(const struct check_opts *o, const char *server,
 		printf(",\"ntp\":null");
 	}
 	printf("}\n");
-	(void)o;
 }
 
 static void print_human(const char *server, unsigned port,
-			const char *variable, const struct probe_result *r)
+			const char *variable, const struct probe_result *r,
+			bool hint_too)
 {
 	char hint[512];
 
-	if (r->outcome == OUTCOME_READ) {
+	if (r->outcome == OUTCOME_READ && hint_too) {
 		printf("%s=", variable);
 		text_put_escaped(stdout, r->value, strlen(r->value));
 		if (r->value_len > PROBE_VALUE_MAX)
@@ -206,34 +264,194 @@ static void print_human(const char *server, unsigned port,
 	if (r->source[0])
 		printf(" from %s", r->source);
 	printf(": %s (%s)", outcome_name(r->outcome), r->detail);
+	if (r->outcome == OUTCOME_READ) {
+		printf(" %s=", variable);
+		text_put_escaped(stdout, r->value, strlen(r->value));
+	}
 	if (r->rtt_ms >= 0)
 		printf(", rtt %.1f ms", r->rtt_ms);
 	if (r->ntp_answered)
 		printf(", ntp stratum %u refid %s", r->stratum, r->refid);
 	printf("\n");
-	if (outcome_hint(r->outcome, r->source, variable, hint, sizeof(hint)))
+	if (hint_too &&
+	    outcome_hint(r->outcome, r->source, variable, hint, sizeof(hint)))
 		printf("hint: %s\n", hint);
 }
 
+static void report(struct check_run *run, const char *host,
+		   const struct sockaddr *dst, const struct probe_result *r)
+{
+	char server[INET6_ADDRSTRLEN];
+
+	probe_addr_str(dst, server, sizeof(server));
+	if (run->o->json)
+		print_json(host, server, run->port, run->req.variable, r);
+	else
+		print_human(server, run->port, run->req.variable, r,
+			    run->single);
+	run->done++;
+	if (r->outcome != OUTCOME_VERIFIED && r->outcome != OUTCOME_READ)
+		run->negative++;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool check_gate(void *arg, const struct sockaddr *dst)
+{
+	struct check_run *run = arg;
+
+	return ratelimit_take_packet(run->rl, dst, mono_ms());
+}
+
+/* The next target, or false at the end. Blank lines and '#' are skipped. */
+static bool next_target(struct check_run *run, char *buf, size_t len)
+{
+	if (run->pending[0] != '\0') {
+		snprintf(buf, len, "%s", run->pending);
+		run->pending[0] = '\0';
+		return true;
+	}
+	while (run->next_operand < run->o->n_hosts) {
+		snprintf(buf, len, "%s", run->o->hosts[run->next_operand++]);
+		return true;
+	}
+	while (run->list != NULL) {
+		char line[1024];
+		if (fgets(line, sizeof(line), run->list) == NULL)
+			break;
+		char *p = line + strspn(line, " \t");
+		p[strcspn(p, " \t\r\n#")] = '\0';
+		if (*p == '\0')
+			continue;
+		snprintf(buf, len, "%s", p);
+		return true;
+	}
+	return false;
+}
+
+static void fill(struct check_run *run);
+
 static void on_probe_done(struct probe *p, void *arg)
 {
-	(void)p;
-	event_base_loopbreak(arg);
+	struct check_slot *slot = arg;
+	struct check_run *run = slot->run;
+
+	report(run, slot->host, (struct sockaddr *)&p->req.dst, &p->result);
+	slot->next_free = run->free;
+	run->free = slot;
+	run->in_flight--;
+	fill(run);
+}
+
+static void wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	fill(arg);
+}
+
+/* Start probes until the slots, the rate limits or the targets run out. */
+static void fill(struct check_run *run)
+{
+	char host[256];
+
+	while (run->free != NULL && next_target(run, host, sizeof(host))) {
+		struct probe_request req = run->req;
+		struct probe_result refused;
+		const char *why = NULL;
+		uint64_t now = mono_ms(), not_before = 0;
+
+		if (resolve_host(host, run->req.srclen ? run->req.src.ss_family
+						       : AF_UNSPEC,
+				 run->port, &req.dst, &req.dstlen, &why) < 0) {
+			fprintf(stderr, "ntpverify check: %s: %s\n", host, why);
+			run->errors++;
+			continue;
+		}
+		if (!policy_allows((struct sockaddr *)&req.dst,
+				   run->allow_private, &why)) {
+			memset(&refused, 0, sizeof(refused));
+			refused.outcome = OUTCOME_REFUSED_BY_POLICY;
+			refused.rtt_ms = -1;
+			snprintf(refused.detail, sizeof(refused.detail), "%s%s",
+				 why,
+				 run->allow_private ? "" : " (see --allow-private)");
+			report(run, host, (struct sockaddr *)&req.dst, &refused);
+			continue;
+		}
+		if (!ratelimit_may_start(run->rl, (struct sockaddr *)&req.dst,
+					 now, &not_before, &why)) {
+			if (not_before == UINT64_MAX) {
+				fprintf(stderr,
+					"ntpverify check: %s: the rate limits "
+					"never allow it (%s)\n",
+					host, why);
+				run->errors++;
+				continue;
+			}
+			/* Hold this target and come back when allowed. */
+			snprintf(run->pending, sizeof(run->pending), "%s", host);
+			uint64_t wait = not_before > now ? not_before - now : 1;
+			struct timeval tv = { .tv_sec = (time_t)(wait / 1000),
+					      .tv_usec = (suseconds_t)(wait % 1000) *
+							 1000 };
+			evtimer_add(&run->ev_wait, &tv);
+			return;
+		}
+		if (!ratelimit_started(run->rl, (struct sockaddr *)&req.dst,
+				       now)) {
+			fprintf(stderr, "ntpverify check: out of memory\n");
+			run->errors++;
+			continue;
+		}
+
+		struct check_slot *slot = run->free;
+		run->free = slot->next_free;
+		snprintf(slot->host, sizeof(slot->host), "%s", host);
+		if (probe_start(&slot->probe, run->base, &req, on_probe_done,
+				slot) < 0) {
+			fprintf(stderr, "ntpverify check: %s: %s\n", host,
+				slot->probe.result.detail);
+			run->errors++;
+			slot->next_free = run->free;
+			run->free = slot;
+			continue;
+		}
+		run->in_flight++;
+	}
+	if (run->in_flight == 0 && run->pending[0] == '\0')
+		event_base_loopbreak(run->base);
+}
+
+static struct ratelimit *check_limits(const struct nv_config *cfg)
+{
+	struct ratelimit_params p = {
+		.global_pps = cfg->rate_limit.global_pps,
+		.global_burst = cfg->rate_limit.global_burst,
+		.per_destination_interval_ms =
+			cfg->rate_limit.per_destination_interval_ms,
+		.per_destination_daily_packets =
+			cfg->rate_limit.per_destination_daily_packets,
+		.kod_holdoff_ms = cfg->rate_limit.kod_holdoff_ms,
+	};
+	return ratelimit_new(&p);
 }
 
 int cmd_check(int argc, char **argv)
 {
 	struct check_opts o;
 	struct nv_config cfg;
-	struct probe_request req;
-	struct probe *p = NULL;
-	struct event_base *base = NULL;
+	struct check_run run;
 	int status = EXIT_USAGE;
-	char server[INET6_ADDRSTRLEN];
 
 	if (parse_check_args(argc, argv, &o) < 0)
 		return EXIT_USAGE;
-
 	if (o.config_path != NULL) {
 		if (config_load(&cfg, o.config_path, print_config_error,
 				NULL) < 0)
@@ -242,69 +460,78 @@ int cmd_check(int argc, char **argv)
 		config_defaults(&cfg);
 	}
 
-	memset(&req, 0, sizeof(req));
-	req.variable = o.variable ? o.variable : cfg.variable;
-	req.token = o.token;
-	req.timeout_ms = o.timeout_ms ? o.timeout_ms : cfg.probe.timeout_ms;
-	req.retransmit_ms = cfg.probe.retransmit_ms < req.timeout_ms
-				    ? cfg.probe.retransmit_ms
-				    : req.timeout_ms;
-	uint16_t port = (uint16_t)(o.port ? o.port : cfg.ntp_port);
-	bool allow_private = o.allow_private || cfg.allow_private_targets;
+	memset(&run, 0, sizeof(run));
+	run.o = &o;
+	run.cfg = &cfg;
+	run.single = o.n_hosts == 1 && o.targets == NULL;
+	run.req.variable = o.variable ? o.variable : cfg.variable;
+	run.req.token = o.token;
+	run.req.timeout_ms = o.timeout_ms ? o.timeout_ms : cfg.probe.timeout_ms;
+	run.req.retransmit_ms = cfg.probe.retransmit_ms < run.req.timeout_ms
+					? cfg.probe.retransmit_ms
+					: run.req.timeout_ms;
+	run.req.gate = check_gate;
+	run.req.gate_arg = &run;
+	run.port = (uint16_t)(o.port ? o.port : cfg.ntp_port);
+	run.allow_private = o.allow_private || cfg.allow_private_targets;
 
-	int family = AF_UNSPEC;
-	if (o.source != NULL) {
-		if (config_parse_address(o.source, &req.src, &req.srclen) < 0) {
-			fprintf(stderr,
-				"ntpverify check: --source: '%s' is not an "
-				"IPv4 or IPv6 address\n",
-				o.source);
+	if (o.source != NULL &&
+	    config_parse_address(o.source, &run.req.src, &run.req.srclen) < 0) {
+		fprintf(stderr,
+			"ntpverify check: --source: '%s' is not an IPv4 or "
+			"IPv6 address\n",
+			o.source);
+		goto out;
+	}
+	if (o.targets != NULL) {
+		run.list = strcmp(o.targets, "-") == 0 ? stdin
+						       : fopen(o.targets, "r");
+		if (run.list == NULL) {
+			fprintf(stderr, "ntpverify check: %s: %s\n", o.targets,
+				strerror(errno));
 			goto out;
 		}
-		family = req.src.ss_family;
 	}
-	if (resolve_host(o.host, family, port, &req.dst, &req.dstlen) < 0)
-		goto out;
-	probe_addr_str((struct sockaddr *)&req.dst, server, sizeof(server));
 
-	p = calloc(1, sizeof(*p));
-	base = event_base_new();
-	if (p == NULL || base == NULL) {
+	unsigned n_slots = run.single ? 1 : cfg.probe.max_in_flight;
+	run.slots = calloc(n_slots, sizeof(*run.slots));
+	run.base = event_base_new();
+	if (run.base != NULL)
+		evtimer_assign(&run.ev_wait, run.base, wait_cb, &run);
+	run.rl = check_limits(&cfg);
+	if (run.slots == NULL || run.base == NULL || run.rl == NULL) {
 		fprintf(stderr, "ntpverify check: out of memory\n");
 		goto out;
 	}
-
-	const char *why = NULL;
-	if (!policy_allows((struct sockaddr *)&req.dst, allow_private, &why)) {
-		memset(&p->result, 0, sizeof(p->result));
-		p->result.outcome = OUTCOME_REFUSED_BY_POLICY;
-		p->result.rtt_ms = -1;
-		snprintf(p->result.detail, sizeof(p->result.detail), "%s%s",
-			 why, allow_private ? "" : " (see --allow-private)");
-	} else {
-		if (probe_start(p, base, &req, on_probe_done, base) < 0) {
-			fprintf(stderr, "ntpverify check: %s: %s\n", server,
-				p->result.detail);
-			goto out;
-		}
-		event_base_dispatch(base);
+	for (unsigned i = 0; i < n_slots; i++) {
+		run.slots[i].run = &run;
+		run.slots[i].next_free = run.free;
+		run.free = &run.slots[i];
 	}
 
-	if (o.json)
-		print_json(&o, server, port, req.variable, &p->result);
-	else
-		print_human(server, port, req.variable, &p->result);
+	fill(&run);
+	if (run.in_flight > 0 || run.pending[0] != '\0')
+		event_base_dispatch(run.base);
+	fflush(stdout);
 
-	status = (p->result.outcome == OUTCOME_VERIFIED ||
-		  p->result.outcome == OUTCOME_READ)
-			 ? 0
-			 : EXIT_NEGATIVE;
+	if (run.done == 0 && run.errors > 0)
+		status = EXIT_USAGE; /* nothing could be probed at all */
+	else
+		status = run.negative > 0 || run.errors > 0 ? EXIT_NEGATIVE : 0;
 out:
-	if (p != NULL)
-		probe_cancel(p);
-	free(p);
-	if (base != NULL)
-		event_base_free(base);
+	if (run.slots != NULL) {
+		unsigned n = run.single ? 1 : cfg.probe.max_in_flight;
+		for (unsigned i = 0; i < n; i++)
+			probe_cancel(&run.slots[i].probe);
+	}
+	free(run.slots);
+	if (run.base != NULL) {
+		event_del(&run.ev_wait);
+		event_base_free(run.base);
+	}
+	ratelimit_free(run.rl);
+	if (run.list != NULL && run.list != stdin)
+		fclose(run.list);
 	config_free(&cfg);
 	return status;
 }

@@ -15,6 +15,9 @@ run_check() {
 	RC=$?
 }
 
+# 20 more server addresses for the many-targets cases.
+for i in $(seq 1 20); do ip addr add "127.0.1.$i/32" dev lo; done
+
 nv_start_ntpd with_setvar "setvar ntppool_verify = \"$TOKEN\"
 setvar other = \"ntppool_verify=$TOKEN\"
 restrict default kod nomodify nopeer noquery limited
@@ -66,9 +69,25 @@ nv_expect_match "ipv6 line" "^::1 port 123 from ::1: verified" "$OUT"
 run_check --source 127.0.0.2 --variable ntppool_verify_x --token "$TOKEN" 127.0.0.1
 nv_expect_match "unknown variable" ": variable_missing " "$OUT"
 
+# 8. Many targets: --targets FILE (comments, blank lines), stdin, and
+#    operands, one JSON line per host, probed concurrently.
+nv_wait_for 5 "grep -q '127.0.1.20:123' '$NV_TMP/with_setvar.log'" || nv_fail "ntpd not on 127.0.1.20"
+{ echo "# pool servers"; for i in $(seq 1 20); do echo "127.0.1.$i"; done; echo; } >"$NV_TMP/targets"
+OUT=$("${CHECK[@]}" --source 127.0.0.2 --token "$TOKEN" --json --targets "$NV_TMP/targets" 2>"$NV_TMP/stderr")
+RC=$?
+nv_expect_eq "targets exit" 0 "$RC"
+nv_expect_eq "targets: one JSON line each" 20 "$(printf '%s\n' "$OUT" | grep -c '"outcome":"verified"')"
+nv_expect_eq "targets: every host once" 20 "$(printf '%s\n' "$OUT" | grep -o '"server":"127.0.1.[0-9]*"' | sort -u | wc -l)"
+OUT=$(printf '127.0.1.1\n127.0.1.2\n' | "${CHECK[@]}" --source 127.0.0.2 --token "$TOKEN" --json --targets - 127.0.1.3)
+nv_expect_eq "stdin plus operand" 3 "$(printf '%s\n' "$OUT" | grep -c '"outcome":"verified"')"
+OUT=$("${CHECK[@]}" --source 127.0.0.2 --token "$TOKEN" 127.0.1.4 127.0.0.1 --port 123)
+nv_expect_eq "two operands, plain lines" 2 "$(printf '%s\n' "$OUT" | grep -c ': verified (')"
+OUT=$("${CHECK[@]}" --source 127.0.0.3 --token "$TOKEN" 127.0.1.5 127.0.1.6)
+nv_expect_eq "any negative outcome exits 1" 1 "$?"
+
 nv_stop_pid "$NTPD_PID"
 
-# 8. ntpd without the setvar line: variable_missing.
+# 9. ntpd without the setvar line: variable_missing.
 nv_start_ntpd without_setvar "restrict default kod nomodify nopeer noquery limited
 restrict 127.0.0.2"
 run_check --source 127.0.0.2 --token "$TOKEN" --json 127.0.0.1
@@ -77,7 +96,7 @@ nv_expect_eq "missing outcome" '"variable_missing"' "$(nv_json_field "$OUT" outc
 nv_expect_eq "missing value" null "$(nv_json_field "$OUT" value)"
 nv_stop_pid "$NTPD_PID"
 
-# 9. a port where a socket reads and never answers: no_response; the sink
+# 10. a port where a socket reads and never answers: no_response; the sink
 #    counts what arrived (mode 6 + mode 3, retransmitted, bounded).
 "$UDP_SINK" 127.0.0.1 10123 "$NV_TMP/sink.count" &
 SINK=$!
@@ -94,12 +113,12 @@ else
 	nv_fail "sink saw $sent datagrams, expected 2..8"
 fi
 
-# 10. a port with nothing listening: ICMP port unreachable.
+# 11. a port with nothing listening: ICMP port unreachable.
 run_check --port 10124 --token "$TOKEN" 127.0.0.1
 nv_expect_eq "unreachable exit" 1 "$RC"
 nv_expect_match "unreachable line" ": unreachable " "$OUT"
 
-# 11. policy: loopback refused without --allow-private, and nothing is sent.
+# 12. policy: loopback refused without --allow-private, and nothing is sent.
 before=$(cat "$NV_TMP/sink.count")
 OUT=$("$NTPVERIFY" check --port 10123 --token "$TOKEN" 127.0.0.1 2>&1)
 RC=$?
@@ -108,7 +127,7 @@ nv_expect_match "policy line" ": refused_by_policy \(loopback" "$OUT"
 sleep 0.3
 nv_expect_eq "policy sent nothing" "$before" "$(cat "$NV_TMP/sink.count")"
 
-# 12. usage errors exit 2.
+# 13. usage errors exit 2.
 "$NTPVERIFY" check --port 0 127.0.0.1 >/dev/null 2>&1
 nv_expect_eq "bad port exit" 2 "$?"
 "$NTPVERIFY" check --token 'bad"token' 127.0.0.1 >/dev/null 2>&1

@@ -28,16 +28,6 @@ nv_start_daemon() {
 		{ cat "$NV_TMP/$name.log" >&2; nv_log "daemon $name did not connect"; exit 1; }
 }
 
-# nv_wait_for SECONDS COMMAND: poll COMMAND every 0.1 s; false on timeout.
-nv_wait_for() {
-	local limit=$1 cmd=$2 i
-	for i in $(seq 1 $((limit * 10))); do
-		if eval "$cmd"; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
-
 # nv_sql_wait SECONDS QUERY EXPECTED: wait until QUERY returns EXPECTED;
 # prints the elapsed milliseconds; false on timeout.
 nv_sql_wait() {

@@ -84,6 +84,16 @@ nv_start_ntpd() {
 	exit 1
 }
 
+# nv_wait_for SECONDS COMMAND: poll COMMAND every 0.1 s; false on timeout.
+nv_wait_for() {
+	local limit=$1 cmd=$2 i
+	for i in $(seq 1 $((limit * 10))); do
+		if eval "$cmd"; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
 nv_stop_pid() {
 	local pid=$1 keep=() p
 	kill "$pid" 2>/dev/null || true
