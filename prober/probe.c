@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -113,7 +114,7 @@ static void finish(struct probe *p)
 	struct probe_result *r = &p->result;
 
 	if (p->obs.m6 == M6_STATE_DATA) {
-		p->obs.data = p->reasm.data;
+		p->obs.data = p->reasm ? p->reasm->data : p->single;
 		p->obs.len = p->reply_len;
 	}
 	probe_classify(&p->obs, &v);
@@ -140,6 +141,8 @@ static void finish(struct probe *p)
 	evtimer_del(&p->ev_tick);
 	close(p->fd);
 	p->fd = -1;
+	free(p->reasm); /* the result holds its own copy of the value */
+	p->reasm = NULL;
 	p->finished = true;
 	event_active(&p->ev_tick, EV_TIMEOUT, 1);
 }
@@ -223,7 +226,28 @@ static void handle_m6(struct probe *p, const uint8_t *pkt, size_t len)
 		return;
 	}
 
-	enum m6_reasm_status st = m6_reasm_add(&p->reasm, &hdr, data);
+	/*
+	 * Nearly every reply is one datagram: keep it inline and skip the
+	 * reassembly buffer. Anything else goes through full reassembly.
+	 */
+	if (p->reasm == NULL && hdr.offset == 0 && !hdr.more) {
+		memcpy(p->single, data, hdr.count);
+		p->reply_len = hdr.count;
+		p->obs.m6 = M6_STATE_DATA;
+		mode6_ended(p);
+		return;
+	}
+	if (p->reasm == NULL) {
+		p->reasm = malloc(sizeof(*p->reasm));
+		if (p->reasm == NULL) {
+			p->obs.m6 = M6_STATE_FATAL;
+			p->obs.reject_reason = "out of memory";
+			mode6_ended(p);
+			return;
+		}
+		m6_reasm_init(p->reasm);
+	}
+	enum m6_reasm_status st = m6_reasm_add(p->reasm, &hdr, data);
 	if (st == M6_REASM_DUPLICATE)
 		return;
 	if (m6_reasm_fatal(st)) {
@@ -232,7 +256,7 @@ static void handle_m6(struct probe *p, const uint8_t *pkt, size_t len)
 		mode6_ended(p);
 		return;
 	}
-	if (st == M6_REASM_DONE && m6_reasm_complete(&p->reasm, &p->reply_len)) {
+	if (st == M6_REASM_DONE && m6_reasm_complete(p->reasm, &p->reply_len)) {
 		p->obs.m6 = M6_STATE_DATA;
 		mode6_ended(p);
 		return;
@@ -337,7 +361,7 @@ int probe_start(struct probe *p, struct event_base *base,
 	p->result.rtt_ms = -1;
 	p->obs.variable = p->variable;
 	p->obs.token = req->token;
-	m6_reasm_init(&p->reasm);
+	p->reasm = NULL;
 
 	if (fill_random(&p->sequence, sizeof(p->sequence)) < 0 ||
 	    fill_random(&p->xmt, sizeof(p->xmt)) < 0)
@@ -396,5 +420,7 @@ void probe_cancel(struct probe *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
+	free(p->reasm);
+	p->reasm = NULL;
 	p->running = false;
 }

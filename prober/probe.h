@@ -9,8 +9,9 @@
  * other address or port, and ICMP errors come back as ECONNREFUSED /
  * EHOSTUNREACH.
  *
- * The struct is embedded by its owner (it holds the reassembly buffer, about
- * 15 KiB): probe_start() arms it on the caller's event_base, the `done`
+ * The struct is embedded by its owner (about 1.5 KiB; the 15 KiB reassembly
+ * buffer is allocated only for a fragmented reply and freed when the probe
+ * ends): probe_start() arms it on the caller's event_base, the `done`
  * callback runs exactly once from the loop, after which the owner may
  * reuse or free the memory. probe_cancel() stops it without a callback.
  */
@@ -99,7 +100,8 @@ struct probe {
 	uint64_t next_send_ms;        /* next retransmit, relative */
 	uint64_t grace_until_ms;      /* after mode 6 ended, wait for mode 3 */
 
-	struct m6_reasm reasm;        /* fragments so far */
+	uint8_t single[M6_FRAG_DATA_MAX]; /* a reply that fit one datagram */
+	struct m6_reasm *reasm;       /* heap, only once a reply is fragmented */
 	struct probe_obs obs;         /* what we saw, for classify */
 	size_t reply_len;             /* reassembled length */
 	struct probe_result result;
