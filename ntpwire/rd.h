@@ -93,6 +93,13 @@ static inline uint8_t *wr_u16(uint8_t *p, uint16_t v)
 	return p + 2;
 }
 
+static inline uint8_t *wr_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
 static inline uint8_t *wr_u64(uint8_t *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--)

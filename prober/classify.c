@@ -80,9 +80,44 @@ static const char *kiss_name(enum ntp3_kind k)
 	}
 }
 
+/* Key method: the keyed mode 3 request is the proof. */
+static void classify_key(const struct probe_obs *obs, struct probe_verdict *v)
+{
+	switch (obs->auth) {
+	case AUTH_OK:
+		verdict(v, OUTCOME_VERIFIED, "MAC verifies");
+		return;
+	case AUTH_REFUSED:
+		verdict(v, OUTCOME_KEY_NOT_ACCEPTED, "%s", obs->auth_reason);
+		return;
+	case AUTH_BAD:
+		verdict(v, OUTCOME_MALFORMED, "%s", obs->auth_reason);
+		return;
+	case AUTH_NONE:
+		break;
+	}
+	if (obs->net_errno != 0)
+		verdict(v, OUTCOME_UNREACHABLE, "%s",
+			obs->net_errno == ECONNREFUSED ? "port unreachable"
+						       : strerror(obs->net_errno));
+	else if (obs->ntp_answered && ntp3_is_kiss(obs->ntp_kind) &&
+		 obs->ntp_kind != NTP3_KISS_OTHER)
+		verdict(v, OUTCOME_RATE_LIMITED, "Kiss-o'-Death %s",
+			kiss_name(obs->ntp_kind));
+	else if (obs->ntp_answered)
+		verdict(v, OUTCOME_KEY_NOT_ACCEPTED,
+			"NTP answers, the keyed request does not");
+	else
+		verdict(v, OUTCOME_NO_RESPONSE, "no reply");
+}
+
 void probe_classify(const struct probe_obs *obs, struct probe_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
+	if (obs->key_method) {
+		classify_key(obs, v);
+		return;
+	}
 
 	switch (obs->m6) {
 	case M6_STATE_DATA:

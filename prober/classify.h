@@ -23,6 +23,14 @@ enum m6_state {
 	M6_STATE_FATAL,     /* reassembly gave up: reject_reason says why */
 };
 
+/* The keyed request's fate (key method). */
+enum auth_state {
+	AUTH_NONE = 0, /* no reply to the keyed request */
+	AUTH_OK,       /* a reply with a MAC that verifies under the key */
+	AUTH_REFUSED,  /* crypto-NAK or an unauthenticated reply */
+	AUTH_BAD,      /* a MAC that does not check out */
+};
+
 /* Everything one attempt saw. */
 struct probe_obs {
 	enum m6_state m6;          /* how far mode 6 got */
@@ -34,6 +42,9 @@ struct probe_obs {
 	bool ntp_answered;         /* a valid mode 4 reply arrived */
 	enum ntp3_kind ntp_kind;   /* its classification */
 	int net_errno;             /* ICMP error seen (ECONNREFUSED...), or 0 */
+	bool key_method;           /* key method: auth below, not m6 */
+	enum auth_state auth;      /* key method: the keyed request */
+	const char *auth_reason;   /* ntpauth_check_name() of the reply */
 	const char *variable;      /* the name asked for */
 	const char *token;         /* expected value, or NULL to only read it */
 };

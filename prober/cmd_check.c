@@ -26,12 +26,17 @@
 #include "textout.h"
 #include "token.h"
 
+#include <openssl/crypto.h>
+
 struct check_opts {
 	const char *config_path; /* --config */
 	const char *token;       /* --token */
 	const char *variable;    /* --variable, else the config's */
 	const char *source;      /* --source */
 	const char *targets;     /* --targets FILE, "-" for stdin */
+	long key_id;             /* --key-id: key method; 0 = setvar method */
+	const char *key_type;    /* --key-type, default AES128 */
+	const char *key_file;    /* --key-file FILE, "-" for stdin */
 	long port;               /* --port, else the config's; 0 = unset */
 	uint64_t timeout_ms;     /* --timeout, else the config's; 0 = unset */
 	bool allow_private;      /* --allow-private */
@@ -77,7 +82,10 @@ static void check_usage(FILE *f)
 		"                       [--source ADDR] [--port N] "
 		"[--timeout DURATION]\n"
 		"                       [--allow-private] [--json] "
-		"[--targets FILE|-] [HOST...]\n");
+		"[--targets FILE|-]\n"
+		"                       [--key-id N [--key-type AES128|SHA1] "
+		"--key-file FILE|-]\n"
+		"                       [HOST...]\n");
 }
 
 static int parse_check_args(int argc, char **argv, struct check_opts *o)
@@ -90,6 +98,9 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 		{ "port", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "targets", required_argument, NULL, 'f' },
+		{ "key-id", required_argument, NULL, 'K' },
+		{ "key-type", required_argument, NULL, 'Y' },
+		{ "key-file", required_argument, NULL, 'F' },
 		{ "allow-private", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -100,7 +111,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:t:V:s:p:T:f:ajh", longopts,
+	while ((c = getopt_long(argc, argv, "c:t:V:s:p:T:f:K:Y:F:ajh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -153,6 +164,24 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 		case 'f':
 			o->targets = optarg;
 			break;
+		case 'K':
+			errno = 0;
+			o->key_id = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || o->key_id < 1 ||
+			    o->key_id > 65535) {
+				fprintf(stderr,
+					"ntpverify check: --key-id: '%s' is not "
+					"a key ID (1-65535)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'Y':
+			o->key_type = optarg;
+			break;
+		case 'F':
+			o->key_file = optarg;
+			break;
 		case 'a':
 			o->allow_private = true;
 			break;
@@ -166,6 +195,17 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 			check_usage(stderr);
 			return -1;
 		}
+	}
+	if ((o->key_id != 0) != (o->key_file != NULL) ||
+	    (o->key_type != NULL && o->key_id == 0)) {
+		fprintf(stderr, "ntpverify check: the key method needs --key-id "
+				"and --key-file (and optionally --key-type)\n");
+		return -1;
+	}
+	if (o->key_id != 0 && o->token != NULL) {
+		fprintf(stderr, "ntpverify check: --token belongs to the setvar "
+				"method, not to --key-id\n");
+		return -1;
 	}
 	o->hosts = argv + optind;
 	o->n_hosts = argc - optind;
@@ -211,7 +251,8 @@ static int resolve_host(const char *host, int family, uint16_t port,
 }
 
 static void print_json(const char *host, const char *server, unsigned port,
-		       const char *variable, const struct probe_result *r)
+		       const char *variable, const struct probe_result *r,
+		       const struct ntpauth_key *key)
 {
 	printf("{\"server\":");
 	json_put_cstr(stdout, server);
@@ -221,8 +262,11 @@ static void print_json(const char *host, const char *server, unsigned port,
 	}
 	printf(",\"port\":%u,\"source\":", port);
 	json_put_cstr(stdout, r->source[0] ? r->source : NULL);
+	printf(",\"method\":\"%s\"", key ? "key" : "setvar");
+	if (key != NULL)
+		printf(",\"key_id\":%u", (unsigned)key->id);
 	printf(",\"variable\":");
-	json_put_cstr(stdout, variable);
+	json_put_cstr(stdout, key ? NULL : variable);
 	printf(",\"outcome\":");
 	json_put_cstr(stdout, outcome_name(r->outcome));
 	printf(",\"value\":");
@@ -285,7 +329,8 @@ static void report(struct check_run *run, const char *host,
 
 	probe_addr_str(dst, server, sizeof(server));
 	if (run->o->json)
-		print_json(host, server, run->port, run->req.variable, r);
+		print_json(host, server, run->port, run->req.variable, r,
+			   run->req.method == PROBE_KEY ? run->req.key : NULL);
 	else
 		print_human(server, run->port, run->req.variable, r,
 			    run->single);
@@ -429,6 +474,46 @@ static void fill(struct check_run *run)
 		event_base_loopbreak(run->base);
 }
 
+/*
+ * Read the key from a file or stdin (never from the command line, where
+ * every user of the machine could read it in the process list).
+ */
+static int read_key(const struct check_opts *o, struct ntpauth_key *key)
+{
+	enum ntpauth_type type = NTPAUTH_AES128;
+	char text[256];
+	FILE *f;
+	size_t n;
+
+	if (o->key_type != NULL && ntpauth_type_parse(o->key_type, &type) < 0) {
+		fprintf(stderr, "ntpverify check: --key-type: '%s' is not AES128 "
+				"or SHA1\n",
+			o->key_type);
+		return -1;
+	}
+	f = strcmp(o->key_file, "-") == 0 ? stdin : fopen(o->key_file, "r");
+	if (f == NULL) {
+		fprintf(stderr, "ntpverify check: %s: %s\n", o->key_file,
+			strerror(errno));
+		return -1;
+	}
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	if (f != stdin)
+		fclose(f);
+	int rc = ntpauth_key_parse(text, (uint32_t)o->key_id, type, key);
+	OPENSSL_cleanse(text, sizeof(text));
+	if (rc < 0) {
+		fprintf(stderr,
+			"ntpverify check: %s: not a %s key (%s hex digits, "
+			"optionally after HEX:)\n",
+			o->key_file, ntpauth_type_name(type),
+			type == NTPAUTH_AES128 ? "32" : "up to 40");
+		return -1;
+	}
+	return 0;
+}
+
 static struct ratelimit *check_limits(const struct nv_config *cfg)
 {
 	struct ratelimit_params p = {
@@ -448,6 +533,7 @@ int cmd_check(int argc, char **argv)
 	struct check_opts o;
 	struct nv_config cfg;
 	struct check_run run;
+	struct ntpauth_key key;
 	int status = EXIT_USAGE;
 
 	if (parse_check_args(argc, argv, &o) < 0)
@@ -461,6 +547,13 @@ int cmd_check(int argc, char **argv)
 	}
 
 	memset(&run, 0, sizeof(run));
+	memset(&key, 0, sizeof(key));
+	if (o.key_id != 0) {
+		if (read_key(&o, &key) < 0)
+			goto out;
+		run.req.method = PROBE_KEY;
+		run.req.key = &key;
+	}
 	run.o = &o;
 	run.cfg = &cfg;
 	run.single = o.n_hosts == 1 && o.targets == NULL;
@@ -533,5 +626,6 @@ out:
 	if (run.list != NULL && run.list != stdin)
 		fclose(run.list);
 	config_free(&cfg);
+	ntpauth_key_wipe(&key);
 	return status;
 }

@@ -82,8 +82,11 @@ static int start_failed(struct probe *p, const char *what)
 	return -1;
 }
 
+/* The primary request (READVAR, or the keyed mode 3) has its answer. */
 static bool m6_finished(const struct probe *p)
 {
+	if (p->req.method == PROBE_KEY)
+		return p->obs.auth != AUTH_NONE;
 	return p->obs.m6 == M6_STATE_DATA || p->obs.m6 == M6_STATE_ERROR ||
 	       p->obs.m6 == M6_STATE_FATAL;
 }
@@ -143,6 +146,7 @@ static void finish(struct probe *p)
 	p->fd = -1;
 	free(p->reasm); /* the result holds its own copy of the value */
 	p->reasm = NULL;
+	ntpauth_key_wipe(&p->key);
 	p->finished = true;
 	event_active(&p->ev_tick, EV_TIMEOUT, 1);
 }
@@ -264,10 +268,54 @@ static void handle_m6(struct probe *p, const uint8_t *pkt, size_t len)
 	p->obs.m6 = M6_STATE_PARTIAL;
 }
 
+/* A reply whose origin is the keyed request's: check its MAC. */
+static void handle_auth(struct probe *p, const uint8_t *pkt, size_t len,
+			const struct ntp3_reply *reply)
+{
+	enum ntpauth_check c;
+
+	/*
+	 * A kiss is never authenticated: it speaks for the plain request too.
+	 * (Stratum 0 with another code, e.g. chrony's empty refid while
+	 * unsynchronised, is an ordinary reply.)
+	 */
+	if (ntp3_is_kiss(reply->kind) && reply->kind != NTP3_KISS_OTHER) {
+		p->obs.ntp_answered = true;
+		p->obs.ntp_kind = reply->kind;
+		p->result.stratum = reply->stratum;
+		ntp3_refid_str(reply, p->result.refid);
+		return;
+	}
+	if (p->result.rtt_ms < 0)
+		p->result.rtt_ms = elapsed_ms_f(&p->last_m6_send);
+	c = ntpauth_verify_reply(pkt, len, &p->key);
+	switch (c) {
+	case NTPAUTH_OK:
+		p->obs.auth = AUTH_OK;
+		p->result.stratum = reply->stratum;
+		ntp3_refid_str(reply, p->result.refid);
+		break;
+	case NTPAUTH_NO_MAC:
+	case NTPAUTH_CRYPTO_NAK:
+		p->obs.auth = AUTH_REFUSED;
+		break;
+	default:
+		p->obs.auth = AUTH_BAD;
+		break;
+	}
+	p->obs.auth_reason = ntpauth_check_name(c);
+	mode6_ended(p);
+}
+
 static void handle_m4(struct probe *p, const uint8_t *pkt, size_t len)
 {
 	struct ntp3_reply reply;
 
+	if (p->req.method == PROBE_KEY && !m6_finished(p) &&
+	    ntp3_parse_reply(pkt, len, p->xmt_auth, &reply) == NTP3_OK) {
+		handle_auth(p, pkt, len, &reply);
+		return;
+	}
 	if (ntp3_parse_reply(pkt, len, p->xmt, &reply) != NTP3_OK) {
 		/* Not an answer to us; it says nothing about mode 6. */
 		p->result.rejected++;
@@ -347,6 +395,7 @@ int probe_start(struct probe *p, struct event_base *base,
 
 	memset(&p->result, 0, sizeof(p->result));
 	memset(&p->obs, 0, sizeof(p->obs));
+	memset(&p->key, 0, sizeof(p->key));
 	p->base = base;
 	p->req = *req;
 	snprintf(p->variable, sizeof(p->variable), "%s", req->variable);
@@ -369,11 +418,26 @@ int probe_start(struct probe *p, struct event_base *base,
 	if (p->xmt == 0)
 		p->xmt = 1; /* a zero origin would match a zeroed reply */
 
-	n = m6_build_readvar(p->m6_pkt, sizeof(p->m6_pkt), M6_VERSION_DEFAULT,
-			     p->sequence, names, 1);
-	if (n < 0) {
-		errno = EINVAL;
-		return start_failed(p, "bad variable name");
+	if (req->method == PROBE_KEY) {
+		p->obs.key_method = true;
+		p->key = *req->key;
+		p->req.key = &p->key;
+		do {
+			if (fill_random(&p->xmt_auth, sizeof(p->xmt_auth)) < 0)
+				return start_failed(p, "getrandom");
+		} while (p->xmt_auth == 0 || p->xmt_auth == p->xmt);
+		n = ntpauth_build_request(p->m6_pkt, p->xmt_auth, &p->key);
+		if (n < 0) {
+			errno = EINVAL;
+			return start_failed(p, "cannot compute the MAC");
+		}
+	} else {
+		n = m6_build_readvar(p->m6_pkt, sizeof(p->m6_pkt),
+				     M6_VERSION_DEFAULT, p->sequence, names, 1);
+		if (n < 0) {
+			errno = EINVAL;
+			return start_failed(p, "bad variable name");
+		}
 	}
 	p->m6_len = (size_t)n;
 	ntp3_build_request(p->m3_pkt, p->xmt);
@@ -422,5 +486,6 @@ void probe_cancel(struct probe *p)
 	p->fd = -1;
 	free(p->reasm);
 	p->reasm = NULL;
+	ntpauth_key_wipe(&p->key);
 	p->running = false;
 }

@@ -28,6 +28,7 @@
 
 #include "classify.h"
 #include "m6_reasm.h"
+#include "ntpauth.h"
 #include "ntp3.h"
 #include "outcome.h"
 
@@ -45,7 +46,15 @@ typedef bool (*probe_gate_fn)(void *arg, const struct sockaddr *dst);
 /* Called exactly once when the probe ends; p->result is final. */
 typedef void (*probe_done_fn)(struct probe *p, void *arg);
 
+/* How the server proves control. */
+enum probe_method {
+	PROBE_SETVAR = 0, /* mode 6 READVAR of a setvar variable */
+	PROBE_KEY,        /* mode 3 authenticated with a symmetric key */
+};
+
 struct probe_request {
+	enum probe_method method;     /* what to send */
+	const struct ntpauth_key *key;/* PROBE_KEY: the key (copied) */
 	struct sockaddr_storage dst;  /* destination, port set */
 	socklen_t dstlen;
 	struct sockaddr_storage src;  /* source to bind (port 0) */
@@ -88,8 +97,11 @@ struct probe {
 	bool running;                 /* armed and `done` not yet called */
 	bool finished;                /* result final, callback pending */
 
-	uint8_t m6_pkt[M6_REQUEST_MAX]; /* the READVAR datagram */
+	uint8_t m6_pkt[M6_REQUEST_MAX]; /* the primary request: READVAR, or
+					   the authenticated mode 3 */
 	size_t m6_len;
+	struct ntpauth_key key;       /* PROBE_KEY: own copy, wiped at the end */
+	uint64_t xmt_auth;            /* PROBE_KEY: the keyed request's timestamp */
 	uint16_t sequence;            /* random per probe */
 	uint8_t m3_pkt[NTP3_PACKET_LEN]; /* the client request */
 	uint64_t xmt;                 /* random transmit timestamp */
