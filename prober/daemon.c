@@ -13,9 +13,12 @@
 
 #include "commands.h"
 #include "daemon.h"
+#include <openssl/crypto.h>
+
 #include "log.h"
 #include "notify.h"
 #include "policy.h"
+#include "status.h"
 
 /* How long SIGTERM waits for the database once probes are done. */
 #define DRAIN_DB_GRACE_MS 15000
@@ -129,6 +132,7 @@ static void job_free(struct daemon *d, struct job *j)
 		d->n_waiting--;
 	}
 	probe_cancel(&j->probe);
+	OPENSSL_cleanse(j, sizeof(*j)); /* token and key */
 	free(j);
 }
 
@@ -280,7 +284,12 @@ static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 	req.dst = j->dst;
 	req.dstlen = j->dstlen;
 	req.variable = d->cfg.variable;
-	req.token = j->lease.token;
+	if (j->lease.key_method) {
+		req.method = PROBE_KEY;
+		req.key = &j->key;
+	} else {
+		req.token = j->lease.token;
+	}
 	req.timeout_ms = d->cfg.probe.timeout_ms;
 	req.retransmit_ms = d->cfg.probe.retransmit_ms;
 	req.gate = gate;
@@ -358,6 +367,19 @@ static void on_leased(void *arg, const struct store_lease *lease)
 	}
 	TAILQ_INSERT_TAIL(&d->waiting, j, link);
 	d->n_waiting++;
+	if (lease->key_method) {
+		enum ntpauth_type type;
+		if (ntpauth_type_parse(lease->key_type, &type) < 0 ||
+		    ntpauth_key_parse(lease->key_secret, lease->key_id, type,
+				      &j->key) < 0) {
+			/* The schema's CHECK should make this impossible. */
+			job_finish(d, j, OUTCOME_MALFORMED,
+				   "the key in the database is unusable", NULL,
+				   retry_delay_s(&d->cfg, 1 << 30));
+			return;
+		}
+		OPENSSL_cleanse(j->lease.key_secret, sizeof(j->lease.key_secret));
+	}
 }
 
 static void on_lease_done(void *arg, unsigned n)
@@ -703,6 +725,12 @@ int cmd_run(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
+	d->status = status_open(d);
+	if (d->status == NULL) {
+		store_reset(&d->store);
+		status = EXIT_USAGE;
+		goto out;
+	}
 
 	evtimer_assign(&d->ev_sched, d->base, sched_cb, d);
 	evtimer_assign(&d->ev_poll, d->base, poll_cb, d);
@@ -747,6 +775,7 @@ int cmd_run(int argc, char **argv)
 		while ((j = TAILQ_FIRST(&d->waiting)) != NULL)
 			job_free(d, j);
 	}
+	status_close(d->status);
 	store_reset(&d->store);
 out:
 	ratelimit_free(d->rl);

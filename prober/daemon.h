@@ -24,6 +24,7 @@
 struct job {
 	TAILQ_ENTRY(job) link;        /* in waiting or probing */
 	struct store_lease lease;     /* what the store handed us */
+	struct ntpauth_key key;       /* key method: parsed from the lease */
 	struct sockaddr_storage dst;  /* server address, NTP port */
 	socklen_t dstlen;
 	uint64_t not_before_ms;       /* monotonic; rate limits said wait */
@@ -73,6 +74,7 @@ struct daemon {
 	const char *config_path;      /* for reloads */
 	struct store store;           /* the database */
 	struct ratelimit *rl;         /* packet and attempt limits */
+	struct status *status;        /* the status socket (status.h) */
 	struct job_list waiting;      /* leased, not yet on the wire */
 	struct job_list probing;      /* on the wire */
 	unsigned n_waiting, n_probing;

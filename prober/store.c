@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 #include "store.h"
 
@@ -31,7 +33,8 @@ static const char sql_lease[] =
 	"     lease_until = now() + $3::double precision * interval '1 millisecond'"
 	" FROM due WHERE v.id = due.id"
 	" RETURNING v.id, host(v.server_ip), v.token, v.attempts,"
-	"           v.lease_token::text";
+	"           v.lease_token::text, v.method, v.key_id, v.key_type,"
+	"           v.key_secret";
 
 /* Pending rows past their expiry end without another packet. */
 static const char sql_expire[] =
@@ -461,9 +464,18 @@ static void handle_result(struct store *s, PGresult *res)
 			l.attempts = atoi(PQgetvalue(res, i, 3));
 			snprintf(l.lease_token, sizeof(l.lease_token), "%s",
 				 PQgetvalue(res, i, 4));
+			l.key_method = strcmp(PQgetvalue(res, i, 5), "key") == 0;
+			if (l.key_method) {
+				l.key_id = (unsigned)atoi(PQgetvalue(res, i, 6));
+				snprintf(l.key_type, sizeof(l.key_type), "%s",
+					 PQgetvalue(res, i, 7));
+				snprintf(l.key_secret, sizeof(l.key_secret),
+					 "%s", PQgetvalue(res, i, 8));
+			}
 			s->leased_rows++;
 			if (s->hooks.leased)
 				s->hooks.leased(s->hooks.arg, &l);
+			OPENSSL_cleanse(&l, sizeof(l)); /* token and key */
 		}
 		break;
 	case STORE_OP_COUNT:

@@ -43,6 +43,10 @@ struct store_lease {
 	char token[STORE_TOKEN_MAX + 1];   /* secret: never log */
 	int attempts;                      /* attempts before this one */
 	char lease_token[STORE_LEASE_TOKEN_LEN + 1]; /* proves the lease */
+	bool key_method;                   /* method = 'key' */
+	unsigned key_id;                   /* key method: 1..65535 */
+	char key_type[8];                  /* key method: "AES128" / "SHA1" */
+	char key_secret[41];               /* key method: hex; secret, never log */
 };
 
 /* One finished attempt, or a lease given back unprobed (outcome < 0). */

@@ -25,6 +25,12 @@
 --     INSERT INTO verification (server_ip, token) VALUES ($1, $2)
 --     RETURNING id;
 --
+-- or, for the key method (the site generates a random key ID and 16
+-- random octets, shown to the operator once):
+--
+--     INSERT INTO verification (server_ip, method, key_id, key_type, key_secret)
+--     VALUES ($1, 'key', $2, 'AES128', $3) RETURNING id;
+--
 -- A second pending row for the same address is rejected (unique_violation
 -- on verification_one_pending): cancel the old one first, or reuse it.
 -- The INSERT wakes the probers at once through the trigger below; nothing
@@ -60,9 +66,10 @@ CREATE TABLE schema_version (
 
 CREATE TABLE verification (
 	id bigserial PRIMARY KEY,
-	-- Written by the web site: the server to verify and its token.
+	-- Written by the web site: the server to verify and, for the setvar
+	-- method, its token (NULL for the key method).
 	server_ip inet NOT NULL,
-	token text NOT NULL,
+	token text,
 	state text NOT NULL DEFAULT 'pending',
 	created_at timestamptz NOT NULL DEFAULT now(),
 	expires_at timestamptz NOT NULL DEFAULT now() + interval '72 hours',
@@ -84,6 +91,18 @@ CREATE TABLE verification (
 	-- Probers: set together with state = 'verified'.
 	verified_at timestamptz,
 	verified_by text,                                 -- e.g. 'prober-1 192.0.2.10'
+	-- Written by the web site (migration 2): how the operator proves
+	-- control. 'setvar': the token in `setvar NAME = "TOKEN"`, read back
+	-- with mode 6. 'key': a symmetric NTP key the operator installs and
+	-- trusts (ntpd/NTPsec `keys` + `trustedkey`, chrony `keyfile`); the
+	-- prober sends an authenticated mode 3 request and checks the reply's
+	-- MAC. key_secret is the key in lower-case hex (32 digits for AES128,
+	-- 40 for SHA1): a secret like the token, so grant SELECT on it only to
+	-- the web site and the probers, and never show it after verification.
+	method text NOT NULL DEFAULT 'setvar',
+	key_id integer,                                   -- 1..65535
+	key_type text,                                    -- 'AES128' (CMAC, RFC 8573) or 'SHA1'
+	key_secret text,
 
 	-- A host address, not a network: '192.0.2.0/24' is not a server.
 	CONSTRAINT verification_server_ip_host CHECK (
@@ -99,7 +118,18 @@ CREATE TABLE verification (
 			'malformed', 'rate_limited', 'refused_by_policy',
 			'key_not_accepted')),
 	CONSTRAINT verification_verified_at_set CHECK (
-		state <> 'verified' OR verified_at IS NOT NULL)
+		state <> 'verified' OR verified_at IS NOT NULL),
+	CONSTRAINT verification_method_known CHECK (
+		method IN ('setvar', 'key')),
+	-- Each method carries exactly its own proof material.
+	CONSTRAINT verification_method_fields CHECK (
+		(method = 'setvar' AND token IS NOT NULL AND key_id IS NULL
+		 AND key_type IS NULL AND key_secret IS NULL)
+		OR (method = 'key' AND token IS NULL
+		 AND key_id BETWEEN 1 AND 65535
+		 AND key_type IN ('AES128', 'SHA1')
+		 AND key_secret ~ '^[0-9a-f]+$'
+		 AND length(key_secret) = CASE key_type WHEN 'AES128' THEN 32 ELSE 40 END))
 );
 
 -- At most one pending verification per server address; finished rows of
@@ -171,4 +201,5 @@ CREATE TRIGGER verification_due_on_update
 -- Every migration this file already contains, so that `ntpverify migrate`
 -- on a database created from this file has nothing to do.
 INSERT INTO schema_version (version, description) VALUES
-	(1, 'initial');
+	(1, 'initial'),
+	(2, 'key_method');
