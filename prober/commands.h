@@ -23,6 +23,7 @@ int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Print config errors to stderr (a config_error_fn). */
 void print_config_error(void *arg, const char *message);

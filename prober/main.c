@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "check", cmd_check, "probe one server now and print the outcome" },
 	{ "check-config", cmd_check_config, "validate a configuration file" },
 	{ "run", cmd_run, "run the prober daemon" },
+	{ "status", cmd_status, "ask the running daemon how it is" },
 	{ "migrate", cmd_migrate, "create or upgrade the database schema" },
 	{ "add", cmd_add, "add pending verifications and print the ntp.conf lines" },
 	{ "list", cmd_list, "list verifications" },

@@ -99,8 +99,10 @@ const char *outcome_hint(enum outcome o, const char *prober_addr,
 		break;
 	case OUTCOME_KEY_NOT_ACCEPTED:
 		snprintf(buf, buflen,
-			 "NTP answers but not with the key: check the key "
-			 "file line and the trustedkey line, then reload ntpd");
+			 "NTP answers but not to the keyed request: check the "
+			 "key file line (key ID, type, hex) and, for ntpd/NTPsec, "
+			 "the trustedkey line, then restart ntpd or run "
+			 "'chronyc rekey'");
 		break;
 	case OUTCOME_COUNT:
 	default:

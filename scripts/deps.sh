@@ -13,6 +13,8 @@ NV_PACKAGES=(
 	ntpsec postgresql-15 postgresql-client-15
 	iproute2 util-linux procps
 	clang libclang-rt-14-dev
+	curl python3-prometheus-client
+	systemd groff-base man-db
 )
 
 missing=()
