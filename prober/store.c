@@ -444,6 +444,7 @@ static void handle_result(struct store *s, PGresult *res)
 		break;
 	case STORE_OP_EXPIRE:
 		s->expire_due = false;
+		clock_gettime(CLOCK_MONOTONIC, &s->last_expire);
 		for (int i = 0; i < PQntuples(res); i++)
 			if (s->hooks.state_changed)
 				s->hooks.state_changed(
@@ -624,8 +625,15 @@ void store_want_lease(struct store *s, unsigned n)
 	if (s->op == STORE_OP_LEASE)
 		return; /* one at a time; lease_done asks again */
 	s->lease_want = n;
-	/* Expire first: a row past expires_at must not get another packet. */
-	s->expire_due = true;
+	/*
+	 * Expire first, but at most once a second: the LEASE itself skips rows
+	 * past expires_at, so no expired row gets a packet in between.
+	 */
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - s->last_expire.tv_sec >= 1 ||
+	    (s->last_expire.tv_sec == 0 && s->last_expire.tv_nsec == 0))
+		s->expire_due = true;
 	store_pump(s);
 }
 

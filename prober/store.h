@@ -29,6 +29,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "outcome.h"
 
@@ -117,6 +118,7 @@ struct store {
 	unsigned lease_batch;       /* n of the LEASE in flight */
 	unsigned leased_rows;       /* rows returned by it */
 	bool expire_due;            /* run EXPIRE before the next LEASE */
+	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
 
 	struct store_result *head;  /* unwritten results, oldest first */
 	struct store_result **tail;

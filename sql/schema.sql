@@ -141,6 +141,11 @@ CREATE UNIQUE INDEX verification_one_pending
 CREATE INDEX verification_due
 	ON verification (next_probe_at) WHERE state = 'pending';
 
+-- Expiry runs before leasing: find pending rows past expires_at without
+-- reading every pending row (migration 2).
+CREATE INDEX verification_expiring
+	ON verification (expires_at) WHERE state = 'pending';
+
 -- One row per attempt, written by the prober with its result: the audit
 -- trail an admin reads when an operator says "it doesn't work"
 -- (`ntpverify show ID`). Rows go when their verification is deleted.

@@ -22,4 +22,9 @@ ALTER TABLE verification
 		 AND key_secret ~ '^[0-9a-f]+$'
 		 AND length(key_secret) = CASE key_type WHEN 'AES128' THEN 32 ELSE 40 END));
 
+-- Expiry runs before leasing: find pending rows past expires_at without
+-- reading every pending row.
+CREATE INDEX verification_expiring
+	ON verification (expires_at) WHERE state = 'pending';
+
 INSERT INTO schema_version (version, description) VALUES (2, 'key_method');
