@@ -216,6 +216,23 @@ static void handle_m6(struct probe *p, const uint8_t *pkt, size_t len)
 	const uint8_t *data;
 	enum m6_check check = m6_parse_reply(pkt, len, &expect, &hdr, &data);
 
+	if (check == M6_BAD_SEQUENCE || check == M6_BAD_OFFSET) {
+		/*
+		 * Fatal rather than ignored. A wrong sequence number on this
+		 * fresh socket is never an old reply: only a blind spoofer who
+		 * found the port sends one, and ending the probe on it caps a
+		 * guesser at 1 in 65,536 per probe whatever its packet rate
+		 * (docs/security.md). Data past the reassembly bound can
+		 * never complete, so waiting for more is pointless.
+		 */
+		const char *why = check == M6_BAD_SEQUENCE ? m6_check_name(check)
+							   : "reply too long";
+		reject(p, why);
+		p->obs.m6 = M6_STATE_FATAL;
+		p->obs.reject_reason = why;
+		mode6_ended(p);
+		return;
+	}
 	if (check != M6_OK) {
 		reject(p, m6_check_name(check));
 		return;

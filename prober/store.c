@@ -96,11 +96,26 @@ static double wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void timer_in(struct store *s, uint64_t ms)
+static void timer_in_ev(struct event *ev, uint64_t ms)
 {
 	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
 			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	evtimer_add(&s->ev_timer, &tv);
+	evtimer_add(ev, &tv);
+}
+
+static void timer_in(struct store *s, uint64_t ms)
+{
+	timer_in_ev(&s->ev_timer, ms);
+}
+
+static void store_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->expire_due = true;
+	store_pump(s);
 }
 
 /* (Re)bind the socket event; PQsocket() can change during connect. */
@@ -347,7 +362,7 @@ static void store_pump(struct store *s)
 	if (s->head != NULL) {
 		s->op = STORE_OP_WRITE;
 		ok = send_write(s);
-	} else if (s->lease_want > 0 && s->expire_due) {
+	} else if (s->expire_due) {
 		s->op = STORE_OP_EXPIRE;
 		ok = PQsendQuery(s->conn, sql_expire);
 	} else if (s->lease_want > 0) {
@@ -602,6 +617,7 @@ int store_init(struct store *s, struct event_base *base,
 	s->pending_seen = -1;
 	event_assign(&s->ev_io, base, -1, 0, store_io_cb, s);
 	evtimer_assign(&s->ev_timer, base, store_timer_cb, s);
+	evtimer_assign(&s->ev_expire, base, store_expire_cb, s);
 	start_connect(s);
 	return 0;
 }
@@ -610,6 +626,7 @@ void store_reset(struct store *s)
 {
 	event_del(&s->ev_io);
 	evtimer_del(&s->ev_timer);
+	evtimer_del(&s->ev_expire);
 	if (s->conn != NULL)
 		PQfinish(s->conn);
 	s->conn = NULL;
@@ -631,9 +648,13 @@ void store_want_lease(struct store *s, unsigned n)
 	 */
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - s->last_expire.tv_sec >= 1 ||
-	    (s->last_expire.tv_sec == 0 && s->last_expire.tv_nsec == 0))
+	int64_t since_ms = (int64_t)(now.tv_sec - s->last_expire.tv_sec) * 1000 +
+			   (now.tv_nsec - s->last_expire.tv_nsec) / 1000000;
+	if (since_ms >= 1000 || s->last_expire.tv_sec == 0)
 		s->expire_due = true;
+	else if (!evtimer_pending(&s->ev_expire, NULL))
+		/* Catch up later: a due row past expiry still ends expired. */
+		timer_in_ev(&s->ev_expire, (uint64_t)(1000 - since_ms));
 	store_pump(s);
 }
 

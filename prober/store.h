@@ -111,6 +111,7 @@ struct store {
 	bool flushing;              /* waiting to flush the send buffer */
 	struct event ev_io;         /* socket readiness */
 	struct event ev_timer;      /* connect timeout / reconnect backoff */
+	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
 	uint64_t backoff_ms;        /* next reconnect delay */
 
 	enum store_op op;           /* statement in flight */
