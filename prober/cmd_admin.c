@@ -4,10 +4,11 @@
  *
  * These are one-shot commands, so they use blocking libpq (PQconnectdb,
  * PQexecParams) rather than the daemon's event loop. Every value goes to
- * the server as a parameter. Tokens are secrets: only `add` prints one (the
- * operator needs it for ntp.conf), nothing else does, and database error
+ * the server as a parameter. Tokens and keys are secrets: only `add` prints
+ * one (the operator needs it for ntp.conf or the key file; admin_key.c
+ * prints the key method's lines), nothing else does, and database error
  * messages are reduced to their primary line because a DETAIL line such as
- * "Failing row contains (...)" would quote the token.
+ * "Failing row contains (...)" would quote the token or the key.
  *
  * Exit status: 0 done, 1 a negative answer (not found, not pending,
  * already pending), 2 usage, configuration or database trouble.
@@ -21,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include <openssl/crypto.h>
+
+#include "admin_key.h"
 #include "commands.h"
 #include "config.h"
 #include "migrate.h"
@@ -51,13 +54,18 @@ struct admin {
 struct admin_opts {
 	const char *config_path; /* --config */
 	const char *token;       /* add --token */
+	bool key_method;         /* add --method key */
+	const char *key_type;    /* add --key-type, NULL: AES128 */
 	const char *state;       /* list --state */
 };
 
 static void admin_usage(FILE *f, const char *cmd)
 {
 	if (strcmp(cmd, "add") == 0)
-		fprintf(f, "usage: ntpverify add [--config FILE] [--token TOKEN] IP...\n");
+		fprintf(f, "usage: ntpverify add [--config FILE] "
+			   "[--method setvar] [--token TOKEN] IP...\n"
+			   "       ntpverify add [--config FILE] --method key "
+			   "[--key-type AES128|SHA1] IP...\n");
 	else if (strcmp(cmd, "list") == 0)
 		fprintf(f, "usage: ntpverify list [--config FILE] "
 			   "[--state pending|verified|expired|cancelled]\n");
@@ -77,6 +85,8 @@ static int admin_parse(int argc, char **argv, const char *cmd,
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "token", required_argument, NULL, 't' },
+		{ "method", required_argument, NULL, 'm' },
+		{ "key-type", required_argument, NULL, 'k' },
 		{ "state", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -87,7 +97,8 @@ static int admin_parse(int argc, char **argv, const char *cmd,
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:t:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:t:m:k:s:h", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config_path = optarg;
@@ -103,6 +114,31 @@ static int admin_parse(int argc, char **argv, const char *cmd,
 			}
 			o->token = optarg;
 			break;
+		case 'm':
+			if (!is_add)
+				goto bad;
+			if (strcmp(optarg, "key") != 0 &&
+			    strcmp(optarg, "setvar") != 0) {
+				fprintf(stderr, "ntpverify add: --method: '%.32s' "
+						"is not setvar or key\n", optarg);
+				return -1;
+			}
+			o->key_method = strcmp(optarg, "key") == 0;
+			break;
+		case 'k': {
+			enum ntpauth_type type;
+
+			if (!is_add)
+				goto bad;
+			if (ntpauth_type_parse(optarg, &type) < 0) {
+				fprintf(stderr, "ntpverify add: --key-type: "
+						"'%.32s' is not AES128 or SHA1\n",
+					optarg);
+				return -1;
+			}
+			o->key_type = optarg;
+			break;
+		}
 		case 's':
 			if (!is_list)
 				goto bad;
@@ -123,6 +159,16 @@ static int admin_parse(int argc, char **argv, const char *cmd,
 		default:
 			goto bad;
 		}
+	}
+	if (o->token && o->key_method) {
+		fprintf(stderr, "ntpverify add: --token goes with the setvar "
+				"method; the key method generates a key\n");
+		return -1;
+	}
+	if (o->key_type && !o->key_method) {
+		fprintf(stderr, "ntpverify add: --key-type goes with "
+				"--method key\n");
+		return -1;
 	}
 	return optind;
 bad:
@@ -296,19 +342,9 @@ static int make_token(char *buf, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[ADMIN_TOKEN_BYTES];
-	size_t got = 0;
 
-	if (len < 2 * sizeof(raw) + 1)
+	if (len < 2 * sizeof(raw) + 1 || admin_random(raw, sizeof(raw)) < 0)
 		return -1;
-	while (got < sizeof(raw)) {
-		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
 	for (size_t i = 0; i < sizeof(raw); i++) {
 		buf[2 * i] = hex[raw[i] >> 4];
 		buf[2 * i + 1] = hex[raw[i] & 0x0f];
@@ -331,22 +367,26 @@ static int canonical_address(const struct sockaddr_storage *ss, char *buf,
 /* What the operator of `server` must do, after the row was inserted. */
 static void print_instructions(const struct admin *a, const char *id,
 			       const char *server, const char *expires,
-			       const char *token)
+			       const char *token, const struct admin_key *key)
 {
 	const char *var = a->cfg.variable ? a->cfg.variable : "ntppool_verify";
 
 	printf("verification %s for %s (pending until %s)\n", id, server,
 	       expires);
+	if (key != NULL) {
+		admin_key_print(stdout, key, server);
+		return;
+	}
 	printf("add these lines to ntp.conf on %s, after any 'restrict default' "
 	       "line:\n\n", server);
 	printf("setvar %s = \"%s\"\n", var, token);
 	for (size_t i = 0; i < a->cfg.n_sources; i++) {
 		char addr[INET6_ADDRSTRLEN];
 
-		if (canonical_address(&a->cfg.sources[i].addr, addr,
-				      sizeof(addr)) < 0)
-			snprintf(addr, sizeof(addr), "%s", a->cfg.sources[i].text);
-		printf("restrict %s\n", addr);
+		printf("restrict %s\n",
+		       canonical_address(&a->cfg.sources[i].addr, addr,
+					 sizeof(addr)) == 0
+			       ? addr : a->cfg.sources[i].text);
 	}
 	if (a->cfg.n_sources == 0)
 		printf("# (no source_addresses configured: add 'restrict ADDR' "
@@ -357,30 +397,48 @@ static void print_instructions(const struct admin *a, const char *id,
 }
 
 /*
- * Insert one pending row; refused_why (policy_allows' reason, or NULL)
- * adds a warning. Returns 0 (printed), EXIT_NEGATIVE (already pending:
- * named) or EXIT_USAGE (database trouble).
+ * Insert one pending row: with `token` (setvar method) or `key` (key
+ * method, token NULL). refused_why (policy_allows' reason, or NULL) adds a
+ * warning. Returns 0 (printed), EXIT_NEGATIVE (already pending: named) or
+ * EXIT_USAGE (database trouble).
  */
 static int add_one(struct admin *a, const char *server, const char *token,
-		   const char *refused_why)
+		   const struct admin_key *key, const char *refused_why)
 {
 	/* ON CONFLICT names the partial unique index's predicate, so only
 	 * "another pending row for this address" is swallowed. */
-	static const char sql_insert[] =
+#define ADD_ON_CONFLICT \
+	" ON CONFLICT (server_ip) WHERE state = 'pending' DO NOTHING" \
+	" RETURNING id, " SQL_UTC("expires_at")
+	static const char sql_insert_token[] =
 		"INSERT INTO verification (server_ip, token)"
-		" VALUES ($1::inet, $2)"
-		" ON CONFLICT (server_ip) WHERE state = 'pending' DO NOTHING"
-		" RETURNING id, " SQL_UTC("expires_at");
+		" VALUES ($1::inet, $2)" ADD_ON_CONFLICT;
+	static const char sql_insert_key[] =
+		"INSERT INTO verification"
+		"  (server_ip, method, key_id, key_type, key_secret)"
+		" VALUES ($1::inet, 'key', $2::integer, $3, $4)" ADD_ON_CONFLICT;
+#undef ADD_ON_CONFLICT
 	static const char sql_pending[] =
 		"SELECT id FROM verification"
 		" WHERE server_ip = $1::inet AND state = 'pending'";
-	const char *values[2] = { server, token };
+	char key_id[12];
+	const char *values[4] = { server, token };
+	int nvalues = 2;
+
+	if (key != NULL) {
+		snprintf(key_id, sizeof(key_id), "%u", key->id);
+		values[1] = key_id;
+		values[2] = ntpauth_type_name(key->type);
+		values[3] = key->hex;
+		nvalues = 4;
+	}
 
 	/* Twice at most: the pending row we collide with may finish between
 	 * the INSERT and the SELECT. */
 	for (int tries = 0; tries < 2; tries++) {
-		PGresult *r = PQexecParams(a->conn, sql_insert, 2, NULL, values,
-					   NULL, NULL, 0);
+		PGresult *r = PQexecParams(a->conn,
+					   key ? sql_insert_key : sql_insert_token,
+					   nvalues, NULL, values, NULL, NULL, 0);
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			report_db_error(a, server, r);
@@ -389,7 +447,7 @@ static int add_one(struct admin *a, const char *server, const char *token,
 		}
 		if (PQntuples(r) == 1) {
 			print_instructions(a, PQgetvalue(r, 0, 0), server,
-					   PQgetvalue(r, 0, 1), token);
+					   PQgetvalue(r, 0, 1), token, key);
 			/* Added anyway: the web site could add it too, and the
 			 * daemon records why it never sends there. */
 			if (refused_why)
@@ -430,11 +488,14 @@ int cmd_add(int argc, char **argv)
 	struct admin_opts o;
 	struct admin a;
 	int first = admin_parse(argc, argv, "add", &o);
+	enum ntpauth_type key_type = NTPAUTH_AES128;
 	int n, rc, worst = 0;
 	char (*servers)[INET6_ADDRSTRLEN];
 
 	if (first < 0)
 		return EXIT_USAGE;
+	if (o.key_type && ntpauth_type_parse(o.key_type, &key_type) < 0)
+		return EXIT_USAGE; /* admin_parse checked it */
 	n = argc - first;
 	if (n < 1) {
 		fprintf(stderr, "ntpverify add: at least one server address "
@@ -475,13 +536,19 @@ int cmd_add(int argc, char **argv)
 	}
 	for (int i = 0; i < n; i++) {
 		char token[TOKEN_MAX_LEN + 1];
+		struct admin_key key;
 		struct sockaddr_storage ss;
 		socklen_t len;
 		const char *why = NULL;
+		int made;
 
-		if (o.token) {
-			snprintf(token, sizeof(token), "%s", o.token);
-		} else if (make_token(token, sizeof(token)) < 0) {
+		if (o.key_method)
+			made = admin_key_make(key_type, &key);
+		else if (o.token)
+			made = snprintf(token, sizeof(token), "%s", o.token) < 0;
+		else
+			made = make_token(token, sizeof(token));
+		if (made != 0) {
 			fprintf(stderr, "ntpverify add: getrandom: %s\n",
 				strerror(errno));
 			worst = EXIT_USAGE;
@@ -491,7 +558,10 @@ int cmd_add(int argc, char **argv)
 		    policy_allows((const struct sockaddr *)&ss,
 				  a.cfg.allow_private_targets, &why))
 			why = NULL;
-		rc = add_one(&a, servers[i], token, why);
+		rc = add_one(&a, servers[i], o.key_method ? NULL : token,
+			     o.key_method ? &key : NULL, why);
+		admin_key_wipe(&key);
+		OPENSSL_cleanse(token, sizeof(token));
 		if (rc > worst)
 			worst = rc;
 		if (rc == EXIT_USAGE)
@@ -516,8 +586,10 @@ static void put_cell(const char *text, int width, bool last)
 int cmd_list(int argc, char **argv)
 {
 	static const char sql[] =
-		"SELECT id, host(server_ip), state, attempts,"
-		"  coalesce(last_outcome, '-'),"
+		"SELECT id, host(server_ip),"
+		"  CASE method WHEN 'key' THEN 'key ' || key_id || ' ' || key_type"
+		"       ELSE method END,"
+		"  state, attempts, coalesce(last_outcome, '-'),"
 		"  CASE WHEN state <> 'pending' THEN '-'"
 		"       WHEN lease_token IS NOT NULL AND lease_until > now()"
 		"            THEN 'probing now'"
@@ -526,8 +598,9 @@ int cmd_list(int argc, char **argv)
 		" FROM verification"
 		" WHERE $1::text IS NULL OR state = $1::text"
 		" ORDER BY id";
-	static const char *const heads[] = { "id", "server", "state",
-		"attempts", "last outcome", "next probe", "expires" };
+	/* The method column names a key by ID and type, never the secret. */
+	static const char *const heads[] = { "id", "server", "method",
+		"state", "attempts", "last outcome", "next probe", "expires" };
 	enum { NCOLS = sizeof(heads) / sizeof(heads[0]) };
 	struct admin_opts o;
 	struct admin a;
@@ -634,7 +707,7 @@ static int show_attempts(struct admin *a, const char *idtext)
 
 int cmd_show(int argc, char **argv)
 {
-	/* length(token), never the token. */
+	/* length(token) and the key's ID and type, never the secrets. */
 	static const char sql[] =
 		"SELECT id, host(server_ip), state, length(token),"
 		"  " SQL_UTC("created_at") ", " SQL_UTC("expires_at") ","
@@ -643,7 +716,8 @@ int cmd_show(int argc, char **argv)
 		"  last_outcome, last_detail,"
 		"  CASE WHEN lease_token IS NOT NULL THEN lease_owner END,"
 		"  " SQL_UTC("lease_until") ","
-		"  " SQL_UTC("verified_at") ", verified_by"
+		"  " SQL_UTC("verified_at") ", verified_by,"
+		"  method, key_id, key_type"
 		" FROM verification WHERE id = $1::bigint";
 	struct admin_opts o;
 	struct admin a;
@@ -678,7 +752,13 @@ int cmd_show(int argc, char **argv)
 	printf("verification %s\n", col(r, 0, 0));
 	printf("  %-13s %s\n", "server", col(r, 0, 1));
 	printf("  %-13s %s\n", "state", col(r, 0, 2));
-	printf("  %-13s %s characters (not shown)\n", "token", col(r, 0, 3));
+	printf("  %-13s %s\n", "method", col(r, 0, 15));
+	if (strcmp(col(r, 0, 15), "key") == 0)
+		printf("  %-13s %s %s (secret not shown)\n", "key",
+		       col(r, 0, 16), col(r, 0, 17));
+	else
+		printf("  %-13s %s characters (not shown)\n", "token",
+		       col(r, 0, 3));
 	printf("  %-13s %s\n", "created", col(r, 0, 4));
 	printf("  %-13s %s\n", "expires", col(r, 0, 5));
 	printf("  %-13s %s\n", "next probe", col(r, 0, 6));

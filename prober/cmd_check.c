@@ -88,6 +88,17 @@ static void check_usage(FILE *f)
 		"                       [HOST...]\n");
 }
 
+/* Name the offending option without its value (it may be a secret). */
+static void bad_option(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+
+	if (optopt != 0 && arg[0] == '-' && arg[1] != '-')
+		fprintf(stderr, "ntpverify check: bad option -%c\n", optopt);
+	else
+		fprintf(stderr, "ntpverify check: bad option %.*s\n", (int)n, arg);
+}
+
 static int parse_check_args(int argc, char **argv, struct check_opts *o)
 {
 	static const struct option longopts[] = {
@@ -111,6 +122,8 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
+	/* Our own messages: getopt's would quote '--opt=VALUE' whole. */
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "c:t:V:s:p:T:f:K:Y:F:ajh", longopts,
 				NULL)) != -1) {
 		switch (c) {
@@ -169,10 +182,9 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 			o->key_id = strtol(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || o->key_id < 1 ||
 			    o->key_id > 65535) {
-				fprintf(stderr,
-					"ntpverify check: --key-id: '%s' is not "
-					"a key ID (1-65535)\n",
-					optarg);
+				/* Not echoed: a mistyped secret may land here. */
+				fprintf(stderr, "ntpverify check: --key-id: not "
+						"a key ID (1-65535)\n");
 				return -1;
 			}
 			break;
@@ -192,6 +204,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 			check_usage(stdout);
 			exit(0);
 		default:
+			bad_option(argv[optind - 1]);
 			check_usage(stderr);
 			return -1;
 		}

@@ -37,16 +37,19 @@ run list
 nv_expect_eq "list before migrate exits" 2 "$RC"
 nv_expect_match "list before migrate says migrate" "run 'ntpverify migrate'" "$ERR"
 
-# 2. migrate: twice, concurrently on a fresh database, always version 1.
+# 2. migrate: twice, concurrently on a fresh database, always the latest
+#    version (2: key_method).
 run migrate
 nv_expect_eq "migrate exit" 0 "$RC"
-nv_expect_eq "migrate output" "database at schema version 1" "$OUT"
+nv_expect_eq "migrate output" "database at schema version 2" "$OUT"
 nv_expect_match "migrate says what it applied" "applied migration 001 \(initial\)" "$ERR"
+nv_expect_match "migrate applies 002" "applied migration 002 \(key_method\)" "$ERR"
 run migrate
 nv_expect_eq "second migrate exit" 0 "$RC"
-nv_expect_eq "second migrate output" "database at schema version 1" "$OUT"
+nv_expect_eq "second migrate output" "database at schema version 2" "$OUT"
 nv_expect_eq "second migrate applies nothing" "" "$ERR"
-nv_expect_eq "schema_version rows" "1|initial" "$(nv_psql -c 'SELECT version, description FROM schema_version')"
+nv_expect_eq "schema_version rows" "1|initial
+2|key_method" "$(nv_psql -c 'SELECT version, description FROM schema_version ORDER BY version')"
 
 nv_pg_createdb concurrent
 sed "s/dbname=ntpverify/dbname=concurrent/" "$CONF" >"$NV_TMP/concurrent.conf"
@@ -57,11 +60,11 @@ for i in 1 2 3 4; do
 done
 conc_ok=0
 for i in 1 2 3 4; do
-	wait "${pids[$((i - 1))]}" && grep -qx "database at schema version 1" "$NV_TMP/conc.$i" &&
+	wait "${pids[$((i - 1))]}" && grep -qx "database at schema version 2" "$NV_TMP/conc.$i" &&
 		conc_ok=$((conc_ok + 1))
 done
 nv_expect_eq "4 concurrent migrates succeed" 4 "$conc_ok"
-nv_expect_eq "concurrent migrates applied once" 1 \
+nv_expect_eq "concurrent migrates applied once" 2 \
 	"$(nv_psql_db concurrent -c 'SELECT count(*) FROM schema_version')"
 
 # 3. sql/schema.sql and the migrations give the same schema.
@@ -77,7 +80,7 @@ else
 	nv_fail "schema.sql and migrations differ"
 fi
 sed "s/dbname=ntpverify/dbname=from_schema/" "$CONF" >"$NV_TMP/from_schema.conf"
-nv_expect_eq "migrate on a schema.sql database" "database at schema version 1" \
+nv_expect_eq "migrate on a schema.sql database" "database at schema version 2" \
 	"$("$NTPVERIFY" migrate --config "$NV_TMP/from_schema.conf" 2>&1)"
 
 # 4. add with --token: the id and the exact ntp.conf lines.
@@ -172,9 +175,9 @@ nv_psql -c "INSERT INTO probe_attempt (verification_id, attempted_at, prober, so
 	       ($ID1, now(), 'prober-test', '2001:db8::10', 'token_mismatch', 'variable holds another value', 1.25)"
 run list
 nv_expect_eq "list exit" 0 "$RC"
-nv_expect_match "list header" "^id +server +state +attempts +last outcome +next probe +expires" "$OUT"
+nv_expect_match "list header" "^id +server +method +state +attempts +last outcome +next probe +expires" "$OUT"
 row=$(printf '%s\n' "$OUT" | awk -v id="$ID1" '$1 == id')
-nv_expect_match "list has the row" "^$ID1 +192\.0\.2\.1 +pending +0 +- +[0-9-]+ [0-9:]+Z +[0-9-]+ [0-9:]+Z$" "$row"
+nv_expect_match "list has the row" "^$ID1 +192\.0\.2\.1 +setvar +pending +0 +- +[0-9-]+ [0-9:]+Z +[0-9-]+ [0-9:]+Z$" "$row"
 head=$(printf '%s\n' "$OUT" | head -n1)
 nv_expect_eq "list columns aligned" "$(awk -v s="$head" 'BEGIN { print index(s, "expires") }')" \
 	"$(awk -v s="$row" 'BEGIN { n = split(s, f, / +/); print index(s, f[n - 1] " " f[n]) }')"
@@ -193,6 +196,7 @@ run show "$ID1"
 nv_expect_eq "show exit" 0 "$RC"
 nv_expect_match "show server" "server +192\.0\.2\.1" "$OUT"
 nv_expect_match "show token length" "token +14 characters \(not shown\)" "$OUT"
+nv_expect_match "show method" "method +setvar" "$OUT"
 nv_expect_match "show history 1" "prober-test +192\.0\.2\.10 +mode6_silent +- +NTP answers, mode 6 does not" "$OUT"
 nv_expect_match "show history 2" "prober-test +2001:db8::10 +token_mismatch +1\.250 ms +variable holds another value" "$OUT"
 [[ "$OUT" == *"$TOKEN"* ]] && nv_fail "show printed the token" || nv_pass "show shows no token"
@@ -267,5 +271,96 @@ RC=$?
 nv_expect_eq "no database exit" 2 "$RC"
 nv_expect_match "no database message" "cannot connect to the database" "$OUT"
 [[ "$OUT" == *secret-pw* ]] && nv_fail "password printed" || nv_pass "password not printed"
+
+# 14. the key method: a random key per server, the lines for NTPsec, ntpd
+#     and chrony, stored as the migration says; list/show never print it.
+run add --method key 192.0.2.80 198.51.100.80
+nv_expect_eq "add --method key exit" 0 "$RC"
+nv_expect_eq "add --method key names both ids" 2 "$(printf '%s\n' "$OUT" | grep -cE '^verification [0-9]+ for (192\.0\.2\.80|198\.51\.100\.80) \(pending until ')"
+KIDS=$(printf '%s\n' "$OUT" | sed -n 's/^\([0-9]*\) AES-128 [0-9a-f]\{32\}$/\1/p')
+KHEX=$(printf '%s\n' "$OUT" | sed -n 's/^[0-9]* AES-128 \([0-9a-f]\{32\}\)$/\1/p')
+nv_expect_eq "two NTPsec key lines" 2 "$(printf '%s\n' "$KHEX" | grep -c .)"
+nv_expect_eq "keys differ" 2 "$(printf '%s\n' "$KHEX" | sort -u | wc -l)"
+in_range=0
+for k in $KIDS; do [ "$k" -ge 1 ] && [ "$k" -le 65534 ] && in_range=$((in_range + 1)); done
+nv_expect_eq "key ids in 1..65534" 2 "$in_range"
+k1=$(printf '%s\n' "$KIDS" | head -n1)
+h1=$(printf '%s\n' "$KHEX" | head -n1)
+nv_expect_eq "ntp.org key line" 1 "$(printf '%s\n' "$OUT" | grep -cxF "$k1 AES128CMAC $h1")"
+nv_expect_eq "chrony keyfile line" 1 "$(printf '%s\n' "$OUT" | grep -cxF "$k1 AES128 HEX:$h1")"
+nv_expect_eq "trustedkey line (NTPsec and ntp.org)" 2 "$(printf '%s\n' "$OUT" | grep -cxF "trustedkey $k1")"
+nv_expect_eq "NTPsec keys line" 2 "$(printf '%s\n' "$OUT" | grep -cx 'keys /etc/ntpsec/ntp.keys')"
+nv_expect_eq "ntp.org keys line" 2 "$(printf '%s\n' "$OUT" | grep -cx 'keys /etc/ntp.keys')"
+nv_expect_match "chrony keyfile setting" "keyfile /etc/chrony/chrony\.keys" "$OUT"
+nv_expect_match "chrony reload" $'\nchronyc rekey\n' "$OUT"
+nv_expect_match "ntpd restart" "restart ntpd" "$OUT"
+nv_expect_match "key may go once verified" "can be removed" "$OUT"
+nv_expect_eq "no setvar line for the key method" 0 "$(printf '%s\n' "$OUT" | grep -c '^setvar ')"
+stored=$(nv_psql -c "SELECT method, key_id, key_type, key_secret, token IS NULL FROM verification WHERE server_ip = '192.0.2.80' AND state = 'pending'")
+nv_expect_eq "stored key row" "key|$k1|AES128|$h1|t" "$stored"
+KEYROW=$(nv_psql -c "SELECT id FROM verification WHERE server_ip = '192.0.2.80' AND state = 'pending'")
+
+run add --method key --key-type SHA1 192.0.2.81
+nv_expect_eq "add --key-type SHA1 exit" 0 "$RC"
+ks=$(printf '%s\n' "$OUT" | sed -n 's/^\([0-9]*\) SHA1 [0-9a-f]\{40\}$/\1/p' | sort -u)
+hs=$(printf '%s\n' "$OUT" | sed -n 's/^[0-9]* SHA1 \([0-9a-f]\{40\}\)$/\1/p' | sort -u)
+nv_expect_eq "SHA1 key line (NTPsec and ntp.org)" 2 "$(printf '%s\n' "$OUT" | grep -cxE "$ks SHA1 $hs")"
+nv_expect_eq "SHA1 chrony line" 1 "$(printf '%s\n' "$OUT" | grep -cxF "$ks SHA1 HEX:$hs")"
+nv_expect_eq "stored SHA1 row" "key|$ks|SHA1|$hs" \
+	"$(nv_psql -c "SELECT method, key_id, key_type, key_secret FROM verification WHERE server_ip = '192.0.2.81'")"
+ALLKEYS="$KHEX
+$hs"
+
+# Refused before anything is inserted; nothing secret echoed.
+rows_before=$(nv_psql -c 'SELECT count(*) FROM verification')
+run add --method key --token "$TOKEN-k" 192.0.2.82
+nv_expect_eq "--token with --method key exit" 2 "$RC"
+[[ "$ERR" == *"$TOKEN-k"* ]] && nv_fail "the token was echoed" || nv_pass "token not echoed"
+run add --key-type SHA1 192.0.2.82
+nv_expect_eq "--key-type without --method key exit" 2 "$RC"
+run add --method keys 192.0.2.82
+nv_expect_eq "unknown method exit" 2 "$RC"
+nv_expect_match "unknown method message" "'keys' is not setvar or key" "$ERR"
+run add --method key --key-type MD5 192.0.2.82
+nv_expect_eq "unknown key type exit" 2 "$RC"
+run add --method key 192.0.2.80
+nv_expect_eq "second key row for a pending address exit" 1 "$RC"
+nv_expect_match "second key row names the pending id" "already has a pending verification \(id $KEYROW\)" "$ERR"
+nv_expect_eq "no key printed for a refused add" 0 "$(printf '%s\n' "$OUT" | grep -cE '^[0-9]+ (AES-128|AES128|SHA1) ')"
+nv_expect_eq "nothing inserted by refused key adds" "$rows_before" "$(nv_psql -c 'SELECT count(*) FROM verification')"
+
+# list and show: method, key ID and type; never the secret.
+run list
+nv_expect_eq "list with key rows exit" 0 "$RC"
+nv_expect_match "list shows the key method" "(^|"$'\n'")$KEYROW +192\.0\.2\.80 +key $k1 AES128 +pending " "$OUT"
+run show "$KEYROW"
+nv_expect_eq "show key row exit" 0 "$RC"
+nv_expect_match "show method key" "method +key" "$OUT"
+nv_expect_match "show key id and type" "key +$k1 AES128 \(secret not shown\)" "$OUT"
+leak=0
+for h in $ALLKEYS; do
+	for f in list show; do
+		o=$("$NTPVERIFY" "$f" --config "$CONF" $([ "$f" = show ] && echo "$KEYROW") 2>&1)
+		[[ "$o" == *"$h"* ]] && leak=1
+	done
+done
+nv_expect_eq "list and show print no key" 0 "$leak"
+
+# The database keeps each method's fields apart (and never echoes a key
+# in the primary message the CLI shows).
+sql_rejects "DB rejects a key row with a token" \
+	"INSERT INTO verification (server_ip, method, token, key_id, key_type, key_secret) VALUES ('192.0.2.90', 'key', 'abcdefghij', 7, 'AES128', repeat('a', 32))" verification_method_fields
+sql_rejects "DB rejects a short AES128 key" \
+	"INSERT INTO verification (server_ip, method, key_id, key_type, key_secret) VALUES ('192.0.2.90', 'key', 7, 'AES128', repeat('a', 40))" verification_method_fields
+sql_rejects "DB rejects upper-case hex" \
+	"INSERT INTO verification (server_ip, method, key_id, key_type, key_secret) VALUES ('192.0.2.90', 'key', 7, 'AES128', repeat('A', 32))" verification_method_fields
+sql_rejects "DB rejects key id 0" \
+	"INSERT INTO verification (server_ip, method, key_id, key_type, key_secret) VALUES ('192.0.2.90', 'key', 0, 'AES128', repeat('a', 32))" verification_method_fields
+sql_rejects "DB rejects an unknown key type" \
+	"INSERT INTO verification (server_ip, method, key_id, key_type, key_secret) VALUES ('192.0.2.90', 'key', 7, 'MD5', repeat('a', 32))" verification_method_fields
+sql_rejects "DB rejects a setvar row without a token" \
+	"INSERT INTO verification (server_ip) VALUES ('192.0.2.90')" verification_method_fields
+sql_rejects "DB rejects an unknown method" \
+	"INSERT INTO verification (server_ip, method, token) VALUES ('192.0.2.90', 'nts', 'abcdefghij')" 'verification_method_(known|fields)'
 
 nv_finish

@@ -6,8 +6,9 @@
  * Counts the datagrams it receives and rewrites COUNTFILE with the total
  * after each one, so a test can assert how many packets the prober sent.
  * With LOGFILE, also appends one line per datagram: arrival time in
- * milliseconds (CLOCK_MONOTONIC) and the destination address it was sent
- * to, so a test can check rates per second and per destination (bind ADDR
+ * milliseconds (the kernel's receive timestamp, so a busy machine that
+ * reads late cannot bunch arrivals together) and the destination address
+ * it was sent to, so a test can check rates per second and per destination (bind ADDR
  * 0.0.0.0 to catch every 127.x.y.z of a namespace's loopback).
  * Stops on SIGTERM or after 10 minutes at most.
  */
@@ -76,6 +77,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
 	}
 	write_count(argv[3], 0);
 	alarm(600);
@@ -91,8 +93,13 @@ int main(int argc, char **argv)
 		if (log == NULL)
 			continue;
 		char dst[INET6_ADDRSTRLEN] = "?";
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
 		     c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SCM_TIMESTAMPNS)
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
 			if (c->cmsg_level == IPPROTO_IP &&
 			    c->cmsg_type == IP_PKTINFO) {
 				struct in_pktinfo pi;
@@ -100,8 +107,6 @@ int main(int argc, char **argv)
 				inet_ntop(AF_INET, &pi.ipi_addr, dst, sizeof(dst));
 			}
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
 		fprintf(log, "%lld %s\n",
 			(long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, dst);
 		fflush(log);

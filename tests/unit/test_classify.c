@@ -184,6 +184,121 @@ static void test_malformed(void **state)
 	assert_string_equal(v.detail, "overlapping fragments");
 }
 
+/* ---- key method: the keyed mode 3 request is the proof ---------------- */
+
+static struct probe_obs key_obs(void)
+{
+	struct probe_obs o;
+
+	memset(&o, 0, sizeof(o));
+	o.key_method = true;
+	return o;
+}
+
+static void test_key_verified(void **state)
+{
+	struct probe_obs o = key_obs();
+	struct probe_verdict v;
+
+	(void)state;
+	o.auth = AUTH_OK;
+	o.ntp_answered = true;
+	v = run(&o);
+	assert_int_equal(v.outcome, OUTCOME_VERIFIED);
+	assert_string_equal(v.detail, "MAC verifies");
+}
+
+static void test_key_refused(void **state)
+{
+	struct probe_obs o = key_obs();
+	struct probe_verdict v;
+
+	(void)state;
+	/* A crypto-NAK, or an unauthenticated reply to the keyed request. */
+	o.auth = AUTH_REFUSED;
+	o.auth_reason = "crypto-NAK";
+	o.ntp_answered = true;
+	v = run(&o);
+	assert_int_equal(v.outcome, OUTCOME_KEY_NOT_ACCEPTED);
+	assert_string_equal(v.detail, "crypto-NAK");
+	o.auth_reason = "unauthenticated reply";
+	v = run(&o);
+	assert_int_equal(v.outcome, OUTCOME_KEY_NOT_ACCEPTED);
+	assert_string_equal(v.detail, "unauthenticated reply");
+	/* The refusal wins over an ICMP error seen on the way. */
+	o.net_errno = ECONNREFUSED;
+	assert_int_equal(run(&o).outcome, OUTCOME_KEY_NOT_ACCEPTED);
+}
+
+static void test_key_bad_mac(void **state)
+{
+	struct probe_obs o = key_obs();
+	struct probe_verdict v;
+
+	(void)state;
+	o.auth = AUTH_BAD;
+	o.auth_reason = "MAC does not verify";
+	o.ntp_answered = true;
+	v = run(&o);
+	assert_int_equal(v.outcome, OUTCOME_MALFORMED);
+	assert_string_equal(v.detail, "MAC does not verify");
+}
+
+static void test_key_no_auth_reply(void **state)
+{
+	struct probe_obs o = key_obs();
+	struct probe_verdict v;
+
+	(void)state;
+	/* Nothing at all. */
+	v = run(&o);
+	assert_int_equal(v.outcome, OUTCOME_NO_RESPONSE);
+	assert_string_equal(v.detail, "no reply");
+
+	/* Plain mode 3 answers, the keyed request does not: key missing,
+	 * untrusted or wrong (servers stay silent for those). */
+	o.ntp_answered = true;
+	o.ntp_kind = NTP3_SYNCED;
+	v = run(&o);
+	assert_int_equal(v.outcome, OUTCOME_KEY_NOT_ACCEPTED);
+	assert_string_equal(v.detail, "NTP answers, the keyed request does not");
+	o.ntp_kind = NTP3_UNSYNCED;
+	assert_int_equal(run(&o).outcome, OUTCOME_KEY_NOT_ACCEPTED);
+
+	/* ...unless the plain answer is a rate-limit kiss. */
+	o.ntp_kind = NTP3_KISS_RATE;
+	v = run(&o);
+	assert_int_equal(v.outcome, OUTCOME_RATE_LIMITED);
+	assert_string_equal(v.detail, "Kiss-o'-Death RATE");
+	o.ntp_kind = NTP3_KISS_RSTR;
+	assert_int_equal(run(&o).outcome, OUTCOME_RATE_LIMITED);
+	o.ntp_kind = NTP3_KISS_OTHER;
+	assert_int_equal(run(&o).outcome, OUTCOME_KEY_NOT_ACCEPTED);
+
+	/* ICMP port unreachable. */
+	o = key_obs();
+	o.net_errno = ECONNREFUSED;
+	v = run(&o);
+	assert_int_equal(v.outcome, OUTCOME_UNREACHABLE);
+	assert_string_equal(v.detail, "port unreachable");
+	o.net_errno = EHOSTUNREACH;
+	assert_int_equal(run(&o).outcome, OUTCOME_UNREACHABLE);
+}
+
+/* Mode 6 observations mean nothing to a key-method probe. */
+static void test_key_ignores_mode6(void **state)
+{
+	struct probe_obs o = key_obs();
+
+	(void)state;
+	o.m6 = M6_STATE_DATA;
+	o.variable = "ntppool_verify";
+	o.token = TOKEN;
+	o.data = (const uint8_t *)"ntppool_verify=" TOKEN "\r\n";
+	o.len = strlen((const char *)o.data);
+	assert_int_equal(run(&o).outcome, OUTCOME_NO_RESPONSE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +309,11 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_silence),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_key_verified),
+		cmocka_unit_test(test_key_refused),
+		cmocka_unit_test(test_key_bad_mac),
+		cmocka_unit_test(test_key_no_auth_reply),
+		cmocka_unit_test(test_key_ignores_mode6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
