@@ -537,7 +537,7 @@ static void reload(struct daemon *d)
 		log_err("reload: rate limits rejected by the limiter");
 	store_set_params(&d->store, d->cfg.queue.lease_time_ms,
 			 d->cfg.queue.reconnect_max_ms,
-			 d->cfg.queue.max_unwritten);
+			 d->cfg.queue.max_unwritten, d->cfg.retry.expiry_ms);
 	d->next_source[0] = d->next_source[1] = 0;
 	evtimer_del(&d->ev_poll);
 	timer_in(&d->ev_poll, d->cfg.queue.poll_interval_ms);
@@ -709,6 +709,7 @@ int cmd_run(int argc, char **argv)
 		.lease_time_ms = d->cfg.queue.lease_time_ms,
 		.reconnect_max_ms = d->cfg.queue.reconnect_max_ms,
 		.max_unwritten = d->cfg.queue.max_unwritten,
+		.expiry_ms = d->cfg.retry.expiry_ms,
 	};
 	struct store_hooks hooks = {
 		.leased = on_leased,

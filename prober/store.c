@@ -24,6 +24,7 @@ static const char sql_lease[] =
 	" SELECT id FROM verification"
 	" WHERE state = 'pending' AND next_probe_at <= now()"
 	"   AND expires_at > now()"
+	"   AND created_at > now() - $4::double precision * interval '1 millisecond'"
 	"   AND (lease_until IS NULL OR lease_until < now())"
 	" ORDER BY next_probe_at"
 	" LIMIT $1"
@@ -36,12 +37,17 @@ static const char sql_lease[] =
 	"           v.lease_token::text, v.method, v.key_id, v.key_type,"
 	"           v.key_secret";
 
-/* Pending rows past their expiry end without another packet. */
+/*
+ * Pending rows past their expiry end without another packet: past the web
+ * site's expires_at, or older than the prober's own retry.expiry ($1 ms).
+ */
 static const char sql_expire[] =
 	"UPDATE verification"
 	" SET state = 'expired', lease_owner = NULL, lease_token = NULL,"
 	"     lease_until = NULL"
-	" WHERE state = 'pending' AND expires_at <= now()"
+	" WHERE state = 'pending'"
+	"   AND (expires_at <= now()"
+	"        OR created_at <= now() - $1::double precision * interval '1 millisecond')"
 	"   AND (lease_until IS NULL OR lease_until < now())"
 	" RETURNING id, host(server_ip)";
 
@@ -339,16 +345,27 @@ static bool send_write(struct store *s)
 	return ok;
 }
 
+static bool send_expire(struct store *s)
+{
+	char ms[32];
+	const char *values[1] = { ms };
+
+	snprintf(ms, sizeof(ms), "%" PRIu64, s->params.expiry_ms);
+	return PQsendQueryParams(s->conn, sql_expire, 1, NULL, values, NULL,
+				 NULL, 0);
+}
+
 static bool send_lease(struct store *s)
 {
-	char n[16], ms[32];
-	const char *values[3] = { n, s->params.prober_name, ms };
+	char n[16], ms[32], exp[32];
+	const char *values[4] = { n, s->params.prober_name, ms, exp };
 
 	s->lease_batch = s->lease_want;
 	s->leased_rows = 0;
 	snprintf(n, sizeof(n), "%u", s->lease_batch);
 	snprintf(ms, sizeof(ms), "%" PRIu64, s->params.lease_time_ms);
-	return PQsendQueryParams(s->conn, sql_lease, 3, NULL, values, NULL,
+	snprintf(exp, sizeof(exp), "%" PRIu64, s->params.expiry_ms);
+	return PQsendQueryParams(s->conn, sql_lease, 4, NULL, values, NULL,
 				 NULL, 0);
 }
 
@@ -364,7 +381,7 @@ static void store_pump(struct store *s)
 		ok = send_write(s);
 	} else if (s->expire_due) {
 		s->op = STORE_OP_EXPIRE;
-		ok = PQsendQuery(s->conn, sql_expire);
+		ok = send_expire(s);
 	} else if (s->lease_want > 0) {
 		s->op = STORE_OP_LEASE;
 		ok = send_lease(s);
@@ -714,8 +731,10 @@ bool store_idle(const struct store *s)
 }
 
 void store_set_params(struct store *s, uint64_t lease_time_ms,
-		      uint64_t reconnect_max_ms, unsigned max_unwritten)
+		      uint64_t reconnect_max_ms, unsigned max_unwritten,
+		      uint64_t expiry_ms)
 {
+	s->params.expiry_ms = expiry_ms;
 	s->params.lease_time_ms = lease_time_ms;
 	s->params.reconnect_max_ms = reconnect_max_ms;
 	s->params.max_unwritten = max_unwritten;

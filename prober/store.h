@@ -87,6 +87,7 @@ struct store_params {
 	const char *conninfo;       /* libpq connection string */
 	const char *prober_name;    /* lease_owner and probe_attempt.prober */
 	uint64_t lease_time_ms;     /* lease length */
+	uint64_t expiry_ms;         /* rows older than this end expired (retry.expiry) */
 	uint64_t reconnect_max_ms;  /* backoff cap */
 	unsigned max_unwritten;     /* results kept while the database is away */
 };
@@ -155,8 +156,9 @@ void store_request_count(struct store *s);
 /* True when nothing is queued or being written. */
 bool store_idle(const struct store *s);
 
-/* Update lease time, backoff cap and queue bound (live reload). */
+/* Update lease time, backoff cap, queue bound and expiry (live reload). */
 void store_set_params(struct store *s, uint64_t lease_time_ms,
-		      uint64_t reconnect_max_ms, unsigned max_unwritten);
+		      uint64_t reconnect_max_ms, unsigned max_unwritten,
+		      uint64_t expiry_ms);
 
 #endif

@@ -93,6 +93,15 @@ fi
 sleep 0.5
 nv_expect_eq "no packet to an expired row" 0 "$(cat "$NV_TMP/expiry.count")"
 nv_expect_eq "no attempt for an expired row" 0 "$(nv_psql -c "SELECT count(*) FROM probe_attempt WHERE verification_id = $ID3")"
+# The prober's own retry.expiry (72 h by default) applies even when the
+# web site set a later expires_at.
+ID4=$(nv_psql -c "INSERT INTO verification (server_ip, token, created_at, expires_at) VALUES ('127.0.0.61', '$TOKEN', now() - interval '73 hours', now() + interval '1 hour') RETURNING id")
+if nv_sql_wait 3 "SELECT state FROM verification WHERE id = $ID4" expired >/dev/null; then
+	nv_pass "row older than retry.expiry marked expired"
+else
+	nv_fail "row older than retry.expiry not expired"
+fi
+nv_expect_eq "no packet to a row past retry.expiry" 0 "$(cat "$NV_TMP/expiry.count")"
 
 # 4. SIGTERM: exits 0.
 kill -TERM "$DAEMON_PID"
