@@ -367,6 +367,11 @@ static void on_leased(void *arg, const struct store_lease *lease)
 	}
 	TAILQ_INSERT_TAIL(&d->waiting, j, link);
 	d->n_waiting++;
+	if (d->draining) {
+		/* A LEASE that was in flight at SIGTERM: give the row back. */
+		release_job(d, j, 0);
+		return;
+	}
 	if (lease->key_method) {
 		enum ntpauth_type type;
 		if (ntpauth_type_parse(lease->key_type, &type) < 0 ||
@@ -386,6 +391,11 @@ static void on_lease_done(void *arg, unsigned n)
 {
 	struct daemon *d = arg;
 
+	if (d->draining) {
+		if (d->n_probing == 0 && store_idle(&d->store))
+			event_base_loopexit(d->base, NULL);
+		return;
+	}
 	sched_run(d);
 	/* A full batch: more rows are probably due. */
 	if (n > 0 && n >= d->cfg.queue.lease_batch)
@@ -417,7 +427,7 @@ static void on_discarded(void *arg, int64_t id)
 	log_debug("verification %" PRId64 ": lease lost, result discarded", id);
 }
 
-static void on_written(void *arg)
+static void on_settled(void *arg)
 {
 	struct daemon *d = arg;
 
@@ -717,7 +727,7 @@ int cmd_run(int argc, char **argv)
 		.state_changed = on_state_changed,
 		.discarded = on_discarded,
 		.notified = on_notified,
-		.written = on_written,
+		.settled = on_settled,
 		.connection = on_connection,
 		.arg = d,
 	};

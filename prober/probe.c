@@ -429,9 +429,11 @@ int probe_start(struct probe *p, struct event_base *base,
 	p->obs.token = req->token;
 	p->reasm = NULL;
 
-	if (fill_random(&p->sequence, sizeof(p->sequence)) < 0 ||
-	    fill_random(&p->xmt, sizeof(p->xmt)) < 0)
+	uint8_t rnd[sizeof(p->sequence) + sizeof(p->xmt)];
+	if (fill_random(rnd, sizeof(rnd)) < 0)
 		return start_failed(p, "getrandom");
+	memcpy(&p->sequence, rnd, sizeof(p->sequence));
+	memcpy(&p->xmt, rnd + sizeof(p->sequence), sizeof(p->xmt));
 	if (p->xmt == 0)
 		p->xmt = 1; /* a zero origin would match a zeroed reply */
 
@@ -469,11 +471,18 @@ int probe_start(struct probe *p, struct event_base *base,
 	if (connect(p->fd, (const struct sockaddr *)&req->dst, req->dstlen) < 0)
 		return start_failed(p, "connect");
 
-	struct sockaddr_storage local;
-	socklen_t llen = sizeof(local);
-	if (getsockname(p->fd, (struct sockaddr *)&local, &llen) == 0)
-		probe_addr_str((struct sockaddr *)&local, p->result.source,
-			       sizeof(p->result.source));
+	if (req->srclen > 0) {
+		/* Bound: the source is known without asking the kernel. */
+		probe_addr_str((const struct sockaddr *)&req->src,
+			       p->result.source, sizeof(p->result.source));
+	} else {
+		struct sockaddr_storage local;
+		socklen_t llen = sizeof(local);
+		if (getsockname(p->fd, (struct sockaddr *)&local, &llen) == 0)
+			probe_addr_str((struct sockaddr *)&local,
+				       p->result.source,
+				       sizeof(p->result.source));
+	}
 
 	event_assign(&p->ev_read, base, p->fd, EV_READ | EV_PERSIST,
 		     probe_read_cb, p);

@@ -12,7 +12,7 @@
 
 #define STORE_CONNECT_TIMEOUT_MS 10000
 #define STORE_BACKOFF_MIN_MS 500
-#define STORE_WRITE_BATCH 200
+#define STORE_WRITE_BATCH 1000
 
 /*
  * Claim due rows. The CTE locks at most $1 rows and skips rows another
@@ -376,14 +376,22 @@ static void store_pump(struct store *s)
 
 	if (!s->connected || s->op != STORE_OP_NONE)
 		return;
-	if (s->head != NULL) {
+	/*
+	 * Writes go first, but a lease the daemon asked for goes out after
+	 * each write rather than after the whole queue is written: under load
+	 * results arrive all the time, and the next batch should be on the
+	 * wire while the last one's results are being written.
+	 */
+	if (s->head != NULL && !(s->lease_want > 0 && s->lease_turn)) {
 		s->op = STORE_OP_WRITE;
+		s->lease_turn = true;
 		ok = send_write(s);
 	} else if (s->expire_due) {
 		s->op = STORE_OP_EXPIRE;
 		ok = send_expire(s);
 	} else if (s->lease_want > 0) {
 		s->op = STORE_OP_LEASE;
+		s->lease_turn = false;
 		ok = send_lease(s);
 	} else if (s->count_due) {
 		s->op = STORE_OP_COUNT;
@@ -528,14 +536,14 @@ static void op_finished(struct store *s)
 	unsigned n = s->leased_rows;
 
 	s->op = STORE_OP_NONE;
-	if (op == STORE_OP_WRITE && s->hooks.written)
-		s->hooks.written(s->hooks.arg);
 	if (op == STORE_OP_LEASE) {
 		s->lease_want = 0;
 		if (s->hooks.lease_done)
 			s->hooks.lease_done(s->hooks.arg, n);
 	}
 	store_pump(s);
+	if (s->op == STORE_OP_NONE && s->hooks.settled)
+		s->hooks.settled(s->hooks.arg);
 }
 
 static void consume(struct store *s)
@@ -727,7 +735,8 @@ void store_request_count(struct store *s)
 
 bool store_idle(const struct store *s)
 {
-	return s->head == NULL && s->op != STORE_OP_WRITE;
+	/* A LEASE in flight may still hand us rows to give back. */
+	return s->head == NULL && s->op == STORE_OP_NONE;
 }
 
 void store_set_params(struct store *s, uint64_t lease_time_ms,

@@ -76,8 +76,9 @@ struct store_hooks {
 	void (*discarded)(void *arg, int64_t id);
 	/* NOTIFY arrived: rows became due. */
 	void (*notified)(void *arg);
-	/* A WRITE committed; store_idle() may now be true. */
-	void (*written)(void *arg);
+	/* A statement finished and nothing else was started: store_idle()
+	 * may now be true. */
+	void (*settled)(void *arg);
 	/* Connection came up (true) or went down (false). */
 	void (*connection)(void *arg, bool up);
 	void *arg;
@@ -120,6 +121,7 @@ struct store {
 	unsigned lease_batch;       /* n of the LEASE in flight */
 	unsigned leased_rows;       /* rows returned by it */
 	bool expire_due;            /* run EXPIRE before the next LEASE */
+	bool lease_turn;            /* a WRITE just went: a wanted LEASE goes next */
 	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
 
 	struct store_result *head;  /* unwritten results, oldest first */
@@ -153,7 +155,7 @@ void store_push_result(struct store *s, const struct store_result *r);
 /* Refresh the count of pending rows when the connection is idle. */
 void store_request_count(struct store *s);
 
-/* True when nothing is queued or being written. */
+/* True when nothing is queued and no statement is in flight. */
 bool store_idle(const struct store *s);
 
 /* Update lease time, backoff cap, queue bound and expiry (live reload). */

@@ -4,9 +4,15 @@
 
 void json_put_string(FILE *f, const char *s, size_t len)
 {
+	size_t run = 0; /* start of the pending run of plain characters */
+
 	fputc('"', f);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			continue;
+		fwrite(s + run, 1, i - run, f);
+		run = i + 1;
 		switch (c) {
 		case '"':
 			fputs("\\\"", f);
@@ -24,12 +30,10 @@ void json_put_string(FILE *f, const char *s, size_t len)
 			fputs("\\t", f);
 			break;
 		default:
-			if (c < 0x20 || c >= 0x7f)
-				fprintf(f, "\\u%04x", c);
-			else
-				fputc(c, f);
+			fprintf(f, "\\u%04x", c);
 		}
 	}
+	fwrite(s + run, 1, len - run, f);
 	fputc('"', f);
 }
 
