@@ -38,28 +38,9 @@
 /* Random bytes in a generated token: 128 bits, printed as 32 hex digits. */
 #define ADMIN_TOKEN_BYTES 16
 
-/* Timestamps are shown in UTC with a Z, the same on every admin's machine. */
-#define SQL_UTC(col) \
-	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"')"
+#include "admin.h"
 
-/* What every admin command holds while it runs. */
-struct admin {
-	const char *cmd;       /* "add", for messages */
-	struct nv_config cfg;  /* the loaded --config */
-	bool cfg_loaded;       /* cfg needs config_free() */
-	PGconn *conn;          /* NULL until connected */
-};
-
-/* Options common to all commands, plus the one or two of each. */
-struct admin_opts {
-	const char *config_path; /* --config */
-	const char *token;       /* add --token */
-	bool key_method;         /* add --method key */
-	const char *key_type;    /* add --key-type, NULL: AES128 */
-	const char *state;       /* list --state */
-};
-
-static void admin_usage(FILE *f, const char *cmd)
+void admin_usage(FILE *f, const char *cmd)
 {
 	if (strcmp(cmd, "add") == 0)
 		fprintf(f, "usage: ntpverify add [--config FILE] "
@@ -79,8 +60,8 @@ static void admin_usage(FILE *f, const char *cmd)
  * Parse the options `cmd` accepts; operands are left at argv[optind..].
  * Returns optind, or -1 after printing the problem. --help exits 0.
  */
-static int admin_parse(int argc, char **argv, const char *cmd,
-		       struct admin_opts *o)
+int admin_parse(int argc, char **argv, const char *cmd,
+		struct admin_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -186,8 +167,8 @@ static const char *db_error(PGconn *conn, const PGresult *r)
 	return m;
 }
 
-static void report_db_error(const struct admin *a, const char *what,
-			    const PGresult *r)
+void admin_db_error(const struct admin *a, const char *what,
+		    const PGresult *r)
 {
 	const char *m = db_error(a->conn, r);
 	size_t n = strlen(m);
@@ -204,7 +185,7 @@ static void quiet_notice(void *arg, const char *message)
 	(void)message;
 }
 
-static void admin_close(struct admin *a)
+void admin_close(struct admin *a)
 {
 	if (a->conn)
 		PQfinish(a->conn);
@@ -220,8 +201,8 @@ static void admin_close(struct admin *a)
  * table reads "run 'ntpverify migrate'" instead of an SQL error. Returns 0
  * or an exit status (EXIT_USAGE) after printing why.
  */
-static int admin_open(struct admin *a, const char *cmd, const char *config_path,
-		      bool need_schema)
+int admin_open(struct admin *a, const char *cmd, const char *config_path,
+	       bool need_schema)
 {
 	const char *path = config_path ? config_path : ADMIN_DEFAULT_CONFIG;
 	int version = 0;
@@ -246,7 +227,7 @@ static int admin_open(struct admin *a, const char *cmd, const char *config_path,
 	if (!need_schema)
 		return 0;
 	if (migrate_current(a->conn, &version) < 0) {
-		report_db_error(a, "reading schema_version", NULL);
+		admin_db_error(a, "reading schema_version", NULL);
 		admin_close(a);
 		return EXIT_USAGE;
 	}
@@ -280,8 +261,8 @@ static int parse_id(const char *cmd, const char *text, int64_t *id)
 }
 
 /* The one ID operand of show/retry/cancel; EXIT_USAGE when absent. */
-static int single_id(int argc, char **argv, int first, const char *cmd,
-		     int64_t *id)
+int admin_single_id(int argc, char **argv, int first, const char *cmd,
+		    int64_t *id)
 {
 	if (first < 0)
 		return EXIT_USAGE;
@@ -293,13 +274,13 @@ static int single_id(int argc, char **argv, int first, const char *cmd,
 }
 
 /* A NULL column as "-" so columns never go missing. */
-static const char *col(const PGresult *r, int row, int c)
+const char *admin_col(const PGresult *r, int row, int c)
 {
 	return PQgetisnull(r, row, c) ? "-" : PQgetvalue(r, row, c);
 }
 
 /* Free text written by probers (details may quote a server's reply). */
-static void put_text(const char *s)
+void admin_put_text(const char *s)
 {
 	text_put_escaped(stdout, s, strlen(s));
 }
@@ -441,7 +422,7 @@ static int add_one(struct admin *a, const char *server, const char *token,
 					   nvalues, NULL, values, NULL, NULL, 0);
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			report_db_error(a, server, r);
+			admin_db_error(a, server, r);
 			PQclear(r);
 			return EXIT_USAGE;
 		}
@@ -464,7 +445,7 @@ static int add_one(struct admin *a, const char *server, const char *token,
 		r = PQexecParams(a->conn, sql_pending, 1, NULL, values, NULL,
 				 NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			report_db_error(a, server, r);
+			admin_db_error(a, server, r);
 			PQclear(r);
 			return EXIT_USAGE;
 		}
@@ -572,220 +553,6 @@ int cmd_add(int argc, char **argv)
 	return worst;
 }
 
-/* ---- list ------------------------------------------------------------- */
-
-/* One cell of an aligned table; the last one ends the line unpadded. */
-static void put_cell(const char *text, int width, bool last)
-{
-	if (last)
-		printf("%s\n", text);
-	else
-		printf("%-*s  ", width, text);
-}
-
-int cmd_list(int argc, char **argv)
-{
-	static const char sql[] =
-		"SELECT id, host(server_ip),"
-		"  CASE method WHEN 'key' THEN 'key ' || key_id || ' ' || key_type"
-		"       ELSE method END,"
-		"  state, attempts, coalesce(last_outcome, '-'),"
-		"  CASE WHEN state <> 'pending' THEN '-'"
-		"       WHEN lease_token IS NOT NULL AND lease_until > now()"
-		"            THEN 'probing now'"
-		"       ELSE " SQL_UTC("next_probe_at") " END,"
-		"  " SQL_UTC("expires_at")
-		" FROM verification"
-		" WHERE $1::text IS NULL OR state = $1::text"
-		" ORDER BY id";
-	/* The method column names a key by ID and type, never the secret. */
-	static const char *const heads[] = { "id", "server", "method",
-		"state", "attempts", "last outcome", "next probe", "expires" };
-	enum { NCOLS = sizeof(heads) / sizeof(heads[0]) };
-	struct admin_opts o;
-	struct admin a;
-	int first = admin_parse(argc, argv, "list", &o);
-	int width[NCOLS];
-	const char *values[1];
-	PGresult *r;
-	int rc, rows;
-
-	if (first < 0)
-		return EXIT_USAGE;
-	if (first != argc) {
-		admin_usage(stderr, "list");
-		return EXIT_USAGE;
-	}
-	rc = admin_open(&a, "list", o.config_path, true);
-	if (rc != 0)
-		return rc;
-	values[0] = o.state;
-	r = PQexecParams(a.conn, sql, 1, NULL, values, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		report_db_error(&a, "listing verifications", r);
-		PQclear(r);
-		admin_close(&a);
-		return EXIT_USAGE;
-	}
-	rows = PQntuples(r);
-	if (rows == 0) {
-		printf("no verifications%s%s\n", o.state ? " in state " : "",
-		       o.state ? o.state : "");
-		PQclear(r);
-		admin_close(&a);
-		return 0;
-	}
-	for (int c = 0; c < NCOLS; c++) {
-		width[c] = (int)strlen(heads[c]);
-		for (int i = 0; i < rows; i++) {
-			int w = PQgetlength(r, i, c);
-
-			if (w > width[c])
-				width[c] = w;
-		}
-	}
-	for (int c = 0; c < NCOLS; c++)
-		put_cell(heads[c], width[c], c + 1 == NCOLS);
-	for (int i = 0; i < rows; i++)
-		for (int c = 0; c < NCOLS; c++)
-			put_cell(col(r, i, c), width[c], c + 1 == NCOLS);
-	PQclear(r);
-	admin_close(&a);
-	return 0;
-}
-
-/* ---- show ------------------------------------------------------------- */
-
-static int show_attempts(struct admin *a, const char *idtext)
-{
-	static const char sql[] =
-		"SELECT " SQL_UTC("attempted_at") ", prober,"
-		"  coalesce(host(source_address), '-'), outcome,"
-		"  CASE WHEN rtt_ms IS NULL THEN '-'"
-		"       ELSE to_char(rtt_ms, 'FM999990.000') || ' ms' END,"
-		"  coalesce(detail, '')"
-		" FROM probe_attempt WHERE verification_id = $1::bigint"
-		" ORDER BY attempted_at, id";
-	const char *values[1] = { idtext };
-	PGresult *r = PQexecParams(a->conn, sql, 1, NULL, values, NULL, NULL, 0);
-	int rows, wp = 6, ws = 6, wo = 7;
-
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		report_db_error(a, "reading the attempt history", r);
-		PQclear(r);
-		return EXIT_USAGE;
-	}
-	rows = PQntuples(r);
-	if (rows == 0) {
-		printf("\nno attempts yet\n");
-		PQclear(r);
-		return 0;
-	}
-	for (int i = 0; i < rows; i++) {
-		if (PQgetlength(r, i, 1) > wp)
-			wp = PQgetlength(r, i, 1);
-		if (PQgetlength(r, i, 2) > ws)
-			ws = PQgetlength(r, i, 2);
-		if (PQgetlength(r, i, 3) > wo)
-			wo = PQgetlength(r, i, 3);
-	}
-	printf("\nattempts (%d, oldest first):\n", rows);
-	printf("%-20s  %-*s  %-*s  %-*s  %-9s  %s\n", "time", wp, "prober", ws,
-	       "source", wo, "outcome", "rtt", "detail");
-	for (int i = 0; i < rows; i++) {
-		printf("%-20s  ", PQgetvalue(r, i, 0));
-		put_text(PQgetvalue(r, i, 1));
-		printf("%*s  %-*s  %-*s  %-9s  ",
-		       wp - PQgetlength(r, i, 1), "", ws, PQgetvalue(r, i, 2),
-		       wo, PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
-		put_text(PQgetvalue(r, i, 5));
-		printf("\n");
-	}
-	PQclear(r);
-	return 0;
-}
-
-int cmd_show(int argc, char **argv)
-{
-	/* length(token) and the key's ID and type, never the secrets. */
-	static const char sql[] =
-		"SELECT id, host(server_ip), state, length(token),"
-		"  " SQL_UTC("created_at") ", " SQL_UTC("expires_at") ","
-		"  CASE WHEN state = 'pending' THEN " SQL_UTC("next_probe_at")
-		"  END, attempts, " SQL_UTC("last_probe_at") ","
-		"  last_outcome, last_detail,"
-		"  CASE WHEN lease_token IS NOT NULL THEN lease_owner END,"
-		"  " SQL_UTC("lease_until") ","
-		"  " SQL_UTC("verified_at") ", verified_by,"
-		"  method, key_id, key_type"
-		" FROM verification WHERE id = $1::bigint";
-	struct admin_opts o;
-	struct admin a;
-	int first = admin_parse(argc, argv, "show", &o);
-	char idtext[24];
-	const char *values[1] = { idtext };
-	int64_t id;
-	PGresult *r;
-	int rc;
-
-	rc = single_id(argc, argv, first, "show", &id);
-	if (rc != 0)
-		return rc;
-	rc = admin_open(&a, "show", o.config_path, true);
-	if (rc != 0)
-		return rc;
-	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	r = PQexecParams(a.conn, sql, 1, NULL, values, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		report_db_error(&a, "reading the verification", r);
-		PQclear(r);
-		admin_close(&a);
-		return EXIT_USAGE;
-	}
-	if (PQntuples(r) == 0) {
-		fprintf(stderr, "ntpverify show: no verification with id %s\n",
-			idtext);
-		PQclear(r);
-		admin_close(&a);
-		return EXIT_NEGATIVE;
-	}
-	printf("verification %s\n", col(r, 0, 0));
-	printf("  %-13s %s\n", "server", col(r, 0, 1));
-	printf("  %-13s %s\n", "state", col(r, 0, 2));
-	printf("  %-13s %s\n", "method", col(r, 0, 15));
-	if (strcmp(col(r, 0, 15), "key") == 0)
-		printf("  %-13s %s %s (secret not shown)\n", "key",
-		       col(r, 0, 16), col(r, 0, 17));
-	else
-		printf("  %-13s %s characters (not shown)\n", "token",
-		       col(r, 0, 3));
-	printf("  %-13s %s\n", "created", col(r, 0, 4));
-	printf("  %-13s %s\n", "expires", col(r, 0, 5));
-	printf("  %-13s %s\n", "next probe", col(r, 0, 6));
-	printf("  %-13s %s\n", "attempts", col(r, 0, 7));
-	printf("  %-13s %s\n", "last probe", col(r, 0, 8));
-	printf("  %-13s %s", "last outcome", col(r, 0, 9));
-	if (!PQgetisnull(r, 0, 10)) {
-		printf(": ");
-		put_text(PQgetvalue(r, 0, 10));
-	}
-	printf("\n");
-	if (!PQgetisnull(r, 0, 11)) {
-		printf("  %-13s ", "leased by");
-		put_text(PQgetvalue(r, 0, 11));
-		printf(" until %s\n", col(r, 0, 12));
-	}
-	if (!PQgetisnull(r, 0, 13)) {
-		printf("  %-13s %s by ", "verified", col(r, 0, 13));
-		put_text(col(r, 0, 14));
-		printf("\n");
-	}
-	PQclear(r);
-	rc = show_attempts(&a, idtext);
-	admin_close(&a);
-	return rc;
-}
-
 /* ---- retry and cancel ------------------------------------------------- */
 
 /*
@@ -802,7 +569,7 @@ static int explain_not_pending(struct admin *a, const char *idtext)
 	int rc = EXIT_NEGATIVE;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		report_db_error(a, "reading the verification", r);
+		admin_db_error(a, "reading the verification", r);
 		rc = EXIT_USAGE;
 	} else if (PQntuples(r) == 0) {
 		fprintf(stderr, "ntpverify %s: no verification with id %s\n",
@@ -828,7 +595,7 @@ static int change_pending(int argc, char **argv, const char *cmd,
 	int rc;
 
 	*out = NULL;
-	rc = single_id(argc, argv, first, cmd, &id);
+	rc = admin_single_id(argc, argv, first, cmd, &id);
 	if (rc != 0)
 		return rc;
 	rc = admin_open(a, cmd, o.config_path, true);
@@ -837,7 +604,7 @@ static int change_pending(int argc, char **argv, const char *cmd,
 	snprintf(idtext, idlen, "%" PRId64, id);
 	r = PQexecParams(a->conn, sql, 1, NULL, values, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		report_db_error(a, "updating the verification", r);
+		admin_db_error(a, "updating the verification", r);
 		PQclear(r);
 		admin_close(a);
 		return EXIT_USAGE;
