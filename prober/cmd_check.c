@@ -20,6 +20,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "limits.h"
 #include "policy.h"
 #include "probe.h"
 #include "ratelimit.h"
@@ -527,20 +528,6 @@ static int read_key(const struct check_opts *o, struct ntpauth_key *key)
 	return 0;
 }
 
-static struct ratelimit *check_limits(const struct nv_config *cfg)
-{
-	struct ratelimit_params p = {
-		.global_pps = cfg->rate_limit.global_pps,
-		.global_burst = cfg->rate_limit.global_burst,
-		.per_destination_interval_ms =
-			cfg->rate_limit.per_destination_interval_ms,
-		.per_destination_daily_packets =
-			cfg->rate_limit.per_destination_daily_packets,
-		.kod_holdoff_ms = cfg->rate_limit.kod_holdoff_ms,
-	};
-	return ratelimit_new(&p);
-}
-
 int cmd_check(int argc, char **argv)
 {
 	struct check_opts o;
@@ -604,7 +591,8 @@ int cmd_check(int argc, char **argv)
 	run.base = event_base_new();
 	if (run.base != NULL)
 		evtimer_assign(&run.ev_wait, run.base, wait_cb, &run);
-	run.rl = check_limits(&cfg);
+	struct ratelimit_params limits = limits_from_config(&cfg);
+	run.rl = ratelimit_new(&limits);
 	if (run.slots == NULL || run.base == NULL || run.rl == NULL) {
 		fprintf(stderr, "ntpverify check: out of memory\n");
 		goto out;

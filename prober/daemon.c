@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include <openssl/crypto.h>
 
+#include "limits.h"
 #include "log.h"
 #include "notify.h"
 #include "policy.h"
@@ -82,20 +83,6 @@ static void timer_in(struct event *ev, uint64_t ms)
 	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
 			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 	evtimer_add(ev, &tv);
-}
-
-static struct ratelimit_params rl_params(const struct nv_config *cfg)
-{
-	struct ratelimit_params p = {
-		.global_pps = cfg->rate_limit.global_pps,
-		.global_burst = cfg->rate_limit.global_burst,
-		.per_destination_interval_ms =
-			cfg->rate_limit.per_destination_interval_ms,
-		.per_destination_daily_packets =
-			cfg->rate_limit.per_destination_daily_packets,
-		.kod_holdoff_ms = cfg->rate_limit.kod_holdoff_ms,
-	};
-	return p;
 }
 
 /* Delay before the next attempt after `attempts` earlier ones. */
@@ -542,7 +529,7 @@ static void reload(struct daemon *d)
 	d->cfg.status_listen = keep[3];
 	config_free(&old);
 
-	struct ratelimit_params rp = rl_params(&d->cfg);
+	struct ratelimit_params rp = limits_from_config(&d->cfg);
 	if (!ratelimit_set_params(d->rl, &rp, mono_ms()))
 		log_err("reload: rate limits rejected by the limiter");
 	store_set_params(&d->store, d->cfg.queue.lease_time_ms,
@@ -704,7 +691,7 @@ int cmd_run(int argc, char **argv)
 	TAILQ_INIT(&d->probing);
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
 
-	struct ratelimit_params rp = rl_params(&d->cfg);
+	struct ratelimit_params rp = limits_from_config(&d->cfg);
 	d->base = event_base_new();
 	d->rl = ratelimit_new(&rp);
 	if (d->base == NULL || d->rl == NULL) {
