@@ -440,6 +440,7 @@ static void on_connection(void *arg, bool up)
 	if (up) {
 		/* Notifications sent while we were away are gone: rescan. */
 		maybe_lease(d);
+		store_request_count(&d->store);
 	}
 	if (d->draining && up && d->n_probing == 0 && store_idle(&d->store))
 		event_base_loopexit(d->base, NULL);
