@@ -157,11 +157,27 @@ static void config_report(struct config_ctx *ctx, int line, const char *fmt,
 		snprintf(full, sizeof(full), "%s:%d: %s", ctx->path, line, msg);
 	else
 		snprintf(full, sizeof(full), "%s: %s", ctx->path, msg);
+	/*
+	 * One error, one line: a quoted key or value may hold a newline or
+	 * other control characters, which would split the message or drive
+	 * the terminal. Show them as \xHH.
+	 */
+	char clean[sizeof(full) * 4];
+	size_t n = 0;
+	for (const char *c = full; *c != '\0' && n + 5 < sizeof(clean); c++) {
+		unsigned char u = (unsigned char)*c;
+		if (u < 0x20 || u == 0x7f)
+			n += (size_t)snprintf(clean + n, sizeof(clean) - n,
+					      "\\x%02x", u);
+		else
+			clean[n++] = (char)u;
+	}
+	clean[n] = '\0';
 	ctx->n_errors++;
 	if (ctx->err != NULL)
-		ctx->err(ctx->arg, full);
+		ctx->err(ctx->arg, clean);
 	else
-		fprintf(stderr, "%s\n", full);
+		fprintf(stderr, "%s\n", clean);
 }
 
 static const struct config_key *config_key_find(const char *section,

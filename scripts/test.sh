@@ -29,6 +29,40 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_suite "asan+ubsan" build/asan -DNTPVERIFY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 
+# libFuzzer targets (tests/fuzz, docs/fuzzing.md): clang, every library
+# instrumented; a short bounded run of each from the seeds made out of
+# tests/data. A crash, leak, timeout or invariant failure fails the run.
+# Corpora, logs and crash artifacts stay in the build directory.
+fuzz_seconds=${FUZZ_SECONDS:-20}
+run_fuzz() { # builddir
+	local dir=$1 spec t max_len log execs rate cov
+	echo "=== fuzz: configure and build ($dir)"
+	CC=clang cmake -S "$top" -B "$dir" -DNTPVERIFY_WERROR=ON \
+		-DNTPVERIFY_FUZZ=ON -DNTPVERIFY_TESTS=OFF >/dev/null
+	cmake --build "$dir" -j "$jobs" --target fuzz
+	echo "=== fuzz: ${fuzz_seconds}s per target"
+	for spec in m6_reply:16384 varlist:14976 ntp3:2048 ntpauth:2048 config:8192; do
+		t=${spec%%:*} max_len=${spec#*:} log=$dir/fuzz_$t.log
+		rm -rf "$dir/corpus/$t"
+		mkdir -p "$dir/corpus/$t" "$dir/artifacts"
+		if "$dir/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" \
+			-max_len="$max_len" -rss_limit_mb=1024 -timeout=5 \
+			-detect_leaks=1 -print_final_stats=1 \
+			-artifact_prefix="$dir/artifacts/$t-" \
+			"$dir/corpus/$t" "$dir/tests/fuzz/seeds/$t" >"$log" 2>&1; then
+			execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+			rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+			cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1)
+			echo "fuzz_$t: $execs executions, $rate/s, $cov"
+		else
+			tail -n 40 "$log" >&2
+			echo "fuzz_$t: FAILED (log $log, input in $dir/artifacts)" >&2
+			status=1
+		fi
+	done
+}
+run_fuzz build/fuzz
+
 if [ "$status" -eq 0 ]; then
 	echo "test.sh: all suites passed"
 else

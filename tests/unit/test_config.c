@@ -591,6 +591,34 @@ static void test_no_leaks(void **state)
 	}
 }
 
+/*
+ * Found by fuzz_config: a key, value or token holding a newline must not
+ * split its error over several lines (nor reach the terminal raw).
+ */
+static void test_one_line_errors(void **state)
+{
+	static const char *const files[] = {
+		"fuzz_newline_in_token.conf",
+		"fuzz_newline_in_key.conf",
+		"fuzz_newline_in_value.conf",
+	};
+	(void)state;
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		struct nv_config cfg;
+		struct errors e;
+		assert_int_equal(load(files[f], &cfg, &e), -1);
+		assert_true(e.n >= 1);
+		for (size_t i = 0; i < e.n && i < MAX_ERRORS; i++) {
+			for (const char *c = e.msg[i]; *c; c++)
+				if ((unsigned char)*c < 0x20)
+					fail_msg("%s: control character in '%s'",
+						 files[f], e.msg[i]);
+			assert_non_null(strstr(e.msg[i], "\\x0a"));
+		}
+		errors_free(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -621,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_no_leaks),
+		cmocka_unit_test(test_one_line_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

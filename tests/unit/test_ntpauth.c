@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hexfile.h"
 #include "ntp3.h"
 #include "ntpauth.h"
 
@@ -186,6 +187,40 @@ static void test_hostile_replies(void **state)
 	assert_int_equal(ntpauth_verify_reply(pkt, n, &s), NTPAUTH_OK);
 }
 
+/*
+ * Replies whose MACs were computed outside this code (openssl mac CMAC,
+ * Python's hashlib SHA1): tests/data/ntp3_auth_*.hex.
+ */
+static void test_external_vectors(void **state)
+{
+	uint8_t pkt[256];
+	size_t len;
+	struct ntp3_reply reply;
+	struct ntpauth_key aes = aes_key(42, rfc4493_key), sha;
+
+	(void)state;
+	assert_int_equal(ntpauth_key_parse("00112233445566778899aabbccddeeff00112233",
+					   42, NTPAUTH_SHA1, &sha), 0);
+	assert_int_equal(hexfile_load("ntp3_auth_aes128_reply.hex", pkt,
+				      sizeof(pkt), &len), 0);
+	assert_int_equal(len, 68);
+	assert_int_equal(ntp3_parse_reply(pkt, len, 0xe00000379ecedf01ULL, &reply),
+			 NTP3_OK);
+	assert_int_equal(ntpauth_verify_reply(pkt, len, &aes), NTPAUTH_OK);
+	assert_int_equal(ntpauth_verify_reply(pkt, len, &sha), NTPAUTH_BAD_LENGTH);
+
+	assert_int_equal(hexfile_load("ntp3_auth_sha1_reply.hex", pkt,
+				      sizeof(pkt), &len), 0);
+	assert_int_equal(len, 72);
+	assert_int_equal(ntpauth_verify_reply(pkt, len, &sha), NTPAUTH_OK);
+	assert_int_equal(ntpauth_verify_reply(pkt, len, &aes), NTPAUTH_BAD_LENGTH);
+
+	assert_int_equal(hexfile_load("ntp3_auth_crypto_nak.hex", pkt,
+				      sizeof(pkt), &len), 0);
+	assert_int_equal(len, 52);
+	assert_int_equal(ntpauth_verify_reply(pkt, len, &aes), NTPAUTH_CRYPTO_NAK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_key_parse),
 		cmocka_unit_test(test_request_layout),
 		cmocka_unit_test(test_hostile_replies),
+		cmocka_unit_test(test_external_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
