@@ -67,7 +67,9 @@ nv_chrony_prepare() {
 			tmp=$(mktemp -d "$dir/.fetch.XXXXXX")
 			# _apt cannot write into a root-only directory: let it.
 			chmod 755 "$tmp"
-			if ! (cd "$tmp" && apt-get -q download chrony) >"$tmp/apt.log" 2>&1; then
+			# A fresh machine may have no package lists yet: update once.
+			if ! (cd "$tmp" && apt-get -q download chrony) >"$tmp/apt.log" 2>&1 &&
+			   ! { apt-get -q update && (cd "$tmp" && apt-get -q download chrony); } >>"$tmp/apt.log" 2>&1; then
 				tail -n 5 "$tmp/apt.log" >&2
 				rm -rf "$tmp"
 				flock -u "$NV_CHRONY_LOCK"
