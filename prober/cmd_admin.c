@@ -33,7 +33,6 @@
 #include "textout.h"
 #include "token.h"
 
-#define ADMIN_DEFAULT_CONFIG "/etc/ntpverify/ntpverify.conf"
 
 /* Random bytes in a generated token: 128 bits, printed as 32 hex digits. */
 #define ADMIN_TOKEN_BYTES 16
@@ -204,7 +203,7 @@ void admin_close(struct admin *a)
 int admin_open(struct admin *a, const char *cmd, const char *config_path,
 	       bool need_schema)
 {
-	const char *path = config_path ? config_path : ADMIN_DEFAULT_CONFIG;
+	const char *path = config_path ? config_path : DEFAULT_CONFIG_PATH;
 	int version = 0;
 
 	memset(a, 0, sizeof(*a));

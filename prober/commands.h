@@ -12,8 +12,16 @@
 #define EXIT_NEGATIVE 1
 #define EXIT_USAGE 2
 
-/* Where run and the admin commands look without --config. */
+/*
+ * Where run, status and the admin commands look without --config: the
+ * installation's sysconfdir (CMake sets NTPVERIFY_DEFAULT_CONFIG; with
+ * -DCMAKE_INSTALL_PREFIX=/usr it is /etc/ntpverify/ntpverify.conf).
+ */
+#ifdef NTPVERIFY_DEFAULT_CONFIG
+#define DEFAULT_CONFIG_PATH NTPVERIFY_DEFAULT_CONFIG
+#else
 #define DEFAULT_CONFIG_PATH "/etc/ntpverify/ntpverify.conf"
+#endif
 
 int cmd_check(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
