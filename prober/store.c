@@ -13,6 +13,7 @@
 #define STORE_CONNECT_TIMEOUT_MS 10000
 #define STORE_BACKOFF_MIN_MS 500
 #define STORE_WRITE_BATCH 1000
+#define STORE_RETRY_PAUSE_MS 1000
 
 /*
  * Claim due rows. The CTE locks at most $1 rows and skips rows another
@@ -112,6 +113,16 @@ static void timer_in_ev(struct event *ev, uint64_t ms)
 static void timer_in(struct store *s, uint64_t ms)
 {
 	timer_in_ev(&s->ev_timer, ms);
+}
+
+static void store_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->write_pause = false;
+	store_pump(s);
 }
 
 static void store_expire_cb(evutil_socket_t fd, short what, void *arg)
@@ -305,7 +316,7 @@ static bool send_write(struct store *s)
 
 	for (int i = 0; i < 8; i++)
 		arr_open(&a[i]);
-	for (struct store_result *r = s->head; r && n < STORE_WRITE_BATCH;
+	for (struct store_result *r = s->head; r && n < s->write_limit;
 	     r = r->next, n++) {
 		snprintf(num, sizeof(num), "%" PRId64, r->id);
 		arr_push(&a[0], num, false);
@@ -382,7 +393,8 @@ static void store_pump(struct store *s)
 	 * results arrive all the time, and the next batch should be on the
 	 * wire while the last one's results are being written.
 	 */
-	if (s->head != NULL && !(s->lease_want > 0 && s->lease_turn)) {
+	if (s->head != NULL && !s->write_pause &&
+	    !(s->lease_want > 0 && s->lease_turn)) {
 		s->op = STORE_OP_WRITE;
 		s->lease_turn = true;
 		ok = send_write(s);
@@ -448,6 +460,35 @@ static void handle_write_result(struct store *s, PGresult *res)
 	}
 }
 
+/*
+ * A WRITE failed without the connection failing. A batch is retried one
+ * result at a time, so that one bad row cannot hold the rest back; a
+ * single result the database rejects as data (SQLSTATE class 22 or 23)
+ * can never be written and is dropped, loudly. Anything else is retried
+ * after a pause, never in a tight loop.
+ */
+static void write_failed(struct store *s, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	bool data_error = state != NULL &&
+			  (strncmp(state, "22", 2) == 0 ||
+			   strncmp(state, "23", 2) == 0);
+
+	if (data_error && s->writing == 1 && s->head != NULL) {
+		log_err("database: the result for verification %" PRId64
+			" cannot be stored (SQLSTATE %s); dropped",
+			s->head->id, state);
+		s->dropped++;
+		free_head(s, 1);
+	} else if (data_error && s->writing > 1) {
+		s->write_limit = 1;
+	} else {
+		s->write_pause = true;
+		timer_in_ev(&s->ev_retry, STORE_RETRY_PAUSE_MS);
+	}
+	s->writing = 0;
+}
+
 static void handle_result(struct store *s, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
@@ -463,9 +504,18 @@ static void handle_result(struct store *s, PGresult *res)
 						   : "listen",
 			(int)strcspn(msg, "\n"), msg);
 		if (s->op == STORE_OP_WRITE)
-			s->writing = 0; /* keep them queued; retried later */
+			write_failed(s, res);
+		else if (s->op == STORE_OP_EXPIRE) {
+			/* Not again before a second has passed. */
+			s->expire_due = false;
+			clock_gettime(CLOCK_MONOTONIC, &s->last_expire);
+		}
+		else if (s->op == STORE_OP_COUNT)
+			s->count_due = false;
 		return;
 	}
+	if (s->op == STORE_OP_WRITE)
+		s->write_limit = STORE_WRITE_BATCH;
 	switch (s->op) {
 	case STORE_OP_LISTEN:
 		s->connected = true;
@@ -643,6 +693,8 @@ int store_init(struct store *s, struct event_base *base,
 	event_assign(&s->ev_io, base, -1, 0, store_io_cb, s);
 	evtimer_assign(&s->ev_timer, base, store_timer_cb, s);
 	evtimer_assign(&s->ev_expire, base, store_expire_cb, s);
+	evtimer_assign(&s->ev_retry, base, store_retry_cb, s);
+	s->write_limit = STORE_WRITE_BATCH;
 	start_connect(s);
 	return 0;
 }
@@ -652,6 +704,7 @@ void store_reset(struct store *s)
 	event_del(&s->ev_io);
 	evtimer_del(&s->ev_timer);
 	evtimer_del(&s->ev_expire);
+	evtimer_del(&s->ev_retry);
 	if (s->conn != NULL)
 		PQfinish(s->conn);
 	s->conn = NULL;

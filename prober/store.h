@@ -114,6 +114,7 @@ struct store {
 	struct event ev_io;         /* socket readiness */
 	struct event ev_timer;      /* connect timeout / reconnect backoff */
 	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
+	struct event ev_retry;      /* ends write_pause */
 	uint64_t backoff_ms;        /* next reconnect delay */
 
 	enum store_op op;           /* statement in flight */
@@ -128,6 +129,8 @@ struct store {
 	struct store_result **tail;
 	unsigned queued;            /* length of that queue */
 	unsigned writing;           /* the first `writing` are in the WRITE in flight */
+	unsigned write_limit;       /* results per WRITE; 1 while isolating a bad one */
+	bool write_pause;           /* a WRITE failed: wait for ev_retry */
 	uint64_t dropped;           /* results dropped because the queue was full */
 
 	/* Counters for the status socket. */

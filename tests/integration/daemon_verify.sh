@@ -78,7 +78,29 @@ fi
 nv_expect_match "attempt history" "token_mismatch.*verified" \
 	"$(nv_psql -c "SELECT string_agg(outcome, ' ' ORDER BY attempted_at) FROM probe_attempt WHERE verification_id = $ID2")"
 
-# 3. Expiry: a row past expires_at ends expired without another packet.
+# 3. A result the database refuses (here: a CHECK added for one row) is
+#    isolated and dropped; the rest of its batch is still written.
+# nextval() takes one id; the INSERT below takes the next two: poison the second.
+POISON=$(nv_psql -c "SELECT nextval('verification_id_seq') + 2")
+nv_psql -c "ALTER TABLE probe_attempt ADD CONSTRAINT test_poison CHECK (verification_id <> $POISON)"
+nv_psql -c "UPDATE verification SET state = 'cancelled' WHERE state = 'pending'"
+IDS=$(nv_psql -c "INSERT INTO verification (server_ip, token) VALUES ('127.0.0.1', '$TOKEN'), ('::1', '$TOKEN') RETURNING id" | tr '\n' ' ')
+nv_log "rows $IDS (poisoned: $POISON)"
+GOOD=${IDS%% *}
+if nv_sql_wait 5 "SELECT state FROM verification WHERE id = $GOOD" verified >/dev/null; then
+	nv_pass "the good row of a batch with a poisoned result was written"
+else
+	nv_fail "a poisoned result held back its batch"
+fi
+if nv_wait_for 5 "grep -q 'result for verification $POISON cannot be stored' '$NV_TMP/p1.log'"; then
+	nv_pass "the poisoned result was dropped, loudly"
+else
+	nv_fail "no log line for the dropped result"
+fi
+nv_psql -c "ALTER TABLE probe_attempt DROP CONSTRAINT test_poison"
+nv_psql -c "UPDATE verification SET state = 'cancelled' WHERE id = $POISON"
+
+# 4. Expiry: a row past expires_at ends expired without another packet.
 #    (ntpd holds the wildcard port 123: stop it so the sink can listen.)
 nv_stop_pid "$NTPD_PID"
 "$UDP_SINK" 127.0.0.60 123 "$NV_TMP/expiry.count" &
@@ -103,7 +125,7 @@ else
 fi
 nv_expect_eq "no packet to a row past retry.expiry" 0 "$(cat "$NV_TMP/expiry.count")"
 
-# 4. SIGTERM: exits 0.
+# 5. SIGTERM: exits 0.
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
 nv_expect_eq "daemon exit status after SIGTERM" 0 "$?"
