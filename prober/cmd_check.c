@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "commands.h"
 #include "config.h"
 #include "limits.h"
@@ -26,8 +28,6 @@
 #include "ratelimit.h"
 #include "textout.h"
 #include "token.h"
-
-#include <openssl/crypto.h>
 
 struct check_opts {
 	const char *config_path; /* --config */
