@@ -329,7 +329,8 @@ static void print_human(const char *server, unsigned port,
 	if (r->rtt_ms >= 0)
 		printf(", rtt %.1f ms", r->rtt_ms);
 	if (r->ntp_answered)
-		printf(", ntp stratum %u refid %s", r->stratum, r->refid);
+		printf(", ntp stratum %u refid %s", r->stratum,
+		       r->refid[0] ? r->refid : "-");
 	printf("\n");
 	if (hint_too &&
 	    outcome_hint(r->outcome, r->source, variable, hint, sizeof(hint)))
