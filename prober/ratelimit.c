@@ -303,16 +303,27 @@ static void bucket_refill(struct ratelimit *rl, uint64_t now)
 		rl->bucket_level += elapsed * rl->rate_per_ms;
 }
 
-/* When the (refilled) bucket will next hold a whole token. */
-static uint64_t bucket_token_at(const struct ratelimit *rl)
+/* When the (refilled) bucket will next hold `units`. */
+static uint64_t bucket_units_at(const struct ratelimit *rl, uint64_t units)
 {
-	if (rl->bucket_level >= RL_UNIT)
+	if (rl->bucket_level >= units)
 		return rl->bucket_time_ms;
-	if (rl->rate_per_ms == 0 || rl->bucket_cap < RL_UNIT)
+	if (rl->rate_per_ms == 0 || rl->bucket_cap < units)
 		return UINT64_MAX;
-	uint64_t need = RL_UNIT - rl->bucket_level;
+	uint64_t need = units - rl->bucket_level;
 	uint64_t ms = need / rl->rate_per_ms + (need % rl->rate_per_ms != 0);
 	return sat_add(rl->bucket_time_ms, ms);
+}
+
+/*
+ * What a new attempt needs in the bucket: its first transmit sends two
+ * packets (mode 6 or the keyed request, and the plain mode 3), and a mode 3
+ * held back there would turn mode6_silent into no_response. With a burst
+ * of one, one token is all there can ever be.
+ */
+static uint64_t bucket_start_units(const struct ratelimit *rl)
+{
+	return rl->bucket_cap >= 2 * RL_UNIT ? 2 * RL_UNIT : RL_UNIT;
 }
 
 /* ---- API -------------------------------------------------------------- */
@@ -475,12 +486,12 @@ bool ratelimit_may_start(struct ratelimit *rl, const struct sockaddr *dst,
 							   RATELIMIT_DAY_MS));
 	}
 	bucket_refill(rl, now_ms);
-	if (rl->bucket_level < RL_UNIT) {
+	if (rl->bucket_level < bucket_start_units(rl)) {
 		if (why == NULL) {
 			why = "global rate";
 			counter = &rl->stats.deferred_global;
 		}
-		until = max_u64(until, bucket_token_at(rl));
+		until = max_u64(until, bucket_units_at(rl, bucket_start_units(rl)));
 	}
 	if (why == NULL)
 		return true;

@@ -124,7 +124,8 @@ bool ratelimit_take_packet(struct ratelimit *rl, const struct sockaddr *dst,
  * May a new attempt to dst start now? Checks, in this order: KoD holdoff,
  * minimum interval since the last recorded start, at least one packet left
  * in the daily budget (an attempt that needs more is cut short by
- * take_packet), at least one global token. Charges nothing.
+ * take_packet), two global tokens for the attempt's first transmit (one
+ * when the burst is 1). Charges nothing.
  *
  * On false: *reason is the first failing check as a static string —
  * "kod holdoff", "destination interval", "daily budget", "global rate"

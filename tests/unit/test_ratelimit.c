@@ -131,14 +131,19 @@ static void test_bucket_burst_then_steady(void **state)
 	assert_false(ratelimit_take_packet(rl, sa(&x), 0));
 	assert_false(may(rl, &x, 0, &nb, &why));
 	assert_string_equal(why, "global rate");
-	assert_int_equal(nb, 100); /* 10 pps: a token every 100 ms */
+	/* 10 pps: a token every 100 ms; a start needs two (its first
+	 * transmit sends mode 6 and mode 3 together). */
+	assert_int_equal(nb, 200);
 	assert_false(ratelimit_take_packet(rl, sa(&x), 99));
-	assert_true(ratelimit_may_start(rl, sa(&x), 100, NULL, NULL));
-	assert_true(ratelimit_take_packet(rl, sa(&x), 100));
+	assert_false(ratelimit_may_start(rl, sa(&x), 100, NULL, NULL));
+	assert_true(ratelimit_may_start(rl, sa(&x), 200, NULL, NULL));
+	assert_true(ratelimit_take_packet(rl, sa(&x), 200));
+	assert_true(ratelimit_take_packet(rl, sa(&x), 200));
+	assert_false(ratelimit_take_packet(rl, sa(&x), 200));
 
 	/* Steady: hammering every ms for 10 s yields exactly 10 per second. */
 	unsigned sent = 0;
-	for (uint64_t t = 101; t <= 10100; t++) {
+	for (uint64_t t = 201; t <= 10200; t++) {
 		struct addr a = addr_n((uint32_t)(t % 50));
 		if (ratelimit_take_packet(rl, sa(&a), t)) {
 			assert_int_equal(t % 100, 0);
@@ -594,7 +599,7 @@ static void test_stats(void **state)
 	assert_false(ratelimit_take_packet(rl, sa(&c), 1));     /* held_global */
 	assert_false(may(rl, &c, 1, &nb, &why));                  /* deferred_global */
 	assert_string_equal(why, "global rate");
-	assert_int_equal(nb, SEC);                                /* 0.001 left, 1 pps */
+	assert_int_equal(nb, 2 * SEC);                            /* 0.001 there, 2 needed at 1 pps */
 	assert_true(ratelimit_kod(rl, sa(&b), 1));
 	assert_false(may(rl, &b, 5 * SEC, &nb, &why));            /* deferred_kod */
 	assert_string_equal(why, "kod holdoff");
