@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "daemon.h"
@@ -624,6 +625,28 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* --- the command ------------------------------------------------------ */
 
+/*
+ * Say at start-up, once, if a published address is not on this machine:
+ * otherwise every probe from it fails with the same error. Not fatal, as
+ * the address may be configured a moment later.
+ */
+static void check_sources(const struct nv_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct config_source *src = &cfg->sources[i];
+		int fd = socket(src->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (bind(fd, (const struct sockaddr *)&src->addr,
+			 src->addrlen) < 0)
+			log_warn("source address %s cannot be used now (%s): "
+				 "probes from it will fail until it is "
+				 "configured on this machine",
+				 src->text, strerror(errno));
+		close(fd);
+	}
+}
+
 static void run_usage(FILE *f)
 {
 	fprintf(f, "usage: ntpverify run [--config FILE] [--debug]\n");
@@ -685,6 +708,7 @@ int cmd_run(int argc, char **argv)
 		log_warn("no source_addresses configured: probes leave from "
 			 "whatever address the kernel picks, which operators "
 			 "cannot know for their restrict lines");
+	check_sources(&d->cfg);
 
 	d->config_path = path;
 	d->exit_status = 0;

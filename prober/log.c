@@ -41,6 +41,17 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/*
+	 * One line per event, whatever the text: libpq's messages carry
+	 * newlines and tabs, and nothing raw may reach the journal.
+	 */
+	for (char *c = line; *c; c++) {
+		unsigned char u = (unsigned char)*c;
+		if (u == '\n' || u == '\r' || u == '\t')
+			*c = ' ';
+		else if (u < 0x20 || u == 0x7f)
+			*c = '?';
+	}
 	if (journal)
 		fprintf(stderr, "<%d>%s: %s\n", (int)level, level_name(level), line);
 	else
