@@ -22,6 +22,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "evtime.h"
 #include "limits.h"
 #include "policy.h"
 #include "probe.h"
@@ -354,19 +355,11 @@ static void report(struct check_run *run, const char *host,
 		run->negative++;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool check_gate(void *arg, const struct sockaddr *dst)
 {
 	struct check_run *run = arg;
 
-	return ratelimit_take_packet(run->rl, dst, mono_ms());
+	return ratelimit_take_packet(run->rl, dst, evtime_mono_ms());
 }
 
 /* The next target, or false at the end. Blank lines and '#' are skipped. */
@@ -425,7 +418,7 @@ static void fill(struct check_run *run)
 		struct probe_request req = run->req;
 		struct probe_result refused;
 		const char *why = NULL;
-		uint64_t now = mono_ms(), not_before = 0;
+		uint64_t now = evtime_mono_ms(), not_before = 0;
 
 		if (resolve_host(host, run->req.srclen ? run->req.src.ss_family
 						       : AF_UNSPEC,
@@ -457,11 +450,8 @@ static void fill(struct check_run *run)
 			}
 			/* Hold this target and come back when allowed. */
 			snprintf(run->pending, sizeof(run->pending), "%s", host);
-			uint64_t wait = not_before > now ? not_before - now : 1;
-			struct timeval tv = { .tv_sec = (time_t)(wait / 1000),
-					      .tv_usec = (suseconds_t)(wait % 1000) *
-							 1000 };
-			evtimer_add(&run->ev_wait, &tv);
+			evtime_add_ms(&run->ev_wait,
+				      not_before > now ? not_before - now : 1);
 			return;
 		}
 		if (!ratelimit_started(run->rl, (struct sockaddr *)&req.dst,

@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include <openssl/crypto.h>
 
+#include "evtime.h"
 #include "limits.h"
 #include "log.h"
 #include "notify.h"
@@ -61,29 +62,6 @@ static void count_attempt(struct daemon *d, const struct job *j,
 	c->recent_next = (c->recent_next + 1) % RECENT_MAX;
 	if (c->recent_n < RECENT_MAX)
 		c->recent_n++;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static double wall_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void timer_in(struct event *ev, uint64_t ms)
-{
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
-			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	evtimer_add(ev, &tv);
 }
 
 /* Delay before the next attempt after `attempts` earlier ones. */
@@ -140,7 +118,7 @@ static void job_finish(struct daemon *d, struct job *j, int outcome,
 	r.rtt_ms = pr ? pr->rtt_ms : -1;
 	if (pr != NULL)
 		snprintf(r.source, sizeof(r.source), "%s", pr->source);
-	r.attempted_at = wall_s();
+	r.attempted_at = evtime_wall_s();
 	r.retry_after_s = retry_after_s;
 
 	if (outcome >= 0) {
@@ -162,7 +140,7 @@ static bool gate(void *arg, const struct sockaddr *dst)
 {
 	struct daemon *d = arg;
 
-	if (ratelimit_take_packet(d->rl, dst, mono_ms()))
+	if (ratelimit_take_packet(d->rl, dst, evtime_mono_ms()))
 		return true;
 	d->c.held_by_ratelimit++;
 	return false;
@@ -178,7 +156,7 @@ static void probe_done(struct probe *p, void *arg)
 	d->c.packets_sent += r->sent;
 	d->c.packets_received += r->received;
 	if (r->outcome == OUTCOME_RATE_LIMITED) {
-		if (!ratelimit_kod(d->rl, (struct sockaddr *)&j->dst, mono_ms()))
+		if (!ratelimit_kod(d->rl, (struct sockaddr *)&j->dst, evtime_mono_ms()))
 			log_warn("rate limiter out of memory");
 		double hold = (double)d->cfg.rate_limit.kod_holdoff_ms / 1000.0;
 		if (hold > after)
@@ -301,7 +279,7 @@ static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 
 static void sched_run(struct daemon *d)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = evtime_mono_ms();
 	uint64_t wake = UINT64_MAX;
 	struct job *j, *next;
 
@@ -320,7 +298,7 @@ static void sched_run(struct daemon *d)
 	}
 	evtimer_del(&d->ev_sched);
 	if (wake != UINT64_MAX)
-		timer_in(&d->ev_sched, wake > now ? wake - now : 0);
+		evtime_add_ms(&d->ev_sched, wake > now ? wake - now : 0);
 }
 
 static void sched_cb(evutil_socket_t fd, short what, void *arg)
@@ -470,7 +448,7 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	notify_send("WATCHDOG=1");
 	send_status(d, "");
-	timer_in(&d->ev_watchdog, notify_watchdog_ms());
+	evtime_add_ms(&d->ev_watchdog, notify_watchdog_ms());
 }
 
 static void log_config_error(void *arg, const char *message)
@@ -532,14 +510,14 @@ static void reload(struct daemon *d)
 	config_free(&old);
 
 	struct ratelimit_params rp = limits_from_config(&d->cfg);
-	if (!ratelimit_set_params(d->rl, &rp, mono_ms()))
+	if (!ratelimit_set_params(d->rl, &rp, evtime_mono_ms()))
 		log_err("reload: rate limits rejected by the limiter");
 	store_set_params(&d->store, d->cfg.queue.lease_time_ms,
 			 d->cfg.queue.reconnect_max_ms,
 			 d->cfg.queue.max_unwritten, d->cfg.retry.expiry_ms);
 	d->next_source[0] = d->next_source[1] = 0;
 	evtimer_del(&d->ev_poll);
-	timer_in(&d->ev_poll, d->cfg.queue.poll_interval_ms);
+	evtime_add_ms(&d->ev_poll, d->cfg.queue.poll_interval_ms);
 	d->reloads++;
 	log_info("reload: done; %zu source address%s, %g packets/s, "
 		 "destination interval %" PRIu64 " ms",
@@ -561,7 +539,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	maybe_lease(d);
 	store_request_count(&d->store);
-	timer_in(&d->ev_poll, d->cfg.queue.poll_interval_ms);
+	evtime_add_ms(&d->ev_poll, d->cfg.queue.poll_interval_ms);
 }
 
 static void prune_cb(evutil_socket_t fd, short what, void *arg)
@@ -570,8 +548,8 @@ static void prune_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	ratelimit_prune(d->rl, mono_ms());
-	timer_in(&d->ev_prune, PRUNE_INTERVAL_MS);
+	ratelimit_prune(d->rl, evtime_mono_ms());
+	evtime_add_ms(&d->ev_prune, PRUNE_INTERVAL_MS);
 }
 
 static void drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -585,7 +563,7 @@ static void drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		struct job *j;
 		while ((j = TAILQ_FIRST(&d->probing)) != NULL)
 			release_job(d, j, 0);
-		timer_in(&d->ev_drain, DRAIN_DB_GRACE_MS);
+		evtime_add_ms(&d->ev_drain, DRAIN_DB_GRACE_MS);
 		return;
 	}
 	log_err("shutdown: %u results could not be written to the database",
@@ -609,7 +587,7 @@ static void start_drain(struct daemon *d, const char *why)
 	evtimer_del(&d->ev_sched);
 	while ((j = TAILQ_FIRST(&d->waiting)) != NULL)
 		release_job(d, j, 0);
-	timer_in(&d->ev_drain, d->cfg.probe.timeout_ms + 1000);
+	evtime_add_ms(&d->ev_drain, d->cfg.probe.timeout_ms + 1000);
 	if (d->n_probing == 0 && store_idle(&d->store))
 		event_base_loopexit(d->base, NULL);
 }
@@ -767,9 +745,9 @@ int cmd_run(int argc, char **argv)
 	evsignal_add(&d->ev_sighup, NULL);
 	evtimer_assign(&d->ev_watchdog, d->base, watchdog_cb, d);
 	if (notify_watchdog_ms() > 0)
-		timer_in(&d->ev_watchdog, notify_watchdog_ms());
-	timer_in(&d->ev_poll, d->cfg.queue.poll_interval_ms);
-	timer_in(&d->ev_prune, PRUNE_INTERVAL_MS);
+		evtime_add_ms(&d->ev_watchdog, notify_watchdog_ms());
+	evtime_add_ms(&d->ev_poll, d->cfg.queue.poll_interval_ms);
+	evtime_add_ms(&d->ev_prune, PRUNE_INTERVAL_MS);
 
 	log_info("ntpverify %s: prober %s, %zu source address%s, up to %u "
 		 "probes in flight",

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "evtime.h"
 #include "m6.h"
 #include "probe.h"
 
@@ -133,10 +134,7 @@ static void arm_tick(struct probe *p)
 	if (p->obs.net_errno != 0 && !m6_finished(p))
 		when = now;
 
-	uint64_t wait = when > now ? when - now : 0;
-	struct timeval tv = { .tv_sec = (time_t)(wait / 1000),
-			      .tv_usec = (suseconds_t)(wait % 1000) * 1000 };
-	evtimer_add(&p->ev_tick, &tv);
+	evtime_add_ms(&p->ev_tick, when > now ? when - now : 0);
 }
 
 static void finish(struct probe *p)

@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "evtime.h"
 #include "log.h"
 #include "store.h"
 
@@ -95,26 +96,6 @@ static void store_io_cb(evutil_socket_t fd, short what, void *arg);
 static void store_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void store_pump(struct store *s);
 
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void timer_in_ev(struct event *ev, uint64_t ms)
-{
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
-			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	evtimer_add(ev, &tv);
-}
-
-static void timer_in(struct store *s, uint64_t ms)
-{
-	timer_in_ev(&s->ev_timer, ms);
-}
-
 static void store_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct store *s = arg;
@@ -155,7 +136,7 @@ static void schedule_reconnect(struct store *s)
 	s->backoff_ms = s->backoff_ms * 2 > s->params.reconnect_max_ms
 				? s->params.reconnect_max_ms
 				: s->backoff_ms * 2;
-	timer_in(s, delay);
+	evtime_add_ms(&s->ev_timer, delay);
 }
 
 static void disconnect(struct store *s, const char *why)
@@ -209,7 +190,7 @@ static void start_connect(struct store *s)
 		return;
 	}
 	s->connecting = true;
-	timer_in(s, STORE_CONNECT_TIMEOUT_MS);
+	evtime_add_ms(&s->ev_timer, STORE_CONNECT_TIMEOUT_MS);
 	/* The first poll is "writing" by libpq's contract. */
 	watch(s, EV_WRITE);
 }
@@ -484,7 +465,7 @@ static void write_failed(struct store *s, const PGresult *res)
 		s->write_limit = 1;
 	} else {
 		s->write_pause = true;
-		timer_in_ev(&s->ev_retry, STORE_RETRY_PAUSE_MS);
+		evtime_add_ms(&s->ev_retry, STORE_RETRY_PAUSE_MS);
 	}
 	s->writing = 0;
 }
@@ -543,7 +524,7 @@ static void handle_result(struct store *s, PGresult *res)
 					PQgetvalue(res, i, 1), "expired", "");
 		break;
 	case STORE_OP_LEASE:
-		s->last_lease_at = wall_now();
+		s->last_lease_at = evtime_wall_s();
 		for (int i = 0; i < PQntuples(res); i++) {
 			struct store_lease l;
 			memset(&l, 0, sizeof(l));
@@ -732,7 +713,7 @@ void store_want_lease(struct store *s, unsigned n)
 		s->expire_due = true;
 	else if (!evtimer_pending(&s->ev_expire, NULL))
 		/* Catch up later: a due row past expiry still ends expired. */
-		timer_in_ev(&s->ev_expire, (uint64_t)(1000 - since_ms));
+		evtime_add_ms(&s->ev_expire, (uint64_t)(1000 - since_ms));
 	store_pump(s);
 }
 
