@@ -80,6 +80,33 @@ static const char *kiss_name(enum ntp3_kind k)
 	}
 }
 
+/*
+ * The primary request (READVAR, or the keyed mode 3) got no usable answer:
+ * ICMP, rejected datagrams, a kiss, or plain mode 3 answering alone (then
+ * `answered` with its detail), or nothing at all.
+ */
+static void classify_silence(const struct probe_obs *obs,
+			     struct probe_verdict *v, enum outcome answered,
+			     const char *answered_detail)
+{
+	if (obs->net_errno != 0)
+		verdict(v, OUTCOME_UNREACHABLE, "%s",
+			obs->net_errno == ECONNREFUSED ? "port unreachable"
+						       : strerror(obs->net_errno));
+	else if (obs->rejected > 0)
+		verdict(v, OUTCOME_MALFORMED, "%s (%u datagram%s)",
+			obs->reject_reason ? obs->reject_reason : "invalid reply",
+			obs->rejected, obs->rejected == 1 ? "" : "s");
+	else if (obs->ntp_answered && ntp3_is_kiss(obs->ntp_kind) &&
+		 obs->ntp_kind != NTP3_KISS_OTHER)
+		verdict(v, OUTCOME_RATE_LIMITED, "Kiss-o'-Death %s",
+			kiss_name(obs->ntp_kind));
+	else if (obs->ntp_answered)
+		verdict(v, answered, "%s", answered_detail);
+	else
+		verdict(v, OUTCOME_NO_RESPONSE, "no reply");
+}
+
 /* Key method: the keyed mode 3 request is the proof. */
 static void classify_key(const struct probe_obs *obs, struct probe_verdict *v)
 {
@@ -96,19 +123,8 @@ static void classify_key(const struct probe_obs *obs, struct probe_verdict *v)
 	case AUTH_NONE:
 		break;
 	}
-	if (obs->net_errno != 0)
-		verdict(v, OUTCOME_UNREACHABLE, "%s",
-			obs->net_errno == ECONNREFUSED ? "port unreachable"
-						       : strerror(obs->net_errno));
-	else if (obs->ntp_answered && ntp3_is_kiss(obs->ntp_kind) &&
-		 obs->ntp_kind != NTP3_KISS_OTHER)
-		verdict(v, OUTCOME_RATE_LIMITED, "Kiss-o'-Death %s",
-			kiss_name(obs->ntp_kind));
-	else if (obs->ntp_answered)
-		verdict(v, OUTCOME_KEY_NOT_ACCEPTED,
-			"NTP answers, the keyed request does not");
-	else
-		verdict(v, OUTCOME_NO_RESPONSE, "no reply");
+	classify_silence(obs, v, OUTCOME_KEY_NOT_ACCEPTED,
+			 "NTP answers, the keyed request does not");
 }
 
 void probe_classify(const struct probe_obs *obs, struct probe_verdict *v)
@@ -148,21 +164,6 @@ void probe_classify(const struct probe_obs *obs, struct probe_verdict *v)
 	}
 
 	/* Mode 6 gave us nothing usable: explain why. */
-	if (obs->net_errno != 0)
-		verdict(v, OUTCOME_UNREACHABLE, "%s",
-			obs->net_errno == ECONNREFUSED ? "port unreachable"
-						       : strerror(obs->net_errno));
-	else if (obs->rejected > 0)
-		verdict(v, OUTCOME_MALFORMED, "%s (%u datagram%s)",
-			obs->reject_reason ? obs->reject_reason : "invalid reply",
-			obs->rejected, obs->rejected == 1 ? "" : "s");
-	else if (obs->ntp_answered && ntp3_is_kiss(obs->ntp_kind) &&
-		 obs->ntp_kind != NTP3_KISS_OTHER)
-		verdict(v, OUTCOME_RATE_LIMITED, "Kiss-o'-Death %s",
-			kiss_name(obs->ntp_kind));
-	else if (obs->ntp_answered)
-		verdict(v, OUTCOME_MODE6_SILENT,
-			"NTP answers, mode 6 does not");
-	else
-		verdict(v, OUTCOME_NO_RESPONSE, "no reply");
+	classify_silence(obs, v, OUTCOME_MODE6_SILENT,
+			 "NTP answers, mode 6 does not");
 }
