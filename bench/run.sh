@@ -65,7 +65,7 @@ if [ "$IN_NETNS" = 0 ]; then
 		die "/usr/bin/time missing (apt-get install time)"
 
 	say "building (Release) in $BUILD"
-	cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNTPVERIFY_TESTS=OFF \
+	cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
 		>"$BUILD.cmake.log" 2>&1 || { cat "$BUILD.cmake.log" >&2; die "cmake failed"; }
 	cmake --build "$BUILD" -j "$(nproc)" >"$BUILD.build.log" 2>&1 ||
 		{ tail -n 30 "$BUILD.build.log" >&2; die "build failed"; }
@@ -94,7 +94,7 @@ NV_TMP=$(mktemp -d /tmp/ntpverify-bench.XXXXXX)
 chmod 755 "$NV_TMP"
 trap nv_cleanup EXIT
 
-NTPVERIFY="$BUILD/prober/ntpverify"
+NTPVERIFY="$BUILD/prober/cli/ntpverify"
 TOKEN=tok-3f9a1c2b7d4e5f60
 VAR=ntppool_verify
 RAW="$OUT/raw.txt"

@@ -17,7 +17,7 @@ top=$(pwd)
 if [ -z "${NV_DEMO_INNER:-}" ]; then
 	bash scripts/deps.sh
 	echo "== building (build/demo)" >&2
-	cmake -S "$top" -B build/demo -DNTPVERIFY_TESTS=OFF >/dev/null
+	cmake -S "$top" -B build/demo -DBUILD_TESTING=OFF >/dev/null
 	cmake --build build/demo -j "$(nproc)" >/dev/null
 	export NV_DEMO_INNER=1
 	exec unshare --net -- bash "$0" "$@"
@@ -34,7 +34,7 @@ NV_TMP=$(mktemp -d /tmp/ntpverify-demo.XXXXXX)
 chmod 755 "$NV_TMP"
 trap 'nv_pg_fast_stop_request; nv_cleanup' EXIT
 
-nv="$top/build/demo/prober/ntpverify"
+nv="$top/build/demo/prober/cli/ntpverify"
 prober=127.0.0.2
 server=127.0.0.1
 bold=$(printf '\033[1m') plain=$(printf '\033[0m')

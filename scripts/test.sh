@@ -38,7 +38,7 @@ run_fuzz() { # builddir
 	local dir=$1 spec t max_len log execs rate cov
 	echo "=== fuzz: configure and build ($dir)"
 	CC=clang cmake -S "$top" -B "$dir" -DNTPVERIFY_WERROR=ON \
-		-DNTPVERIFY_FUZZ=ON -DNTPVERIFY_TESTS=OFF >/dev/null
+		-DNTPVERIFY_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
 	cmake --build "$dir" -j "$jobs" --target fuzz
 	echo "=== fuzz: ${fuzz_seconds}s per target"
 	for spec in m6_reply:16384 varlist:14976 ntp3:2048 ntpauth:2048 config:8192; do

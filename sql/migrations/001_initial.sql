@@ -2,7 +2,7 @@
 -- wake-up trigger. See sql/schema.sql for the documented contract; this file
 -- must keep giving the same schema as that one (admin_db.sh checks).
 --
--- Migrations are applied by `ntpverify migrate` (prober/migrate.c), each in
+-- Migrations are applied by `ntpverify migrate` (prober/store/migrate.c), each in
 -- its own transaction under an advisory lock. A migration file records
 -- itself in schema_version as its last statement. Never edit a migration
 -- that has been released: add the next number instead.

@@ -22,9 +22,9 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "m6.h"
-#include "m6_reasm.h"
-#include "varlist.h"
+#include "ntpwire/m6.h"
+#include "ntpwire/m6_reasm.h"
+#include "ntpwire/varlist.h"
 
 /* 32 full fragments with their framing fit; more input adds nothing. */
 #define FUZZ_M6_MAX_INPUT 16384

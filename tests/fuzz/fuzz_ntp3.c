@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "ntp3.h"
+#include "ntpwire/ntp3.h"
 
 /* Extension fields and a MAC are ignored; more than this adds nothing. */
 #define FUZZ_NTP3_MAX_INPUT 2048

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "ntp3.h"
-#include "ntpauth.h"
+#include "ntpwire/ntp3.h"
+#include "ntpwire/ntpauth.h"
 
 #define FUZZ_AUTH_MAX_INPUT 2048
 #define FUZZ_AUTH_PREFIX 8

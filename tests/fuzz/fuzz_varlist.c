@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "m6.h"
-#include "varlist.h"
+#include "ntpwire/m6.h"
+#include "ntpwire/varlist.h"
 
 /* The largest reply the reassembly lets through. */
 #define FUZZ_VARLIST_MAX_INPUT M6_MAX_TOTAL

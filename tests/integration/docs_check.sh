@@ -10,7 +10,7 @@
 #     and is named in README.md;
 #   - every option in each subcommand's --help usage appears in that
 #     subcommand's section of ntpverify(8);
-#   - every outcome in prober/outcome.c (but `read`) has a section in
+#   - every outcome in prober/core/outcome.c (but `read`) has a section in
 #     docs/operators.md, an entry in ntpverify(8) and a row in README.md;
 #   - every key in dist/ntpverify.conf has an entry in ntpverify.conf(5),
 #     and every entry there is a key of dist/ntpverify.conf;
@@ -108,9 +108,9 @@ done
 # --- outcomes -------------------------------------------------------------
 
 mapfile -t outcomes < <(sed -n 's/^[[:space:]]*\[OUTCOME_[A-Z0-9_]*\] = "\([a-z0-9_]*\)",.*/\1/p' \
-	"$SRC/prober/outcome.c" | grep -vx read)
+	"$SRC/prober/core/outcome.c" | grep -vx read)
 if [ "${#outcomes[@]}" -lt 10 ]; then
-	nv_fail "found only ${#outcomes[@]} outcomes in prober/outcome.c"
+	nv_fail "found only ${#outcomes[@]} outcomes in prober/core/outcome.c"
 fi
 for o in "${outcomes[@]}"; do
 	if grep -qx "### $o" "$OPERATORS"; then

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "classify.h"
+#include "engine/classify.h"
 
 #define TOKEN "tok-3f9a1c2b7d"
 

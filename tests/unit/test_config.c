@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define CONFIG_DIR NV_TEST_DATA "/config/"
 #define DIST_CONF NV_TEST_DATA "/../../dist/ntpverify.conf"

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "hexfile.h"
-#include "m6.h"
+#include "ntpwire/m6.h"
 
 #define PKT_MAX 2048
 

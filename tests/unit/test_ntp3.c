@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "hexfile.h"
-#include "ntp3.h"
+#include "ntpwire/ntp3.h"
 
 #define XMT UINT64_C(0xe00000379ecedf01)
 #define XMT_RATE UINT64_C(0xe000005980ea3540)

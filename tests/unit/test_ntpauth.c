@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "hexfile.h"
-#include "ntp3.h"
-#include "ntpauth.h"
+#include "ntpwire/ntp3.h"
+#include "ntpwire/ntpauth.h"
 
 static const char rfc4493_key[] = "2b7e151628aed2a6abf7158809cf4f3c";
 static const char rfc4493_msg[] =

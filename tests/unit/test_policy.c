@@ -9,7 +9,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "policy.h"
+#include "engine/policy.h"
 
 static enum policy_verdict verdict_of(const char *text, const char **why)
 {

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "ratelimit.h"
+#include "engine/ratelimit.h"
 
 #define SEC 1000u
 #define HOUR (3600u * SEC)

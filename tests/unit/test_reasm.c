@@ -13,9 +13,9 @@
 #include <cmocka.h>
 
 #include "hexfile.h"
-#include "m6.h"
-#include "m6_reasm.h"
-#include "varlist.h"
+#include "ntpwire/m6.h"
+#include "ntpwire/m6_reasm.h"
+#include "ntpwire/varlist.h"
 
 #define SET_MAX 40
 #define SET_BUF (SET_MAX * 512)

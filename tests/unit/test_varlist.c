@@ -11,8 +11,8 @@
 #include <cmocka.h>
 
 #include "hexfile.h"
-#include "m6.h"
-#include "varlist.h"
+#include "ntpwire/m6.h"
+#include "ntpwire/varlist.h"
 
 #define NAME "ntppool_verify"
 

@@ -1,0 +1,59 @@
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/log.h"
+
+static enum log_level max_level = LOG_LVL_INFO;
+static bool journal;
+
+void log_set_level(enum log_level level)
+{
+	max_level = level;
+}
+
+void log_set_journal(bool on)
+{
+	journal = on;
+}
+
+static const char *level_name(enum log_level level)
+{
+	switch (level) {
+	case LOG_LVL_ERR:
+		return "error";
+	case LOG_LVL_WARNING:
+		return "warning";
+	case LOG_LVL_INFO:
+		return "info";
+	case LOG_LVL_DEBUG:
+	default:
+		return "debug";
+	}
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (level > max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/*
+	 * One line per event, whatever the text: libpq's messages carry
+	 * newlines and tabs, and nothing raw may reach the journal.
+	 */
+	for (char *c = line; *c; c++) {
+		unsigned char u = (unsigned char)*c;
+		if (u == '\n' || u == '\r' || u == '\t')
+			*c = ' ';
+		else if (u < 0x20 || u == 0x7f)
+			*c = '?';
+	}
+	if (journal)
+		fprintf(stderr, "<%d>%s: %s\n", (int)level, level_name(level), line);
+	else
+		fprintf(stderr, "%s: %s\n", level_name(level), line);
+}
