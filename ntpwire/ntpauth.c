@@ -1,6 +1,7 @@
 /*
  * ntpauth.c - symmetric-key MACs for NTP client requests and replies.
  */
+#include "hex.h"
 #include "ntpauth.h"
 
 #include <openssl/core_names.h>
@@ -37,17 +38,6 @@ size_t ntpauth_digest_len(enum ntpauth_type type)
 	return type == NTPAUTH_SHA1 ? 20 : 16;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ntpauth_key_parse(const char *text, uint32_t id, enum ntpauth_type type,
 		      struct ntpauth_key *key)
 {
@@ -59,10 +49,10 @@ int ntpauth_key_parse(const char *text, uint32_t id, enum ntpauth_type type,
 	if (strncasecmp(text, "HEX:", 4) == 0)
 		text += 4;
 	for (;;) {
-		int hi = hexval(text[0]), lo;
+		int hi = hex_digit(text[0]), lo;
 		if (hi < 0)
 			break;
-		lo = hexval(text[1]);
+		lo = hex_digit(text[1]);
 		if (lo < 0 || n >= NTPAUTH_KEY_MAX)
 			goto bad;
 		key->secret[n++] = (uint8_t)(hi << 4 | lo);

@@ -17,11 +17,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <openssl/crypto.h>
 
 #include "cli/admin_key.h"
+#include "core/random.h"
 
 /* The Debian paths; the comments in the output say where they differ. */
 #define NTPSEC_CONF "/etc/ntpsec/ntp.conf"
@@ -30,26 +30,6 @@
 #define NTPORG_KEYS "/etc/ntp.keys"
 #define CHRONY_CONF "/etc/chrony/chrony.conf"
 #define CHRONY_KEYS "/etc/chrony/chrony.keys"
-
-int admin_random(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = getrandom(p + got, len - got, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	return 0;
-}
 
 int admin_key_make(enum ntpauth_type type, struct admin_key *key)
 {
@@ -62,12 +42,12 @@ int admin_key_make(enum ntpauth_type type, struct admin_key *key)
 	key->type = type;
 	/* Rejection, not modulo: every ID equally likely. */
 	do {
-		if (admin_random(&id, sizeof(id)) < 0)
+		if (random_bytes(&id, sizeof(id)) < 0)
 			return -1;
 	} while (id < ADMIN_KEY_ID_MIN || id > ADMIN_KEY_ID_MAX);
 	key->id = id;
 
-	if (admin_random(raw, len) < 0)
+	if (random_bytes(raw, len) < 0)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		key->hex[2 * i] = hex[raw[i] >> 4];

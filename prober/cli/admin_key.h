@@ -27,12 +27,6 @@ struct admin_key {
 };
 
 /*
- * Fill buf with len bytes from getrandom(2). Returns 0, or -1 with errno
- * set (the kernel's entropy pool is never a reason to fall back).
- */
-int admin_random(void *buf, size_t len) __attribute__((warn_unused_result));
-
-/*
  * A new key of `type`: a random ID and 16 random octets for AES128 (RFC
  * 8573), 20 for SHA1 (the longest key ntpd takes). Returns 0, or -1 with
  * errno set.

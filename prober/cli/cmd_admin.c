@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/admin_key.h"
+#include "core/random.h"
 #include "cli/commands.h"
 #include "config/config.h"
 #include "store/migrate.h"
@@ -323,7 +324,7 @@ static int make_token(char *buf, size_t len)
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[ADMIN_TOKEN_BYTES];
 
-	if (len < 2 * sizeof(raw) + 1 || admin_random(raw, sizeof(raw)) < 0)
+	if (len < 2 * sizeof(raw) + 1 || random_bytes(raw, sizeof(raw)) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(raw); i++) {
 		buf[2 * i] = hex[raw[i] >> 4];

@@ -26,6 +26,7 @@
 #include "cli/commands.h"
 #include "config/config.h"
 #include "core/textout.h"
+#include "ntpwire/hex.h"
 
 #define STATUS_CLIENT_TIMEOUT_MS 5000
 #define STATUS_CLIENT_MAX_REPLY (4u << 20) /* far above any real /status */
@@ -254,17 +255,6 @@ static void status_jskip_ws(struct status_jparser *jp)
 		jp->p++;
 }
 
-static int status_jhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * A JSON string at jp->p into a new heap string. \u escapes above 0xff
  * become '?': the daemon only writes \u00XX, for single bytes.
@@ -298,7 +288,7 @@ static char *status_jstring(struct status_jparser *jp)
 				if (jp->end - jp->p < 4)
 					goto bad;
 				for (int k = 0; k < 4; k++) {
-					int h = status_jhex(jp->p[k]);
+					int h = hex_digit(jp->p[k]);
 					if (h < 0)
 						goto bad;
 					u = u * 16 + h;

@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Room for an outcome's detail text (never a token, a value or a key). */
+#define OUTCOME_DETAIL_MAX 160
+
 enum outcome {
 	OUTCOME_VERIFIED = 0,     /* the variable equals the token */
 	OUTCOME_TOKEN_MISMATCH,   /* the variable exists with another value */

@@ -46,7 +46,7 @@ struct recent_outcome {
 	int64_t id;                   /* verification.id */
 	char server[STORE_SERVER_LEN];/* probed address */
 	enum outcome outcome;
-	char detail[160];
+	char detail[OUTCOME_DETAIL_MAX];
 };
 
 /* Counters since start, for logs and the status socket. */

@@ -52,7 +52,7 @@ struct probe_obs {
 /* The decision and what to show with it. */
 struct probe_verdict {
 	enum outcome outcome;
-	char detail[160];          /* never contains the token or the value */
+	char detail[OUTCOME_DETAIL_MAX];          /* never contains the token or the value */
 	const char *value;         /* the variable's value when present (points into obs->data) */
 	size_t value_len;
 };

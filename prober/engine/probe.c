@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/evtime.h"
+#include "core/random.h"
 #include "ntpwire/m6.h"
 #include "engine/probe.h"
 
@@ -53,49 +53,6 @@ const char *probe_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 	if (a == NULL || inet_ntop(sa->sa_family, a, buf, (socklen_t)len) == NULL)
 		snprintf(buf, len, "?");
 	return buf;
-}
-
-static int getrandom_all(uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Random octets for sequence numbers and timestamps, drawn from the kernel
- * 4 KiB at a time: one getrandom() per probe was a tenth of a busy
- * prober's system calls. Octets are used once and wiped as they go.
- */
-static int fill_random(void *buf, size_t len)
-{
-	static uint8_t pool[4096];
-	static size_t left;
-	uint8_t *out = buf;
-
-	while (len > 0) {
-		if (left == 0) {
-			if (getrandom_all(pool, sizeof(pool)) < 0)
-				return -1;
-			left = sizeof(pool);
-		}
-		size_t n = len < left ? len : left;
-		uint8_t *src = pool + sizeof(pool) - left;
-		memcpy(out, src, n);
-		memset(src, 0, n);
-		out += n;
-		len -= n;
-		left -= n;
-	}
-	return 0;
 }
 
 static int start_failed(struct probe *p, const char *what)
@@ -483,7 +440,7 @@ int probe_start(struct probe *p, struct event_base *base,
 	p->reasm = NULL;
 
 	uint8_t rnd[sizeof(p->sequence) + sizeof(p->xmt)];
-	if (fill_random(rnd, sizeof(rnd)) < 0)
+	if (random_bytes(rnd, sizeof(rnd)) < 0)
 		return start_failed(p, "getrandom");
 	memcpy(&p->sequence, rnd, sizeof(p->sequence));
 	memcpy(&p->xmt, rnd + sizeof(p->sequence), sizeof(p->xmt));
@@ -495,7 +452,7 @@ int probe_start(struct probe *p, struct event_base *base,
 		p->key = *req->key;
 		p->req.key = &p->key;
 		do {
-			if (fill_random(&p->xmt_auth, sizeof(p->xmt_auth)) < 0)
+			if (random_bytes(&p->xmt_auth, sizeof(p->xmt_auth)) < 0)
 				return start_failed(p, "getrandom");
 		} while (p->xmt_auth == 0 || p->xmt_auth == p->xmt);
 		n = ntpauth_build_request(p->m6_pkt, p->xmt_auth, &p->key);

@@ -69,7 +69,7 @@ struct probe_request {
 
 struct probe_result {
 	enum outcome outcome;
-	char detail[160];             /* never the token or the value */
+	char detail[OUTCOME_DETAIL_MAX];             /* never the token or the value */
 	bool have_value;              /* the variable was present */
 	char value[PROBE_VALUE_MAX + 1]; /* NUL-terminated copy, maybe truncated */
 	size_t value_len;             /* full length on the wire */

@@ -17,8 +17,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "core/random.h"
 #include "engine/ratelimit.h"
 
 /* Bucket units per packet: fine enough for rates down to 1e-6 pps. */
@@ -345,19 +345,11 @@ struct ratelimit *ratelimit_new(const struct ratelimit_params *p)
 	if (rl == NULL)
 		return NULL;
 
-	uint8_t *seed = (uint8_t *)rl->seed;
-	size_t got = 0;
-	while (got < sizeof(rl->seed)) {
-		ssize_t n = getrandom(seed + got, sizeof(rl->seed) - got, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int saved = errno;
-			free(rl);
-			errno = saved;
-			return NULL;
-		}
-		got += (size_t)n;
+	if (random_bytes(rl->seed, sizeof(rl->seed)) < 0) {
+		int saved = errno;
+		free(rl);
+		errno = saved;
+		return NULL;
 	}
 
 	rl->slots = calloc(RL_MIN_CAPACITY, sizeof(*rl->slots));

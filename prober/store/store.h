@@ -32,16 +32,16 @@
 #include <time.h>
 
 #include "core/outcome.h"
+#include "core/token.h"
 
 #define STORE_LEASE_TOKEN_LEN 36 /* a uuid as text */
 #define STORE_SERVER_LEN 64      /* host(inet) */
-#define STORE_TOKEN_MAX 128
 
 /* One leased row, as handed to the owner. */
 struct store_lease {
 	int64_t id;                        /* verification.id */
 	char server[STORE_SERVER_LEN];     /* host(server_ip) */
-	char token[STORE_TOKEN_MAX + 1];   /* secret: never log */
+	char token[TOKEN_MAX_LEN + 1];      /* secret: never log */
 	int attempts;                      /* attempts before this one */
 	char lease_token[STORE_LEASE_TOKEN_LEN + 1]; /* proves the lease */
 	bool key_method;                   /* method = 'key' */
@@ -55,7 +55,7 @@ struct store_result {
 	int64_t id;                        /* verification.id */
 	char lease_token[STORE_LEASE_TOKEN_LEN + 1];
 	int outcome;                       /* enum outcome, or -1: release only */
-	char detail[160];                  /* no secrets */
+	char detail[OUTCOME_DETAIL_MAX];                  /* no secrets */
 	char source[64];                   /* address the probe left from, or "" */
 	double rtt_ms;                     /* < 0: none */
 	double attempted_at;               /* wall clock, seconds since the epoch */
