@@ -74,7 +74,9 @@ CREATE TABLE verification (
 	created_at timestamptz NOT NULL DEFAULT now(),
 	expires_at timestamptz NOT NULL DEFAULT now() + interval '72 hours',
 	-- Probers: when the next attempt is due (the backoff schedule moves it)
-	-- and how many attempts were made so far.
+	-- and how many attempts were made so far (0..1,000,000, migration 3:
+	-- the web site may set it, the prober adds one per attempt and stops
+	-- counting at the bound, so no written value can overflow).
 	next_probe_at timestamptz NOT NULL DEFAULT now(),
 	attempts integer NOT NULL DEFAULT 0,
 	-- Probers: the work-queue lease. A prober claims due rows with
@@ -119,6 +121,8 @@ CREATE TABLE verification (
 			'key_not_accepted')),
 	CONSTRAINT verification_verified_at_set CHECK (
 		state <> 'verified' OR verified_at IS NOT NULL),
+	CONSTRAINT verification_attempts_range CHECK (
+		attempts BETWEEN 0 AND 1000000),
 	CONSTRAINT verification_method_known CHECK (
 		method IN ('setvar', 'key')),
 	-- Each method carries exactly its own proof material.
@@ -145,6 +149,12 @@ CREATE INDEX verification_due
 -- reading every pending row (migration 2).
 CREATE INDEX verification_expiring
 	ON verification (expires_at) WHERE state = 'pending';
+
+-- ... and pending rows older than a prober's retry.expiry: with both
+-- indexes the expiry statement's OR is two index scans, not a sequential
+-- scan of the table (migration 3).
+CREATE INDEX verification_pending_created
+	ON verification (created_at) WHERE state = 'pending';
 
 -- One row per attempt, written by the prober with its result: the audit
 -- trail an admin reads when an operator says "it doesn't work"
@@ -207,4 +217,5 @@ CREATE TRIGGER verification_due_on_update
 -- on a database created from this file has nothing to do.
 INSERT INTO schema_version (version, description) VALUES
 	(1, 'initial'),
-	(2, 'key_method');
+	(2, 'key_method'),
+	(3, 'queue_bounds');

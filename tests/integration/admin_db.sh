@@ -38,18 +38,27 @@ nv_expect_eq "list before migrate exits" 2 "$RC"
 nv_expect_match "list before migrate says migrate" "run 'ntpverify migrate'" "$ERR"
 
 # 2. migrate: twice, concurrently on a fresh database, always the latest
-#    version (2: key_method).
+#    version: the highest NNN_name.sql in sql/migrations, every one of them
+#    applied once and recorded with its name.
+LATEST=0
+EXPECT_ROWS=""
+for f in "$NV_SOURCE_DIR"/sql/migrations/[0-9][0-9][0-9]_*.sql; do
+	b=$(basename "$f" .sql)
+	LATEST=$((10#${b%%_*}))
+	EXPECT_ROWS+="${EXPECT_ROWS:+$'\n'}$LATEST|${b#*_}"
+done
+nv_expect_eq "sql/migrations holds migrations 1..3 at least" 1 "$((LATEST >= 3))"
 run migrate
 nv_expect_eq "migrate exit" 0 "$RC"
-nv_expect_eq "migrate output" "database at schema version 2" "$OUT"
+nv_expect_eq "migrate output" "database at schema version $LATEST" "$OUT"
 nv_expect_match "migrate says what it applied" "applied migration 001 \(initial\)" "$ERR"
 nv_expect_match "migrate applies 002" "applied migration 002 \(key_method\)" "$ERR"
+nv_expect_match "migrate applies 003" "applied migration 003 \(queue_bounds\)" "$ERR"
 run migrate
 nv_expect_eq "second migrate exit" 0 "$RC"
-nv_expect_eq "second migrate output" "database at schema version 2" "$OUT"
+nv_expect_eq "second migrate output" "database at schema version $LATEST" "$OUT"
 nv_expect_eq "second migrate applies nothing" "" "$ERR"
-nv_expect_eq "schema_version rows" "1|initial
-2|key_method" "$(nv_psql -c 'SELECT version, description FROM schema_version ORDER BY version')"
+nv_expect_eq "schema_version rows" "$EXPECT_ROWS" "$(nv_psql -c 'SELECT version, description FROM schema_version ORDER BY version')"
 
 nv_pg_createdb concurrent
 sed "s/dbname=ntpverify/dbname=concurrent/" "$CONF" >"$NV_TMP/concurrent.conf"
@@ -60,11 +69,11 @@ for i in 1 2 3 4; do
 done
 conc_ok=0
 for i in 1 2 3 4; do
-	wait "${pids[$((i - 1))]}" && grep -qx "database at schema version 2" "$NV_TMP/conc.$i" &&
+	wait "${pids[$((i - 1))]}" && grep -qx "database at schema version $LATEST" "$NV_TMP/conc.$i" &&
 		conc_ok=$((conc_ok + 1))
 done
 nv_expect_eq "4 concurrent migrates succeed" 4 "$conc_ok"
-nv_expect_eq "concurrent migrates applied once" 2 \
+nv_expect_eq "concurrent migrates applied once" "$LATEST" \
 	"$(nv_psql_db concurrent -c 'SELECT count(*) FROM schema_version')"
 
 # 3. sql/schema.sql and the migrations give the same schema.
@@ -80,8 +89,17 @@ else
 	nv_fail "schema.sql and migrations differ"
 fi
 sed "s/dbname=ntpverify/dbname=from_schema/" "$CONF" >"$NV_TMP/from_schema.conf"
-nv_expect_eq "migrate on a schema.sql database" "database at schema version 2" \
+nv_expect_eq "migrate on a schema.sql database" "database at schema version $LATEST" \
 	"$("$NTPVERIFY" migrate --config "$NV_TMP/from_schema.conf" 2>&1)"
+
+# 3b. nothing the web site writes can overflow the prober's arithmetic:
+#     attempts is bounded (migration 3).
+if nv_psql -c "INSERT INTO verification (server_ip, token, attempts)
+	VALUES ('192.0.2.77', 'tok-overflow1', 2147483647)" 2>"$NV_TMP/att.err"; then
+	nv_fail "attempts = 2147483647 was accepted"
+else
+	nv_expect_match "attempts beyond the bound is refused" "verification_attempts_range" "$(cat "$NV_TMP/att.err")"
+fi
 
 # 4. add with --token: the id and the exact ntp.conf lines.
 TOKEN=tok-3f9a1c2b7d
