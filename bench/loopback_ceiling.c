@@ -19,7 +19,7 @@
  *     for the probe engine.
  * --mode connected: what the prober's safety rules cost. A fresh connected
  *     socket per target (socket, connect, send, epoll, recv, close), which
- *     is what DESIGN.md requires of the prober (random source port per
+ *     is what docs/design.md requires of the prober (random source port per
  *     probe; the kernel filters other sources; ICMP errors come back).
  *
  * Prints one line: key=value pairs (targets, answered, lost, seconds,

@@ -113,7 +113,7 @@ CREATE TABLE verification (
 		token ~ '^[A-Za-z0-9_-]{8,128}$'),
 	CONSTRAINT verification_state_known CHECK (
 		state IN ('pending', 'verified', 'expired', 'cancelled')),
-	-- The stable outcome names of DESIGN.md ("Outcomes").
+	-- The stable outcome names of docs/design.md ("Outcomes").
 	CONSTRAINT verification_last_outcome_known CHECK (
 		last_outcome IN ('verified', 'token_mismatch', 'variable_missing',
 			'mode6_error', 'mode6_silent', 'no_response', 'unreachable',

@@ -2,7 +2,7 @@
  * outcome.h - what one verification attempt concluded.
  *
  * The names are stable strings: they are stored in the database and shown
- * to operators by the pool's web site (DESIGN.md, "Outcomes").
+ * to operators by the pool's web site (docs/design.md, "Outcomes").
  */
 #ifndef NTPVERIFY_OUTCOME_H
 #define NTPVERIFY_OUTCOME_H

@@ -2,7 +2,7 @@
  * token.h - the shape of tokens and variable names.
  *
  * ntp.conf cannot carry '"' in a value and '#' starts a comment, so tokens
- * are limited to [A-Za-z0-9_-] (DESIGN.md); the database enforces the same
+ * are limited to [A-Za-z0-9_-] (docs/design.md); the database enforces the same
  * rule (sql/schema.sql).
  */
 #ifndef NTPVERIFY_TOKEN_H
