@@ -174,24 +174,25 @@ enum { FR_REVERSE, FR_SHUFFLE, FR_DUP, FR_GAP, FR_OVERLAP, FR_DUP_CONFLICT,
 /* junk.c: junk datagrams, alone or in paced floods. */
 void sc_junk(struct reply_ctx *c);
 void sc_junk_then_good(struct reply_ctx *c);
+/* Starts a paced flood of hr.junk datagrams; none if MAX_FLOODS run. */
 void start_flood(const struct request *rq, struct entry *e);
-bool run_floods(void);
+bool run_floods(void); /* one batch each; true while any runs */
 
 /* sc_m3.c: the mode 3 answer of every scenario. */
 void emit_m3(struct reply_ctx *c);
 
 /* scenarios.c: the table. */
-const struct scenario *find_scenario(const char *name);
-void list_scenarios(FILE *f);
+const struct scenario *find_scenario(const char *name); /* NULL: none */
+void list_scenarios(FILE *f); /* one "NAME DESCRIPTION" a line */
 
 /* entries.c: the map file, the counters per address, the stats file. */
-int load_map(const char *path);
+int load_map(const char *path); /* -1, said on stderr, on a bad line */
 void set_default_scenario(const struct scenario *sc);
-struct entry *find_entry(struct in_addr a);
+struct entry *find_entry(struct in_addr a); /* never NULL: the default */
 void write_stats(FILE *f);
-void save_stats(const char *path);
+void save_stats(const char *path); /* atomically; NULL: no file */
 
 /* requests.c: reading and dispatching datagrams. */
-void read_some(void);
+void read_some(void); /* up to READ_BURST datagrams, without blocking */
 
 #endif
