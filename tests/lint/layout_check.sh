@@ -15,8 +15,9 @@
 # with a "{" alone at column 0 and closes at the next line that starts
 # with "}" at column 0. A function's length counts from that "{" to that
 # "}", both included; the signature above it is not counted. Each offender
-# is printed as FILE:LINE (the signature's first line) with the function's
-# name, then a summary of what was checked.
+# is printed as FILE:LINE with the function's name (LINE: the signature's
+# first line) or, for a long file, its length (LINE: the first line past
+# the limit), then a summary of what was checked.
 #
 # Exit status 0 when everything is within the limits, 1 when something is
 # over (or the check found no files or no functions at all: it must not
