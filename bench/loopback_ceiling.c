@@ -167,123 +167,159 @@ struct result {
 	double seconds, cpu;
 };
 
+/* run_shared's progress, shared by its send, receive and expiry steps. */
+struct shared {
+	int fd;              /* the one unconnected socket */
+	uint8_t *got;        /* per target: bit 1 m6, 2 m3 seen; 0x80 lost */
+	double *sent_at;     /* per target: when its requests went out */
+	uint8_t want;        /* got[] of a target fully answered */
+	size_t next;         /* the next target to send to */
+	size_t done;         /* targets answered or lost */
+	size_t oldest;       /* targets before this are answered or lost */
+	struct result *res;  /* counters */
+};
+
+/* Give up on the oldest targets past their timeout. */
+static void shared_expire(struct shared *sh, double now)
+{
+	while (sh->oldest < sh->next &&
+	       (sh->got[sh->oldest] == sh->want ||
+		now - sh->sent_at[sh->oldest] > timeout_ms / 1e3)) {
+		if (sh->got[sh->oldest] != sh->want) {
+			sh->got[sh->oldest] = sh->want | 0x80; /* lost */
+			sh->res->lost++;
+			sh->done++;
+		}
+		sh->oldest++;
+	}
+}
+
+/* Send up to the window, one batch at a time. */
+static void shared_send(struct shared *sh, double now)
+{
+	uint8_t txb[BATCH][64];
+	struct mmsghdr out[BATCH];
+	struct iovec iov_out[BATCH];
+	struct sockaddr_in dst[BATCH];
+	size_t outstanding = sh->next - sh->done;
+	int m = 0;
+
+	if (sh->next >= n_targets || outstanding >= window)
+		return;
+	while (m + pairs <= BATCH && sh->next < n_targets &&
+	       outstanding < window) {
+		for (int k = 0; k < pairs; k++) {
+			dst[m] = (struct sockaddr_in){
+				.sin_family = AF_INET,
+				.sin_port = htons(port),
+				.sin_addr = targets[sh->next] };
+			size_t len = k == 0 ? build_m6(txb[m], (uint16_t)sh->next)
+					    : build_m3(txb[m], sh->next + 1);
+			iov_out[m] = (struct iovec){ txb[m], len };
+			out[m].msg_hdr = (struct msghdr){
+				.msg_name = &dst[m],
+				.msg_namelen = sizeof(dst[m]),
+				.msg_iov = &iov_out[m],
+				.msg_iovlen = 1 };
+			m++;
+		}
+		sh->sent_at[sh->next] = now;
+		sh->next++;
+		outstanding++;
+	}
+	for (int s = 0; s < m;) {
+		int r = sendmmsg(sh->fd, out + s, (unsigned)(m - s), 0);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			s++; /* skip it; it will time out */
+			continue;
+		}
+		sh->res->packets += (size_t)r;
+		s += r;
+	}
+}
+
+/* Read whatever has come back; returns recvmmsg's result. */
+static int shared_recv(struct shared *sh)
+{
+	uint8_t rxb[BATCH][512];
+	struct mmsghdr in[BATCH];
+	struct iovec iov_in[BATCH];
+	struct sockaddr_in src[BATCH];
+
+	for (int i = 0; i < BATCH; i++) {
+		iov_in[i] = (struct iovec){ rxb[i], sizeof(rxb[i]) };
+		in[i].msg_hdr = (struct msghdr){
+			.msg_name = &src[i],
+			.msg_namelen = sizeof(src[i]),
+			.msg_iov = &iov_in[i],
+			.msg_iovlen = 1 };
+	}
+	int r = recvmmsg(sh->fd, in, BATCH, MSG_DONTWAIT, NULL);
+	if (r <= 0)
+		return r;
+	sh->res->packets += (size_t)r;
+	for (int i = 0; i < r; i++) {
+		long t = map_find(src[i].sin_addr.s_addr);
+		if (t < 0 || in[i].msg_len < 12 || sh->got[t] & 0x80)
+			continue;
+		uint8_t bit;
+		if ((rxb[i][0] & 7) == 6 && (rxb[i][1] & 0x80) &&
+		    (uint16_t)(rxb[i][2] << 8 | rxb[i][3]) == (uint16_t)t)
+			bit = 1;
+		else if ((rxb[i][0] & 7) == 4 && in[i].msg_len >= 48)
+			bit = 2;
+		else
+			continue;
+		if (sh->got[t] & bit)
+			continue;
+		sh->got[t] |= bit;
+		if (sh->got[t] == sh->want) {
+			sh->res->answered++;
+			sh->done++;
+		}
+	}
+	return r;
+}
+
 static void run_shared(struct result *res)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, IPPROTO_UDP);
+	struct shared sh = {
+		.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, IPPROTO_UDP),
+		.got = calloc(n_targets, 1),
+		.sent_at = calloc(n_targets, sizeof(double)),
+		.want = pairs == 2 ? 3 : 1,
+		.res = res,
+	};
 	int big = 8 << 20;
-	uint8_t *got = calloc(n_targets, 1);     /* replies seen, bit 1 m6, 2 m3 */
-	double *sent_at = calloc(n_targets, sizeof(double));
-	uint8_t want = pairs == 2 ? 3 : 1;
-	uint8_t txb[BATCH][64], rxb[BATCH][512];
-	struct mmsghdr out[BATCH], in[BATCH];
-	struct iovec iov_out[BATCH], iov_in[BATCH];
-	struct sockaddr_in dst[BATCH], src[BATCH];
-	size_t next = 0, done = 0, oldest = 0;
 	double t0, c0, deadline;
 
-	if (fd < 0 || got == NULL || sent_at == NULL) {
+	if (sh.fd < 0 || sh.got == NULL || sh.sent_at == NULL) {
 		perror("loopback_ceiling");
 		exit(1);
 	}
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (setsockopt(sh.fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+		(void)setsockopt(sh.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	map_build();
 	t0 = now_s();
 	c0 = cpu_s();
 	deadline = t0 + (double)max_seconds;
-	while (done < n_targets) {
+	while (sh.done < n_targets) {
 		double now = now_s();
 		if (now > deadline)
 			break;
-		/* Give up on the oldest targets past their timeout. */
-		while (oldest < next && (got[oldest] == want ||
-					 now - sent_at[oldest] > timeout_ms / 1e3)) {
-			if (got[oldest] != want) {
-				got[oldest] = want | 0x80; /* lost */
-				res->lost++;
-				done++;
-			}
-			oldest++;
-		}
-		/* Send up to the window, one batch at a time. */
-		size_t outstanding = next - done;
-		if (next < n_targets && outstanding < window) {
-			int m = 0;
-			while (m + pairs <= BATCH && next < n_targets &&
-			       outstanding < window) {
-				for (int k = 0; k < pairs; k++) {
-					dst[m] = (struct sockaddr_in){
-						.sin_family = AF_INET,
-						.sin_port = htons(port),
-						.sin_addr = targets[next] };
-					size_t len = k == 0 ? build_m6(txb[m], (uint16_t)next)
-							    : build_m3(txb[m], next + 1);
-					iov_out[m] = (struct iovec){ txb[m], len };
-					out[m].msg_hdr = (struct msghdr){
-						.msg_name = &dst[m],
-						.msg_namelen = sizeof(dst[m]),
-						.msg_iov = &iov_out[m],
-						.msg_iovlen = 1 };
-					m++;
-				}
-				sent_at[next] = now;
-				next++;
-				outstanding++;
-			}
-			for (int s = 0; s < m;) {
-				int r = sendmmsg(fd, out + s, (unsigned)(m - s), 0);
-				if (r < 0) {
-					if (errno == EAGAIN || errno == EINTR)
-						continue;
-					s++; /* skip it; it will time out */
-					continue;
-				}
-				res->packets += (size_t)r;
-				s += r;
-			}
-		}
-		/* Read whatever has come back. */
-		for (int i = 0; i < BATCH; i++) {
-			iov_in[i] = (struct iovec){ rxb[i], sizeof(rxb[i]) };
-			in[i].msg_hdr = (struct msghdr){
-				.msg_name = &src[i],
-				.msg_namelen = sizeof(src[i]),
-				.msg_iov = &iov_in[i],
-				.msg_iovlen = 1 };
-		}
-		int r = recvmmsg(fd, in, BATCH, MSG_DONTWAIT, NULL);
-		if (r <= 0) {
-			if (next >= n_targets || next - done >= window) {
-				struct timespec nap = { 0, 20000 };
-				nanosleep(&nap, NULL);
-			}
-			continue;
-		}
-		res->packets += (size_t)r;
-		for (int i = 0; i < r; i++) {
-			long t = map_find(src[i].sin_addr.s_addr);
-			if (t < 0 || in[i].msg_len < 12 || got[t] & 0x80)
-				continue;
-			uint8_t bit;
-			if ((rxb[i][0] & 7) == 6 && (rxb[i][1] & 0x80) &&
-			    (uint16_t)(rxb[i][2] << 8 | rxb[i][3]) == (uint16_t)t)
-				bit = 1;
-			else if ((rxb[i][0] & 7) == 4 && in[i].msg_len >= 48)
-				bit = 2;
-			else
-				continue;
-			if (got[t] & bit)
-				continue;
-			got[t] |= bit;
-			if (got[t] == want) {
-				res->answered++;
-				done++;
-			}
+		shared_expire(&sh, now);
+		shared_send(&sh, now);
+		if (shared_recv(&sh) <= 0 &&
+		    (sh.next >= n_targets || sh.next - sh.done >= window)) {
+			struct timespec nap = { 0, 20000 };
+			nanosleep(&nap, NULL);
 		}
 	}
 	res->seconds = now_s() - t0;
 	res->cpu = cpu_s() - c0;
-	close(fd);
+	close(sh.fd);
 }
 
 /* ---- connected: a socket per target, epoll ---------------------------- */
@@ -295,93 +331,126 @@ struct slot {
 	double started;
 };
 
+/* run_connected's progress, shared by its fill, read and sweep steps. */
+struct connected {
+	int ep;              /* epoll set of the slots' sockets */
+	struct slot *slots;  /* window of them; fd -1 when free */
+	uint8_t want;        /* got of a slot fully answered */
+	size_t next;         /* the next target to start */
+	size_t finished;     /* targets answered or lost */
+	unsigned active;     /* slots in use */
+	struct result *res;  /* counters */
+};
+
+/* Start a target in every free slot: socket, connect, send. */
+static void connected_fill(struct connected *cn)
+{
+	uint8_t pkt[64];
+
+	for (unsigned i = 0; i < window && cn->next < n_targets; i++) {
+		struct slot *s = &cn->slots[i];
+		if (s->fd >= 0)
+			continue;
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_port = htons(port),
+					  .sin_addr = targets[cn->next] };
+		s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK,
+			       IPPROTO_UDP);
+		if (s->fd < 0 ||
+		    connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			perror("loopback_ceiling: socket/connect");
+			exit(1);
+		}
+		s->target = cn->next++;
+		s->got = 0;
+		s->started = now_s();
+		struct epoll_event ev = { .events = EPOLLIN,
+					  .data.u32 = i };
+		epoll_ctl(cn->ep, EPOLL_CTL_ADD, s->fd, &ev);
+		if (send(s->fd, pkt, build_m6(pkt, (uint16_t)s->target), 0) > 0)
+			cn->res->packets++;
+		if (pairs == 2 &&
+		    send(s->fd, pkt, build_m3(pkt, s->target + 1), 0) > 0)
+			cn->res->packets++;
+		cn->active++;
+	}
+}
+
+/* Read the replies epoll reports; a slot fully answered is freed. */
+static void connected_read(struct connected *cn)
+{
+	struct epoll_event evs[BATCH];
+	uint8_t buf[512];
+	int n = epoll_wait(cn->ep, evs, BATCH, 10);
+
+	for (int e = 0; e < n; e++) {
+		struct slot *s = &cn->slots[evs[e].data.u32];
+		ssize_t len;
+		while (s->fd >= 0 &&
+		       (len = recv(s->fd, buf, sizeof(buf), 0)) >= 12) {
+			cn->res->packets++;
+			if ((buf[0] & 7) == 6 && (buf[1] & 0x80))
+				s->got |= 1;
+			else if ((buf[0] & 7) == 4 && len >= 48)
+				s->got |= 2;
+			if (s->got == cn->want) {
+				close(s->fd); /* also leaves the epoll set */
+				s->fd = -1;
+				cn->active--;
+				cn->finished++;
+				cn->res->answered++;
+			}
+		}
+	}
+}
+
+/* Free the slots whose target is past its timeout, counting it lost. */
+static void connected_sweep(struct connected *cn, double now)
+{
+	for (unsigned i = 0; i < window; i++) {
+		struct slot *s = &cn->slots[i];
+		if (s->fd >= 0 && now - s->started > timeout_ms / 1e3) {
+			close(s->fd);
+			s->fd = -1;
+			cn->active--;
+			cn->finished++;
+			cn->res->lost++;
+		}
+	}
+}
+
 static void run_connected(struct result *res)
 {
-	int ep = epoll_create1(0);
-	struct slot *slots = calloc(window, sizeof(*slots));
-	struct epoll_event evs[BATCH];
-	uint8_t want = pairs == 2 ? 3 : 1, buf[512], pkt[64];
-	size_t next = 0, finished = 0;
-	unsigned active = 0;
+	struct connected cn = {
+		.ep = epoll_create1(0),
+		.slots = calloc(window, sizeof(struct slot)),
+		.want = pairs == 2 ? 3 : 1,
+		.res = res,
+	};
 	double t0 = now_s(), c0 = cpu_s(), deadline = t0 + (double)max_seconds;
 	double last_sweep = t0;
 
-	if (ep < 0 || slots == NULL) {
+	if (cn.ep < 0 || cn.slots == NULL) {
 		perror("loopback_ceiling");
 		exit(1);
 	}
 	for (unsigned i = 0; i < window; i++)
-		slots[i].fd = -1;
-	while (finished < n_targets && now_s() < deadline) {
-		/* Fill free slots. */
-		for (unsigned i = 0; i < window && next < n_targets; i++) {
-			struct slot *s = &slots[i];
-			if (s->fd >= 0)
-				continue;
-			struct sockaddr_in sa = { .sin_family = AF_INET,
-						  .sin_port = htons(port),
-						  .sin_addr = targets[next] };
-			s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK,
-				       IPPROTO_UDP);
-			if (s->fd < 0 ||
-			    connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-				perror("loopback_ceiling: socket/connect");
-				exit(1);
-			}
-			s->target = next++;
-			s->got = 0;
-			s->started = now_s();
-			struct epoll_event ev = { .events = EPOLLIN,
-						  .data.u32 = i };
-			epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev);
-			if (send(s->fd, pkt, build_m6(pkt, (uint16_t)s->target), 0) > 0)
-				res->packets++;
-			if (pairs == 2 &&
-			    send(s->fd, pkt, build_m3(pkt, s->target + 1), 0) > 0)
-				res->packets++;
-			active++;
-		}
-		int n = epoll_wait(ep, evs, BATCH, 10);
-		for (int e = 0; e < n; e++) {
-			struct slot *s = &slots[evs[e].data.u32];
-			ssize_t len;
-			while (s->fd >= 0 &&
-			       (len = recv(s->fd, buf, sizeof(buf), 0)) >= 12) {
-				res->packets++;
-				if ((buf[0] & 7) == 6 && (buf[1] & 0x80))
-					s->got |= 1;
-				else if ((buf[0] & 7) == 4 && len >= 48)
-					s->got |= 2;
-				if (s->got == want) {
-					close(s->fd); /* also leaves the epoll set */
-					s->fd = -1;
-					active--;
-					finished++;
-					res->answered++;
-				}
-			}
-		}
+		cn.slots[i].fd = -1;
+	while (cn.finished < n_targets && now_s() < deadline) {
+		connected_fill(&cn);
+		connected_read(&cn);
 		double now = now_s();
 		if (now - last_sweep > 0.05) {
 			last_sweep = now;
-			for (unsigned i = 0; i < window; i++) {
-				struct slot *s = &slots[i];
-				if (s->fd >= 0 && now - s->started > timeout_ms / 1e3) {
-					close(s->fd);
-					s->fd = -1;
-					active--;
-					finished++;
-					res->lost++;
-				}
-			}
+			connected_sweep(&cn, now);
 		}
 	}
 	res->seconds = now_s() - t0;
 	res->cpu = cpu_s() - c0;
 	for (unsigned i = 0; i < window; i++)
-		if (slots[i].fd >= 0)
-			close(slots[i].fd);
-	close(ep);
+		if (cn.slots[i].fd >= 0)
+			close(cn.slots[i].fd);
+	close(cn.ep);
 }
 
 int main(int argc, char **argv)

@@ -232,6 +232,46 @@ drop:
 	return 0;
 }
 
+/* Control-message room for one struct in_pktinfo, suitably aligned. */
+union pktinfo_cmsg {
+	char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	struct cmsghdr align;
+};
+
+/* Reply from the address the request went to: addr, via IP_PKTINFO. */
+static void reply_from(struct msghdr *h, union pktinfo_cmsg *cb,
+		       struct in_addr addr)
+{
+	h->msg_control = cb->buf;
+	h->msg_controllen = sizeof(cb->buf);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(h);
+	cm->cmsg_level = IPPROTO_IP;
+	cm->cmsg_type = IP_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+	struct in_pktinfo po = { .ipi_ifindex = 0, .ipi_spec_dst = addr };
+	memcpy(CMSG_DATA(cm), &po, sizeof(po));
+}
+
+/* Send the m replies in out[], skipping any the kernel refuses. */
+static void send_replies(struct worker *w, struct mmsghdr *out, int m)
+{
+	for (int done = 0; done < m;) {
+		int s = sendmmsg(w->fd, out + done, (unsigned)(m - done), 0);
+		if (s < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Skip the one that failed (e.g. ECONNREFUSED). */
+			atomic_fetch_add_explicit(&w->c.send_err, 1,
+						  memory_order_relaxed);
+			done++;
+			continue;
+		}
+		atomic_fetch_add_explicit(&w->c.tx, (unsigned long)s,
+					  memory_order_relaxed);
+		done += s;
+	}
+}
+
 static void *serve(void *arg)
 {
 	struct worker *w = arg;
@@ -240,10 +280,7 @@ static void *serve(void *arg)
 	struct mmsghdr in[BATCH], out[BATCH];
 	struct iovec iin[BATCH], iout[BATCH];
 	struct sockaddr_in from[BATCH];
-	union {
-		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-		struct cmsghdr align;
-	} cin[BATCH], cout[BATCH];
+	union pktinfo_cmsg cin[BATCH], cout[BATCH];
 
 	while (!stopping) {
 		for (int i = 0; i < BATCH; i++) {
@@ -289,36 +326,11 @@ static void *serve(void *arg)
 				.msg_iov = &iout[m],
 				.msg_iovlen = 1,
 			};
-			if (pi != NULL) {
-				/* Reply from the address the request went to. */
-				struct msghdr *h = &out[m].msg_hdr;
-				h->msg_control = cout[m].buf;
-				h->msg_controllen = sizeof(cout[m].buf);
-				struct cmsghdr *cm = CMSG_FIRSTHDR(h);
-				cm->cmsg_level = IPPROTO_IP;
-				cm->cmsg_type = IP_PKTINFO;
-				cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-				struct in_pktinfo po = { .ipi_ifindex = 0,
-							 .ipi_spec_dst = pi->ipi_addr };
-				memcpy(CMSG_DATA(cm), &po, sizeof(po));
-			}
+			if (pi != NULL)
+				reply_from(&out[m].msg_hdr, &cout[m], pi->ipi_addr);
 			m++;
 		}
-		for (int done = 0; done < m;) {
-			int s = sendmmsg(w->fd, out + done, (unsigned)(m - done), 0);
-			if (s < 0) {
-				if (errno == EINTR)
-					continue;
-				/* Skip the one that failed (e.g. ECONNREFUSED). */
-				atomic_fetch_add_explicit(&w->c.send_err, 1,
-							  memory_order_relaxed);
-				done++;
-				continue;
-			}
-			atomic_fetch_add_explicit(&w->c.tx, (unsigned long)s,
-						  memory_order_relaxed);
-			done += s;
-		}
+		send_replies(w, out, m);
 	}
 	return NULL;
 }

@@ -210,9 +210,75 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv)
+/* Room for every client and half-open connection at once. */
+static void raise_nofile(void)
 {
 	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			perror("status_flood: setrlimit");
+	}
+}
+
+/*
+ * Open n half-open connections into half[] (-1 where one failed): each
+ * sends the start of a request and never the rest. Returns how many
+ * got that far.
+ */
+static unsigned open_half(int *half, unsigned n)
+{
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t dl = now_ms() + 5000;
+		int k = 0;
+		half[i] = new_socket();
+		while (half[i] >= 0 && (k = try_connect(half[i])) == 0 &&
+		       now_ms() < dl)
+			usleep(1000);
+		if (half[i] < 0 || k != 1 ||
+		    send(half[i], half_req, sizeof(half_req) - 1,
+			 MSG_NOSIGNAL) != (ssize_t)sizeof(half_req) - 1) {
+			if (half[i] >= 0)
+				close(half[i]);
+			half[i] = -1;
+			continue;
+		}
+		ok++;
+	}
+	return ok;
+}
+
+/*
+ * Close the half-open connections; returns how many the server had
+ * already closed (EOF or reset after whatever it said last).
+ */
+static unsigned close_half(const int *half, unsigned n)
+{
+	unsigned closed = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct pollfd p = { half[i], POLLIN, 0 };
+		char b[512];
+		if (half[i] < 0)
+			continue;
+		if (poll(&p, 1, 0) == 1) {
+			ssize_t r;
+			/* Whatever the server said last, then EOF or reset. */
+			while ((r = recv(half[i], b, sizeof(b), MSG_DONTWAIT)) > 0)
+				;
+			if (r == 0 || (r < 0 && errno != EAGAIN))
+				closed++;
+		}
+		close(half[i]);
+	}
+	return closed;
+}
+
+int main(int argc, char **argv)
+{
 	unsigned n, n_half, rounds = 0, served = 0, failed = 0, half_ok = 0,
 			    half_closed = 0;
 	uint64_t duration, hold, t_start, t_half;
@@ -239,12 +305,7 @@ int main(int argc, char **argv)
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, argv[1], strlen(argv[1]) + 1);
 
-	/* Room for every client and half-open connection at once. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			perror("status_flood: setrlimit");
-	}
+	raise_nofile();
 
 	max_lat = (size_t)n * (duration / 50 + 2);
 	half = calloc(n_half + 1, sizeof(*half));
@@ -257,23 +318,7 @@ int main(int argc, char **argv)
 	}
 
 	t_start = t_half = now_ms();
-	for (unsigned i = 0; i < n_half; i++) {
-		uint64_t dl = now_ms() + 5000;
-		int k = 0;
-		half[i] = new_socket();
-		while (half[i] >= 0 && (k = try_connect(half[i])) == 0 &&
-		       now_ms() < dl)
-			usleep(1000);
-		if (half[i] < 0 || k != 1 ||
-		    send(half[i], half_req, sizeof(half_req) - 1,
-			 MSG_NOSIGNAL) != (ssize_t)sizeof(half_req) - 1) {
-			if (half[i] >= 0)
-				close(half[i]);
-			half[i] = -1;
-			continue;
-		}
-		half_ok++;
-	}
+	half_ok = open_half(half, n_half);
 
 	do {
 		unsigned s = run_round(cl, pf, n, lat, &n_lat);
@@ -286,21 +331,7 @@ int main(int argc, char **argv)
 	while (now_ms() - t_half < hold) {
 		usleep(50000);
 	}
-	for (unsigned i = 0; i < n_half; i++) {
-		struct pollfd p = { half[i], POLLIN, 0 };
-		char b[512];
-		if (half[i] < 0)
-			continue;
-		if (poll(&p, 1, 0) == 1) {
-			ssize_t r;
-			/* Whatever the server said last, then EOF or reset. */
-			while ((r = recv(half[i], b, sizeof(b), MSG_DONTWAIT)) > 0)
-				;
-			if (r == 0 || (r < 0 && errno != EAGAIN))
-				half_closed++;
-		}
-		close(half[i]);
-	}
+	half_closed = close_half(half, n_half);
 
 	qsort(lat, n_lat, sizeof(*lat), cmp_u64);
 	printf("rounds=%u clients=%u served=%u failed=%u p50_ms=%llu "

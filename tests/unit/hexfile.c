@@ -33,6 +33,40 @@ static bool is_separator(const char *line)
 	return *line == '\0';
 }
 
+/*
+ * The hex digits of one line (up to a '#') appended to buf[*used..cap);
+ * *hi carries a pending high nibble (-1: none) from line to line.
+ * Returns -1, having said why, on a non-hex character or a full buffer.
+ */
+static int hex_line(const char *line, uint8_t *buf, size_t cap, size_t *used,
+		    int *hi, const char *path, size_t lineno)
+{
+	for (const char *c = line; *c != '\0' && *c != '#'; c++) {
+		int d;
+
+		if (isspace((unsigned char)*c))
+			continue;
+		d = hex_digit((unsigned char)*c);
+		if (d < 0) {
+			fprintf(stderr, "%s:%zu: not hex: '%c'\n", path,
+				lineno, *c);
+			return -1;
+		}
+		if (*hi < 0) {
+			*hi = d;
+			continue;
+		}
+		if (*used >= cap) {
+			fprintf(stderr, "%s:%zu: more than %zu octets\n",
+				path, lineno, cap);
+			return -1;
+		}
+		buf[(*used)++] = (uint8_t)(*hi << 4 | d);
+		*hi = -1;
+	}
+	return 0;
+}
+
 static int load(const char *name, uint8_t *buf, size_t cap,
 		struct hexpkt *pkts, size_t max_pkts, size_t *n)
 {
@@ -74,29 +108,8 @@ static int load(const char *name, uint8_t *buf, size_t cap,
 			start = used;
 			continue;
 		}
-		for (const char *c = line; *c != '\0' && *c != '#'; c++) {
-			int d;
-
-			if (isspace((unsigned char)*c))
-				continue;
-			d = hex_digit((unsigned char)*c);
-			if (d < 0) {
-				fprintf(stderr, "%s:%zu: not hex: '%c'\n", path,
-					lineno, *c);
-				goto out;
-			}
-			if (hi < 0) {
-				hi = d;
-				continue;
-			}
-			if (used >= cap) {
-				fprintf(stderr, "%s:%zu: more than %zu octets\n",
-					path, lineno, cap);
-				goto out;
-			}
-			buf[used++] = (uint8_t)(hi << 4 | d);
-			hi = -1;
-		}
+		if (hex_line(line, buf, cap, &used, &hi, path, lineno) < 0)
+			goto out;
 	}
 	if (ferror(f) || hi >= 0) {
 		fprintf(stderr, "%s: read error or odd number of digits\n", path);
