@@ -79,11 +79,19 @@ struct check_run {
 	unsigned errors;               /* targets that could not be probed */
 };
 
-/* One option with its argument; 1 when c is not one of ours. */
-static int parse_option(int c, const char *arg, struct check_opts *o)
+/* A decimal number in lo..hi, nothing else. */
+static bool parse_range(const char *arg, long lo, long hi, long *out)
 {
 	char *end;
 
+	errno = 0;
+	*out = strtol(arg, &end, 10);
+	return errno == 0 && *end == '\0' && *out >= lo && *out <= hi;
+}
+
+/* One option with its argument; 1 when c is not one of ours. */
+static int parse_option(int c, const char *arg, struct check_opts *o)
+{
 	switch (c) {
 	case 'c':
 		o->config_path = arg;
@@ -110,10 +118,7 @@ static int parse_option(int c, const char *arg, struct check_opts *o)
 		o->source = arg;
 		break;
 	case 'p':
-		errno = 0;
-		o->port = strtol(arg, &end, 10);
-		if (errno != 0 || *end != '\0' || o->port < 1 ||
-		    o->port > 65535) {
+		if (!parse_range(arg, 1, 65535, &o->port)) {
 			fprintf(stderr,
 				"ntpverify check: --port: '%s' is not "
 				"a port number (1-65535)\n",
@@ -136,10 +141,7 @@ static int parse_option(int c, const char *arg, struct check_opts *o)
 		o->targets = arg;
 		break;
 	case 'K':
-		errno = 0;
-		o->key_id = strtol(arg, &end, 10);
-		if (errno != 0 || *end != '\0' || o->key_id < 1 ||
-		    o->key_id > 65535) {
+		if (!parse_range(arg, 1, 65535, &o->key_id)) {
 			/* Not echoed: a mistyped secret may land here. */
 			fprintf(stderr, "ntpverify check: --key-id: not "
 					"a key ID (1-65535)\n");

@@ -170,6 +170,26 @@ static void probe_done(struct probe *p, void *arg)
 		event_base_loopexit(d->base, NULL);
 }
 
+/* What to send for this job; admission picks the source. */
+static void job_request(struct daemon *d, const struct job *j,
+			struct probe_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->dst = j->dst;
+	req->dstlen = j->dstlen;
+	req->variable = d->cfg.variable;
+	if (j->lease.key_method) {
+		req->method = PROBE_KEY;
+		req->key = &j->key;
+	} else {
+		req->token = j->lease.token;
+	}
+	req->timeout_ms = d->cfg.probe.timeout_ms;
+	req->retransmit_ms = d->cfg.probe.retransmit_ms;
+	req->gate = gate;
+	req->gate_arg = d;
+}
+
 /* Try to put one waiting job on the wire. Returns false to keep it waiting. */
 static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 		      uint64_t *wake)
@@ -184,21 +204,7 @@ static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 	struct admission_decision ad;
 	struct probe_request req;
 
-	memset(&req, 0, sizeof(req));
-	req.dst = j->dst;
-	req.dstlen = j->dstlen;
-	req.variable = d->cfg.variable;
-	if (j->lease.key_method) {
-		req.method = PROBE_KEY;
-		req.key = &j->key;
-	} else {
-		req.token = j->lease.token;
-	}
-	req.timeout_ms = d->cfg.probe.timeout_ms;
-	req.retransmit_ms = d->cfg.probe.retransmit_ms;
-	req.gate = gate;
-	req.gate_arg = d;
-
+	job_request(d, j, &req);
 	admission_start(&rules, &req, now, &j->probe, d->base, probe_done, j,
 			&ad);
 	switch (ad.status) {

@@ -85,8 +85,11 @@ static uint64_t transmit(struct probe *p, struct probe_sm_out *out)
 	int err = 0;
 
 	memset(msgs, 0, sizeof(msgs));
-	if (out->send_primary)
-		iov[n++].iov_base = (void *)probe_sm_primary(&p->sm, &iov[0].iov_len);
+	/* The state machine's buffers, not copies: sendmmsg only reads them. */
+	if (out->send_primary) {
+		iov[n].iov_base = (void *)probe_sm_primary(&p->sm, &iov[n].iov_len);
+		n++;
+	}
 	if (out->send_plain) {
 		iov[n].iov_base = (void *)probe_sm_plain(&p->sm, &iov[n].iov_len);
 		n++;

@@ -14,7 +14,7 @@
  * the socket, the events, the clock and the random values, and feeds it.
  * The request and result types live there too.
  *
- * The struct is embedded by its owner (about 2.5 KiB; the 15 KiB
+ * The struct is embedded by its owner (about 2.7 KiB; the 15 KiB
  * reassembly buffer is allocated only for a fragmented reply and freed
  * when the probe ends): probe_start() arms it on the caller's event_base,
  * the `done` callback runs exactly once from a fresh loop turn, after

@@ -112,7 +112,7 @@ struct probe_sm_out {
 	uint64_t wake_ns;             /* call probe_sm_tick() at this time */
 };
 
-/* One attempt. Embedded by its owner; about 1.2 KiB. */
+/* One attempt. Embedded by its owner; about 1.3 KiB. */
 struct probe_sm {
 	const struct probe_request *req; /* the caller's; outlives the sm */
 	struct probe_result *result;  /* the caller's; written here */
