@@ -168,8 +168,8 @@ void probe_sm_sent(struct probe_sm *sm, unsigned n_sent, int err,
 
 /*
  * A datagram from the server. `len` is its length on the wire (as
- * recv(MSG_TRUNC) reports it); only min(len, PROBE_RECV_MAX) octets are
- * read, and a longer datagram is rejected unread.
+ * recv(MSG_TRUNC) reports it): one longer than PROBE_RECV_MAX is rejected
+ * unread, so the caller's buffer need only hold PROBE_RECV_MAX octets.
  */
 void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		       uint64_t now_ns, struct probe_sm_out *out);
