@@ -20,15 +20,15 @@
 
 #include <openssl/crypto.h>
 
+#include "cli/check_output.h"
 #include "cli/commands.h"
 #include "config/config.h"
 #include "core/evtime.h"
-#include "engine/ratelimit_config.h"
-#include "engine/policy.h"
+#include "core/token.h"
+#include "engine/admission.h"
 #include "engine/probe.h"
 #include "engine/ratelimit.h"
-#include "core/textout.h"
-#include "core/token.h"
+#include "engine/ratelimit_config.h"
 
 struct check_opts {
 	const char *config_path; /* --config */
@@ -60,11 +60,14 @@ struct check_run {
 	struct check_opts *o;          /* options */
 	struct nv_config *cfg;         /* configuration (defaults without --config) */
 	struct ratelimit *rl;          /* the same limits as the daemon's */
-	struct probe_request req;      /* template: variable, token, timing, source */
+	struct admission rules;        /* policy, source, limits: as the daemon */
+	struct config_source source;   /* --source, when given */
+	unsigned next_source[2];       /* the rules' rotor (one source at most) */
+	struct probe_request req;      /* template: variable, token, timing */
 	uint16_t port;                 /* destination port */
-	bool allow_private;            /* policy setting */
 	bool single;                   /* one host: hints, plain output */
-	struct check_slot *slots;      /* max_in_flight of them */
+	struct check_slot *slots;      /* n_slots of them */
+	unsigned n_slots;              /* max_in_flight, or 1 for one host */
 	struct check_slot *free;       /* free list */
 	unsigned in_flight;            /* running probes */
 	int next_operand;              /* next of o->hosts */
@@ -76,29 +79,91 @@ struct check_run {
 	unsigned errors;               /* targets that could not be probed */
 };
 
-static void check_usage(FILE *f)
+/* A decimal number in lo..hi, nothing else. */
+static bool parse_range(const char *arg, long lo, long hi, long *out)
 {
-	fprintf(f,
-		"usage: ntpverify check [--config FILE] [--token TOKEN] "
-		"[--variable NAME]\n"
-		"                       [--source ADDR] [--port N] "
-		"[--timeout DURATION]\n"
-		"                       [--allow-private] [--json] "
-		"[--targets FILE|-]\n"
-		"                       [--key-id N [--key-type AES128|SHA1] "
-		"--key-file FILE|-]\n"
-		"                       [HOST...]\n");
+	char *end;
+
+	errno = 0;
+	*out = strtol(arg, &end, 10);
+	return errno == 0 && *end == '\0' && *out >= lo && *out <= hi;
 }
 
-/* Name the offending option without its value (it may be a secret). */
-static void bad_option(const char *arg)
+/* One option with its argument; 1 when c is not one of ours. */
+static int parse_option(int c, const char *arg, struct check_opts *o)
 {
-	size_t n = strcspn(arg, "=");
-
-	if (optopt != 0 && arg[0] == '-' && arg[1] != '-')
-		fprintf(stderr, "ntpverify check: bad option -%c\n", optopt);
-	else
-		fprintf(stderr, "ntpverify check: bad option %.*s\n", (int)n, arg);
+	switch (c) {
+	case 'c':
+		o->config_path = arg;
+		break;
+	case 't':
+		o->token = arg;
+		if (!token_valid(arg)) {
+			fprintf(stderr,
+				"ntpverify check: --token: %s\n",
+				TOKEN_RULE);
+			return -1;
+		}
+		break;
+	case 'V':
+		o->variable = arg;
+		if (!variable_valid(arg)) {
+			fprintf(stderr,
+				"ntpverify check: --variable: %s\n",
+				VARIABLE_RULE);
+			return -1;
+		}
+		break;
+	case 's':
+		o->source = arg;
+		break;
+	case 'p':
+		if (!parse_range(arg, 1, 65535, &o->port)) {
+			fprintf(stderr,
+				"ntpverify check: --port: '%s' is not "
+				"a port number (1-65535)\n",
+				arg);
+			return -1;
+		}
+		break;
+	case 'T':
+		if (config_parse_duration(arg, &o->timeout_ms) < 0 ||
+		    o->timeout_ms < 100 || o->timeout_ms > 60000) {
+			fprintf(stderr,
+				"ntpverify check: --timeout: '%s' is "
+				"not a duration between 100ms and 60s "
+				"(e.g. 500ms, 3s)\n",
+				arg);
+			return -1;
+		}
+		break;
+	case 'f':
+		o->targets = arg;
+		break;
+	case 'K':
+		if (!parse_range(arg, 1, 65535, &o->key_id)) {
+			/* Not echoed: a mistyped secret may land here. */
+			fprintf(stderr, "ntpverify check: --key-id: not "
+					"a key ID (1-65535)\n");
+			return -1;
+		}
+		break;
+	case 'Y':
+		o->key_type = arg;
+		break;
+	case 'F':
+		o->key_file = arg;
+		break;
+	case 'a':
+		o->allow_private = true;
+		break;
+	case 'j':
+		o->json = true;
+		break;
+	default:
+		return 1;
+	}
+	return 0;
 }
 
 static int parse_check_args(int argc, char **argv, struct check_opts *o)
@@ -119,8 +184,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
-	char *end;
+	int c, rc;
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
@@ -128,85 +192,15 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "c:t:V:s:p:T:f:K:Y:F:ajh", longopts,
 				NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			o->config_path = optarg;
-			break;
-		case 't':
-			o->token = optarg;
-			if (!token_valid(optarg)) {
-				fprintf(stderr,
-					"ntpverify check: --token: %s\n",
-					TOKEN_RULE);
-				return -1;
-			}
-			break;
-		case 'V':
-			o->variable = optarg;
-			if (!variable_valid(optarg)) {
-				fprintf(stderr,
-					"ntpverify check: --variable: %s\n",
-					VARIABLE_RULE);
-				return -1;
-			}
-			break;
-		case 's':
-			o->source = optarg;
-			break;
-		case 'p':
-			errno = 0;
-			o->port = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || o->port < 1 ||
-			    o->port > 65535) {
-				fprintf(stderr,
-					"ntpverify check: --port: '%s' is not "
-					"a port number (1-65535)\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case 'T':
-			if (config_parse_duration(optarg, &o->timeout_ms) < 0 ||
-			    o->timeout_ms < 100 || o->timeout_ms > 60000) {
-				fprintf(stderr,
-					"ntpverify check: --timeout: '%s' is "
-					"not a duration between 100ms and 60s "
-					"(e.g. 500ms, 3s)\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case 'f':
-			o->targets = optarg;
-			break;
-		case 'K':
-			errno = 0;
-			o->key_id = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || o->key_id < 1 ||
-			    o->key_id > 65535) {
-				/* Not echoed: a mistyped secret may land here. */
-				fprintf(stderr, "ntpverify check: --key-id: not "
-						"a key ID (1-65535)\n");
-				return -1;
-			}
-			break;
-		case 'Y':
-			o->key_type = optarg;
-			break;
-		case 'F':
-			o->key_file = optarg;
-			break;
-		case 'a':
-			o->allow_private = true;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
+		if (c == 'h') {
 			check_usage(stdout);
 			exit(0);
-		default:
-			bad_option(argv[optind - 1]);
+		}
+		rc = parse_option(c, optarg, o);
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
+			check_bad_option(argv[optind - 1]);
 			check_usage(stderr);
 			return -1;
 		}
@@ -265,79 +259,6 @@ static int resolve_host(const char *host, int family, uint16_t port,
 	return 0;
 }
 
-static void print_json(const char *host, const char *server, unsigned port,
-		       const char *variable, const struct probe_result *r,
-		       const struct ntpauth_key *key)
-{
-	printf("{\"server\":");
-	json_put_cstr(stdout, server);
-	if (strcmp(host, server) != 0) {
-		printf(",\"host\":");
-		json_put_cstr(stdout, host);
-	}
-	printf(",\"port\":%u,\"source\":", port);
-	json_put_cstr(stdout, r->source[0] ? r->source : NULL);
-	printf(",\"method\":\"%s\"", key ? "key" : "setvar");
-	if (key != NULL)
-		printf(",\"key_id\":%u", (unsigned)key->id);
-	printf(",\"variable\":");
-	json_put_cstr(stdout, key ? NULL : variable);
-	printf(",\"outcome\":");
-	json_put_cstr(stdout, outcome_name(r->outcome));
-	printf(",\"value\":");
-	if (r->have_value)
-		json_put_string(stdout, r->value, strlen(r->value));
-	else
-		printf("null");
-	printf(",\"detail\":");
-	json_put_cstr(stdout, r->detail);
-	if (r->rtt_ms >= 0)
-		printf(",\"rtt_ms\":%.3f", r->rtt_ms);
-	else
-		printf(",\"rtt_ms\":null");
-	if (r->ntp_answered) {
-		printf(",\"ntp\":{\"stratum\":%u,\"refid\":", r->stratum);
-		json_put_cstr(stdout, r->refid);
-		printf("}");
-	} else {
-		printf(",\"ntp\":null");
-	}
-	printf("}\n");
-}
-
-static void print_human(const char *server, unsigned port,
-			const char *variable, const struct probe_result *r,
-			bool hint_too)
-{
-	char hint[512];
-
-	if (r->outcome == OUTCOME_READ && hint_too) {
-		printf("%s=", variable);
-		text_put_escaped(stdout, r->value, strlen(r->value));
-		if (r->value_len > PROBE_VALUE_MAX)
-			printf(" (truncated, %zu octets)", r->value_len);
-		printf("\n");
-		return;
-	}
-	printf("%s port %u", server, port);
-	if (r->source[0])
-		printf(" from %s", r->source);
-	printf(": %s (%s)", outcome_name(r->outcome), r->detail);
-	if (r->outcome == OUTCOME_READ) {
-		printf(" %s=", variable);
-		text_put_escaped(stdout, r->value, strlen(r->value));
-	}
-	if (r->rtt_ms >= 0)
-		printf(", rtt %.1f ms", r->rtt_ms);
-	if (r->ntp_answered)
-		printf(", ntp stratum %u refid %s", r->stratum,
-		       r->refid[0] ? r->refid : "-");
-	printf("\n");
-	if (hint_too &&
-	    outcome_hint(r->outcome, r->source, variable, hint, sizeof(hint)))
-		printf("hint: %s\n", hint);
-}
-
 static void report(struct check_run *run, const char *host,
 		   const struct sockaddr *dst, const struct probe_result *r)
 {
@@ -345,11 +266,12 @@ static void report(struct check_run *run, const char *host,
 
 	probe_addr_str(dst, server, sizeof(server));
 	if (run->o->json)
-		print_json(host, server, run->port, run->req.variable, r,
-			   run->req.method == PROBE_KEY ? run->req.key : NULL);
+		check_print_json(host, server, run->port, run->req.variable, r,
+				 run->req.method == PROBE_KEY ? run->req.key
+							      : NULL);
 	else
-		print_human(server, run->port, run->req.variable, r,
-			    run->single);
+		check_print_human(server, run->port, run->req.variable, r,
+				  run->single);
 	run->done++;
 	if (r->outcome != OUTCOME_VERIFIED && r->outcome != OUTCOME_READ)
 		run->negative++;
@@ -409,72 +331,95 @@ static void wait_cb(evutil_socket_t fd, short what, void *arg)
 	fill(arg);
 }
 
+/* A destination the policy refuses: reported like a probe's result. */
+static void report_refused(struct check_run *run, const char *host,
+			   const struct sockaddr *dst, const char *why,
+			   bool hint)
+{
+	struct probe_result refused;
+
+	memset(&refused, 0, sizeof(refused));
+	refused.outcome = OUTCOME_REFUSED_BY_POLICY;
+	refused.rtt_ms = -1;
+	snprintf(refused.detail, sizeof(refused.detail), "%s%s", why,
+		 hint ? " (see --allow-private)" : "");
+	report(run, host, dst, &refused);
+}
+
+/*
+ * Resolve one target and put it through admission on a free slot.
+ * Returns false when the rate limits say wait: the target is held in
+ * run->pending and the wait timer armed.
+ */
+static bool start_target(struct check_run *run, const char *host)
+{
+	struct probe_request req = run->req;
+	struct admission_decision ad;
+	const char *why = NULL;
+	uint64_t now = evtime_mono_ms();
+
+	if (resolve_host(host, run->rules.n_sources ? run->source.family
+						    : AF_UNSPEC,
+			 run->port, &req.dst, &req.dstlen, &why) < 0) {
+		fprintf(stderr, "ntpverify check: %s: %s\n", host, why);
+		run->errors++;
+		return true;
+	}
+
+	struct check_slot *slot = run->free;
+	run->free = slot->next_free;
+	snprintf(slot->host, sizeof(slot->host), "%s", host);
+	admission_start(&run->rules, &req, now, &slot->probe, run->base,
+			on_probe_done, slot, &ad);
+	if (ad.status == ADMISSION_STARTED) {
+		run->in_flight++;
+		return true;
+	}
+	slot->next_free = run->free;
+	run->free = slot;
+
+	switch (ad.status) {
+	case ADMISSION_REFUSED:
+	case ADMISSION_NO_SOURCE:
+		report_refused(run, host, (struct sockaddr *)&req.dst, ad.why,
+			       ad.status == ADMISSION_REFUSED &&
+				       !run->rules.allow_private);
+		return true;
+	case ADMISSION_DEFERRED:
+		if (ad.not_before_ms == UINT64_MAX) {
+			fprintf(stderr,
+				"ntpverify check: %s: the rate limits never "
+				"allow it (%s)\n",
+				host, ad.why);
+			run->errors++;
+			return true;
+		}
+		/* Hold this target and come back when allowed. */
+		snprintf(run->pending, sizeof(run->pending), "%s", host);
+		evtime_add_ms(&run->ev_wait, ad.not_before_ms > now
+						     ? ad.not_before_ms - now
+						     : 1);
+		return false;
+	case ADMISSION_NO_MEMORY:
+		fprintf(stderr, "ntpverify check: out of memory\n");
+		break;
+	default:
+		fprintf(stderr, "ntpverify check: %s: %s\n", host,
+			slot->probe.result.detail);
+		break;
+	}
+	run->errors++;
+	return true;
+}
+
 /* Start probes until the slots, the rate limits or the targets run out. */
 static void fill(struct check_run *run)
 {
 	char host[256];
 
-	while (run->free != NULL && next_target(run, host, sizeof(host))) {
-		struct probe_request req = run->req;
-		struct probe_result refused;
-		const char *why = NULL;
-		uint64_t now = evtime_mono_ms(), not_before = 0;
-
-		if (resolve_host(host, run->req.srclen ? run->req.src.ss_family
-						       : AF_UNSPEC,
-				 run->port, &req.dst, &req.dstlen, &why) < 0) {
-			fprintf(stderr, "ntpverify check: %s: %s\n", host, why);
-			run->errors++;
-			continue;
-		}
-		if (!policy_allows((struct sockaddr *)&req.dst,
-				   run->allow_private, &why)) {
-			memset(&refused, 0, sizeof(refused));
-			refused.outcome = OUTCOME_REFUSED_BY_POLICY;
-			refused.rtt_ms = -1;
-			snprintf(refused.detail, sizeof(refused.detail), "%s%s",
-				 why,
-				 run->allow_private ? "" : " (see --allow-private)");
-			report(run, host, (struct sockaddr *)&req.dst, &refused);
-			continue;
-		}
-		if (!ratelimit_may_start(run->rl, (struct sockaddr *)&req.dst,
-					 now, &not_before, &why)) {
-			if (not_before == UINT64_MAX) {
-				fprintf(stderr,
-					"ntpverify check: %s: the rate limits "
-					"never allow it (%s)\n",
-					host, why);
-				run->errors++;
-				continue;
-			}
-			/* Hold this target and come back when allowed. */
-			snprintf(run->pending, sizeof(run->pending), "%s", host);
-			evtime_add_ms(&run->ev_wait,
-				      not_before > now ? not_before - now : 1);
+	while (run->free != NULL && next_target(run, host, sizeof(host)))
+		if (!start_target(run, host))
 			return;
-		}
-		if (!ratelimit_started(run->rl, (struct sockaddr *)&req.dst,
-				       now)) {
-			fprintf(stderr, "ntpverify check: out of memory\n");
-			run->errors++;
-			continue;
-		}
-
-		struct check_slot *slot = run->free;
-		run->free = slot->next_free;
-		snprintf(slot->host, sizeof(slot->host), "%s", host);
-		if (probe_start(&slot->probe, run->base, &req, on_probe_done,
-				slot) < 0) {
-			fprintf(stderr, "ntpverify check: %s: %s\n", host,
-				slot->probe.result.detail);
-			run->errors++;
-			slot->next_free = run->free;
-			run->free = slot;
-			continue;
-		}
-		run->in_flight++;
-	}
 	if (run->in_flight == 0 && run->pending[0] == '\0')
 		event_base_loopbreak(run->base);
 }
@@ -519,6 +464,87 @@ static int read_key(const struct check_opts *o, struct ntpauth_key *key)
 	return 0;
 }
 
+/*
+ * The request template, the rules, the target list, the slots and the
+ * loop, from the options and the configuration. Returns 0, or -1 after
+ * saying why on stderr; check_run_free() cleans up either way.
+ */
+static int check_run_init(struct check_run *run, struct check_opts *o,
+			  struct nv_config *cfg)
+{
+	run->o = o;
+	run->cfg = cfg;
+	run->single = o->n_hosts == 1 && o->targets == NULL;
+	run->req.variable = o->variable ? o->variable : cfg->variable;
+	run->req.token = o->token;
+	run->req.timeout_ms = o->timeout_ms ? o->timeout_ms : cfg->probe.timeout_ms;
+	run->req.retransmit_ms = cfg->probe.retransmit_ms < run->req.timeout_ms
+					 ? cfg->probe.retransmit_ms
+					 : run->req.timeout_ms;
+	run->req.gate = check_gate;
+	run->req.gate_arg = run;
+	run->port = (uint16_t)(o->port ? o->port : cfg->ntp_port);
+	run->rules.allow_private = o->allow_private || cfg->allow_private_targets;
+	run->rules.sources = &run->source;
+	run->rules.next_source = run->next_source;
+
+	if (o->source != NULL) {
+		if (config_parse_address(o->source, &run->source.addr,
+					 &run->source.addrlen) < 0) {
+			fprintf(stderr,
+				"ntpverify check: --source: '%s' is not an "
+				"IPv4 or IPv6 address\n",
+				o->source);
+			return -1;
+		}
+		run->source.family = run->source.addr.ss_family;
+		run->rules.n_sources = 1;
+	}
+	if (o->targets != NULL) {
+		run->list = strcmp(o->targets, "-") == 0 ? stdin
+							 : fopen(o->targets, "r");
+		if (run->list == NULL) {
+			fprintf(stderr, "ntpverify check: %s: %s\n", o->targets,
+				strerror(errno));
+			return -1;
+		}
+	}
+
+	run->n_slots = run->single ? 1 : cfg->probe.max_in_flight;
+	run->slots = calloc(run->n_slots, sizeof(*run->slots));
+	run->base = event_base_new();
+	if (run->base != NULL)
+		evtimer_assign(&run->ev_wait, run->base, wait_cb, run);
+	struct ratelimit_params limits = limits_from_config(cfg);
+	run->rl = run->rules.rl = ratelimit_new(&limits);
+	if (run->slots == NULL || run->base == NULL || run->rl == NULL) {
+		fprintf(stderr, "ntpverify check: out of memory\n");
+		return -1;
+	}
+	for (unsigned i = 0; i < run->n_slots; i++) {
+		run->slots[i].run = run;
+		run->slots[i].next_free = run->free;
+		run->free = &run->slots[i];
+	}
+	return 0;
+}
+
+static void check_run_free(struct check_run *run)
+{
+	if (run->slots != NULL) {
+		for (unsigned i = 0; i < run->n_slots; i++)
+			probe_cancel(&run->slots[i].probe);
+	}
+	free(run->slots);
+	if (run->base != NULL) {
+		event_del(&run->ev_wait);
+		event_base_free(run->base);
+	}
+	ratelimit_free(run->rl);
+	if (run->list != NULL && run->list != stdin)
+		fclose(run->list);
+}
+
 int cmd_check(int argc, char **argv)
 {
 	struct check_opts o;
@@ -545,54 +571,8 @@ int cmd_check(int argc, char **argv)
 		run.req.method = PROBE_KEY;
 		run.req.key = &key;
 	}
-	run.o = &o;
-	run.cfg = &cfg;
-	run.single = o.n_hosts == 1 && o.targets == NULL;
-	run.req.variable = o.variable ? o.variable : cfg.variable;
-	run.req.token = o.token;
-	run.req.timeout_ms = o.timeout_ms ? o.timeout_ms : cfg.probe.timeout_ms;
-	run.req.retransmit_ms = cfg.probe.retransmit_ms < run.req.timeout_ms
-					? cfg.probe.retransmit_ms
-					: run.req.timeout_ms;
-	run.req.gate = check_gate;
-	run.req.gate_arg = &run;
-	run.port = (uint16_t)(o.port ? o.port : cfg.ntp_port);
-	run.allow_private = o.allow_private || cfg.allow_private_targets;
-
-	if (o.source != NULL &&
-	    config_parse_address(o.source, &run.req.src, &run.req.srclen) < 0) {
-		fprintf(stderr,
-			"ntpverify check: --source: '%s' is not an IPv4 or "
-			"IPv6 address\n",
-			o.source);
+	if (check_run_init(&run, &o, &cfg) < 0)
 		goto out;
-	}
-	if (o.targets != NULL) {
-		run.list = strcmp(o.targets, "-") == 0 ? stdin
-						       : fopen(o.targets, "r");
-		if (run.list == NULL) {
-			fprintf(stderr, "ntpverify check: %s: %s\n", o.targets,
-				strerror(errno));
-			goto out;
-		}
-	}
-
-	unsigned n_slots = run.single ? 1 : cfg.probe.max_in_flight;
-	run.slots = calloc(n_slots, sizeof(*run.slots));
-	run.base = event_base_new();
-	if (run.base != NULL)
-		evtimer_assign(&run.ev_wait, run.base, wait_cb, &run);
-	struct ratelimit_params limits = limits_from_config(&cfg);
-	run.rl = ratelimit_new(&limits);
-	if (run.slots == NULL || run.base == NULL || run.rl == NULL) {
-		fprintf(stderr, "ntpverify check: out of memory\n");
-		goto out;
-	}
-	for (unsigned i = 0; i < n_slots; i++) {
-		run.slots[i].run = &run;
-		run.slots[i].next_free = run.free;
-		run.free = &run.slots[i];
-	}
 
 	fill(&run);
 	if (run.in_flight > 0 || run.pending[0] != '\0')
@@ -604,19 +584,7 @@ int cmd_check(int argc, char **argv)
 	else
 		status = run.negative > 0 || run.errors > 0 ? EXIT_NEGATIVE : 0;
 out:
-	if (run.slots != NULL) {
-		unsigned n = run.single ? 1 : cfg.probe.max_in_flight;
-		for (unsigned i = 0; i < n; i++)
-			probe_cancel(&run.slots[i].probe);
-	}
-	free(run.slots);
-	if (run.base != NULL) {
-		event_del(&run.ev_wait);
-		event_base_free(run.base);
-	}
-	ratelimit_free(run.rl);
-	if (run.list != NULL && run.list != stdin)
-		fclose(run.list);
+	check_run_free(&run);
 	config_free(&cfg);
 	ntpauth_key_wipe(&key);
 	return status;

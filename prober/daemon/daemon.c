@@ -21,7 +21,7 @@
 #include "engine/ratelimit_config.h"
 #include "core/log.h"
 #include "daemon/notify.h"
-#include "engine/policy.h"
+#include "engine/admission.h"
 #include "daemon/status.h"
 
 /* How long SIGTERM waits for the database once probes are done. */
@@ -170,66 +170,60 @@ static void probe_done(struct probe *p, void *arg)
 		event_base_loopexit(d->base, NULL);
 }
 
-/* The published source address for this destination's family, in turn. */
-static int pick_source(struct daemon *d, int family,
-		       struct probe_request *req)
+/* What to send for this job; admission picks the source. */
+static void job_request(struct daemon *d, const struct job *j,
+			struct probe_request *req)
 {
-	size_t fam = family == AF_INET6 ? 1 : 0;
-	size_t n = d->cfg.n_sources;
-
-	if (n == 0) {
-		req->srclen = 0; /* the kernel chooses */
-		return 0;
+	memset(req, 0, sizeof(*req));
+	req->dst = j->dst;
+	req->dstlen = j->dstlen;
+	req->variable = d->cfg.variable;
+	if (j->lease.key_method) {
+		req->method = PROBE_KEY;
+		req->key = &j->key;
+	} else {
+		req->token = j->lease.token;
 	}
-	for (size_t k = 0; k < n; k++) {
-		size_t i = (d->next_source[fam] + k) % n;
-		if (d->cfg.sources[i].family == family) {
-			req->src = d->cfg.sources[i].addr;
-			req->srclen = d->cfg.sources[i].addrlen;
-			d->next_source[fam] = (unsigned)(i + 1);
-			return 0;
-		}
-	}
-	return -1;
+	req->timeout_ms = d->cfg.probe.timeout_ms;
+	req->retransmit_ms = d->cfg.probe.retransmit_ms;
+	req->gate = gate;
+	req->gate_arg = d;
 }
 
 /* Try to put one waiting job on the wire. Returns false to keep it waiting. */
 static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 		      uint64_t *wake)
 {
-	const char *why = NULL;
-	uint64_t not_before = 0;
+	const struct admission rules = {
+		.rl = d->rl,
+		.allow_private = d->cfg.allow_private_targets,
+		.sources = d->cfg.sources,
+		.n_sources = d->cfg.n_sources,
+		.next_source = d->next_source,
+	};
+	struct admission_decision ad;
 	struct probe_request req;
 
-	if (!policy_allows((struct sockaddr *)&j->dst,
-			   d->cfg.allow_private_targets, &why)) {
+	job_request(d, j, &req);
+	admission_start(&rules, &req, now, &j->probe, d->base, probe_done, j,
+			&ad);
+	switch (ad.status) {
+	case ADMISSION_REFUSED:
+	case ADMISSION_NO_SOURCE:
 		d->c.refused_by_policy++;
-		job_finish(d, j, OUTCOME_REFUSED_BY_POLICY, why, NULL,
+		job_finish(d, j, OUTCOME_REFUSED_BY_POLICY, ad.why, NULL,
 			   retry_delay_s(&d->cfg, j->lease.attempts));
 		return true;
-	}
-
-	memset(&req, 0, sizeof(req));
-	if (pick_source(d, j->dst.ss_family, &req) < 0) {
-		d->c.refused_by_policy++;
-		job_finish(d, j, OUTCOME_REFUSED_BY_POLICY,
-			   j->dst.ss_family == AF_INET6
-				   ? "no IPv6 source address configured"
-				   : "no IPv4 source address configured",
-			   NULL, retry_delay_s(&d->cfg, j->lease.attempts));
-		return true;
-	}
-
-	if (!ratelimit_may_start(d->rl, (struct sockaddr *)&j->dst, now,
-				 &not_before, &why)) {
+	case ADMISSION_DEFERRED: {
 		uint64_t lease_left = d->cfg.queue.lease_time_ms / 2;
+		uint64_t not_before = ad.not_before_ms;
 		if (not_before == UINT64_MAX || not_before > now + lease_left) {
 			/* Too far off to sit on the lease: give it back. */
 			double after = not_before == UINT64_MAX
 					       ? retry_delay_s(&d->cfg, 1 << 30)
 					       : (double)(not_before - now) / 1000.0;
 			log_debug("verification %" PRId64 " (%s): deferred, %s",
-				  j->lease.id, j->lease.server, why);
+				  j->lease.id, j->lease.server, ad.why);
 			release_job(d, j, after);
 			return true;
 		}
@@ -238,7 +232,7 @@ static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 			*wake = not_before;
 		return false;
 	}
-	if (!ratelimit_started(d->rl, (struct sockaddr *)&j->dst, now)) {
+	case ADMISSION_NO_MEMORY:
 		log_warn("rate limiter out of memory; verification %" PRId64
 			 " deferred",
 			 j->lease.id);
@@ -246,34 +240,20 @@ static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 		if (j->not_before_ms < *wake)
 			*wake = j->not_before_ms;
 		return false;
-	}
-
-	req.dst = j->dst;
-	req.dstlen = j->dstlen;
-	req.variable = d->cfg.variable;
-	if (j->lease.key_method) {
-		req.method = PROBE_KEY;
-		req.key = &j->key;
-	} else {
-		req.token = j->lease.token;
-	}
-	req.timeout_ms = d->cfg.probe.timeout_ms;
-	req.retransmit_ms = d->cfg.probe.retransmit_ms;
-	req.gate = gate;
-	req.gate_arg = d;
-
-	TAILQ_REMOVE(&d->waiting, j, link);
-	d->n_waiting--;
-	TAILQ_INSERT_TAIL(&d->probing, j, link);
-	d->n_probing++;
-	j->probing = true;
-	if (probe_start(&j->probe, d->base, &req, probe_done, j) < 0) {
+	case ADMISSION_FAILED:
 		/* A local problem (no fds, source address gone): retry soon. */
 		log_warn("verification %" PRId64 " (%s): cannot probe: %s",
 			 j->lease.id, j->lease.server, j->probe.result.detail);
 		release_job(d, j, 10.0);
 		return true;
+	case ADMISSION_STARTED:
+		break;
 	}
+	TAILQ_REMOVE(&d->waiting, j, link);
+	d->n_waiting--;
+	TAILQ_INSERT_TAIL(&d->probing, j, link);
+	d->n_probing++;
+	j->probing = true;
 	d->c.probes_started++;
 	return true;
 }

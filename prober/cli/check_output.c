@@ -1,0 +1,109 @@
+/*
+ * check_output.c - `ntpverify check`'s result lines and JSON objects,
+ * and its usage.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/check_output.h"
+#include "core/outcome.h"
+#include "core/textout.h"
+
+void check_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ntpverify check [--config FILE] [--token TOKEN] "
+		"[--variable NAME]\n"
+		"                       [--source ADDR] [--port N] "
+		"[--timeout DURATION]\n"
+		"                       [--allow-private] [--json] "
+		"[--targets FILE|-]\n"
+		"                       [--key-id N [--key-type AES128|SHA1] "
+		"--key-file FILE|-]\n"
+		"                       [HOST...]\n");
+}
+
+/* Name the offending option without its value (it may be a secret). */
+void check_bad_option(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+
+	if (optopt != 0 && arg[0] == '-' && arg[1] != '-')
+		fprintf(stderr, "ntpverify check: bad option -%c\n", optopt);
+	else
+		fprintf(stderr, "ntpverify check: bad option %.*s\n", (int)n, arg);
+}
+
+void check_print_json(const char *host, const char *server, unsigned port,
+		      const char *variable, const struct probe_result *r,
+		      const struct ntpauth_key *key)
+{
+	printf("{\"server\":");
+	json_put_cstr(stdout, server);
+	if (strcmp(host, server) != 0) {
+		printf(",\"host\":");
+		json_put_cstr(stdout, host);
+	}
+	printf(",\"port\":%u,\"source\":", port);
+	json_put_cstr(stdout, r->source[0] ? r->source : NULL);
+	printf(",\"method\":\"%s\"", key ? "key" : "setvar");
+	if (key != NULL)
+		printf(",\"key_id\":%u", (unsigned)key->id);
+	printf(",\"variable\":");
+	json_put_cstr(stdout, key ? NULL : variable);
+	printf(",\"outcome\":");
+	json_put_cstr(stdout, outcome_name(r->outcome));
+	printf(",\"value\":");
+	if (r->have_value)
+		json_put_string(stdout, r->value, strlen(r->value));
+	else
+		printf("null");
+	printf(",\"detail\":");
+	json_put_cstr(stdout, r->detail);
+	if (r->rtt_ms >= 0)
+		printf(",\"rtt_ms\":%.3f", r->rtt_ms);
+	else
+		printf(",\"rtt_ms\":null");
+	if (r->ntp_answered) {
+		printf(",\"ntp\":{\"stratum\":%u,\"refid\":", r->stratum);
+		json_put_cstr(stdout, r->refid);
+		printf("}");
+	} else {
+		printf(",\"ntp\":null");
+	}
+	printf("}\n");
+}
+
+void check_print_human(const char *server, unsigned port,
+		       const char *variable, const struct probe_result *r,
+		       bool single)
+{
+	char hint[512];
+
+	if (r->outcome == OUTCOME_READ && single) {
+		printf("%s=", variable);
+		text_put_escaped(stdout, r->value, strlen(r->value));
+		if (r->value_len > PROBE_VALUE_MAX)
+			printf(" (truncated, %zu octets)", r->value_len);
+		printf("\n");
+		return;
+	}
+	printf("%s port %u", server, port);
+	if (r->source[0])
+		printf(" from %s", r->source);
+	printf(": %s (%s)", outcome_name(r->outcome), r->detail);
+	if (r->outcome == OUTCOME_READ) {
+		printf(" %s=", variable);
+		text_put_escaped(stdout, r->value, strlen(r->value));
+	}
+	if (r->rtt_ms >= 0)
+		printf(", rtt %.1f ms", r->rtt_ms);
+	if (r->ntp_answered)
+		printf(", ntp stratum %u refid %s", r->stratum,
+		       r->refid[0] ? r->refid : "-");
+	printf("\n");
+	if (single &&
+	    outcome_hint(r->outcome, r->source, variable, hint, sizeof(hint)))
+		printf("hint: %s\n", hint);
+}

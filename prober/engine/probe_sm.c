@@ -1,0 +1,444 @@
+/*
+ * probe_sm.c - the protocol of one attempt: what to send, what replies
+ * mean, when it is over. No I/O here: see probe_sm.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/probe_sm.h"
+
+#define NS_PER_MS UINT64_C(1000000)
+
+/* The errors by which ICMP reports a connected UDP socket's peer gone. */
+static bool is_icmp_errno(int err)
+{
+	return err == ECONNREFUSED || err == EHOSTUNREACH ||
+	       err == ENETUNREACH || err == EHOSTDOWN;
+}
+
+static double ms_between(uint64_t from_ns, uint64_t to_ns)
+{
+	return (double)(int64_t)(to_ns - from_ns) / 1e6;
+}
+
+static const char *init_failed(struct probe_result *result, const char *why)
+{
+	snprintf(result->detail, sizeof(result->detail), "%s", why);
+	return why;
+}
+
+const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
+		  const struct probe_sm_random *rnd,
+		  struct probe_result *result)
+{
+	const char *names[1] = { sm->variable };
+	int n;
+
+	memset(result, 0, sizeof(*result));
+	result->rtt_ms = -1;
+	memset(&sm->obs, 0, sizeof(sm->obs));
+	sm->req = req;
+	sm->result = result;
+	snprintf(sm->variable, sizeof(sm->variable), "%s", req->variable);
+	sm->obs.variable = sm->variable;
+	sm->obs.token = req->token;
+	sm->reasm = NULL;
+	sm->reply_len = 0;
+	sm->finished = false;
+	sm->asked_primary = sm->asked_plain = false;
+	sm->deadline_ns = sm->next_send_ns = sm->grace_until_ns = 0;
+	sm->last_primary_ns = 0;
+
+	sm->sequence = rnd->sequence;
+	sm->xmt = rnd->xmt != 0 ? rnd->xmt : 1; /* a zero origin would match
+						   a zeroed reply */
+	sm->xmt_auth = 0;
+	if (req->method == PROBE_KEY) {
+		sm->obs.key_method = true;
+		sm->key = *req->key;
+		sm->xmt_auth = rnd->xmt_auth;
+		if (sm->xmt_auth == 0 || sm->xmt_auth == sm->xmt)
+			sm->xmt_auth = sm->xmt + 1 != 0 ? sm->xmt + 1 : 2;
+		n = ntpauth_build_request(sm->primary, sm->xmt_auth, &sm->key);
+		if (n < 0) {
+			ntpauth_key_wipe(&sm->key);
+			return init_failed(result, "cannot compute the MAC");
+		}
+	} else {
+		memset(&sm->key, 0, sizeof(sm->key));
+		n = m6_build_readvar(sm->primary, sizeof(sm->primary),
+				     M6_VERSION_DEFAULT, sm->sequence, names, 1);
+		if (n < 0) {
+			return init_failed(result, "bad variable name");
+		}
+	}
+	sm->primary_len = (size_t)n;
+	ntp3_build_request(sm->plain, sm->xmt);
+	return NULL;
+}
+
+/* The primary request (READVAR, or the keyed mode 3) has its answer. */
+static bool primary_finished(const struct probe_sm *sm)
+{
+	if (sm->obs.key_method)
+		return sm->obs.auth != AUTH_NONE;
+	return sm->obs.m6 == M6_STATE_DATA || sm->obs.m6 == M6_STATE_ERROR ||
+	       sm->obs.m6 == M6_STATE_FATAL;
+}
+
+/* When the next tick is due, from the timers. */
+static void plan_wake(const struct probe_sm *sm, uint64_t now,
+		      struct probe_sm_out *out)
+{
+	uint64_t when = sm->deadline_ns;
+
+	if (sm->grace_until_ns != 0 && sm->grace_until_ns < when)
+		when = sm->grace_until_ns;
+	if (sm->next_send_ns != 0 && sm->next_send_ns < when)
+		when = sm->next_send_ns;
+	/* A send error ends the attempt on the next tick. */
+	if (sm->obs.net_errno != 0 && !primary_finished(sm))
+		when = now;
+	out->wake_ns = when;
+}
+
+static void finish(struct probe_sm *sm, struct probe_sm_out *out)
+{
+	struct probe_verdict v;
+	struct probe_result *r = sm->result;
+
+	if (sm->obs.m6 == M6_STATE_DATA) {
+		sm->obs.data = sm->reasm ? sm->reasm->data : sm->single;
+		sm->obs.len = sm->reply_len;
+	}
+	probe_classify(&sm->obs, &v);
+
+	r->outcome = v.outcome;
+	snprintf(r->detail, sizeof(r->detail), "%s", v.detail);
+	if (v.value != NULL) {
+		size_t n = v.value_len < PROBE_VALUE_MAX ? v.value_len
+							  : PROBE_VALUE_MAX;
+		r->have_value = true;
+		r->value_len = v.value_len;
+		memcpy(r->value, v.value, n);
+		r->value[n] = '\0';
+	}
+	r->ntp_answered = sm->obs.ntp_answered;
+	r->ntp_kind = sm->obs.ntp_kind;
+	probe_sm_cancel(sm); /* the result holds its own copy of the value */
+	sm->finished = true;
+	out->done = true;
+}
+
+/* Ask the gate for one packet; false: hold it back. */
+static bool gate_ok(struct probe_sm *sm)
+{
+	const struct probe_request *req = sm->req;
+
+	if (req->gate != NULL &&
+	    !req->gate(req->gate_arg, (const struct sockaddr *)&req->dst)) {
+		sm->result->held++;
+		return false;
+	}
+	return true;
+}
+
+/* After the sends (or with nothing to send): plan the next retransmit. */
+static void plan_retransmit(struct probe_sm *sm, uint64_t now)
+{
+	uint64_t next = now + sm->req->retransmit_ms * NS_PER_MS;
+
+	sm->next_send_ns = next < sm->deadline_ns ? next : 0;
+}
+
+/* Ask for whatever is still unanswered. */
+static void transmit(struct probe_sm *sm, uint64_t now,
+		     struct probe_sm_out *out)
+{
+	out->send_primary = !primary_finished(sm) && gate_ok(sm);
+	out->send_plain = !sm->obs.ntp_answered && gate_ok(sm);
+	sm->asked_primary = out->send_primary;
+	sm->asked_plain = out->send_plain;
+	if (!out->send_primary && !out->send_plain)
+		plan_retransmit(sm, now);
+}
+
+static void out_reset(struct probe_sm_out *out)
+{
+	out->send_primary = out->send_plain = out->done = false;
+	out->wake_ns = 0;
+}
+
+void probe_sm_start(struct probe_sm *sm, uint64_t now_ns,
+		    struct probe_sm_out *out)
+{
+	out_reset(out);
+	sm->deadline_ns = now_ns + sm->req->timeout_ms * NS_PER_MS;
+	sm->last_primary_ns = now_ns;
+	transmit(sm, now_ns, out);
+	plan_wake(sm, now_ns, out);
+}
+
+void probe_sm_sent(struct probe_sm *sm, unsigned n_sent, int err,
+		   uint64_t now_ns, struct probe_sm_out *out)
+{
+	unsigned asked = (unsigned)sm->asked_primary + (unsigned)sm->asked_plain;
+
+	if (n_sent > asked)
+		n_sent = asked;
+	sm->result->sent += n_sent;
+	if (sm->asked_primary && n_sent >= 1)
+		sm->last_primary_ns = now_ns;
+	/* An earlier ICMP error surfaces on send as well as on receive. */
+	if (n_sent < asked && is_icmp_errno(err))
+		sm->obs.net_errno = err;
+	sm->asked_primary = sm->asked_plain = false;
+	out->send_primary = out->send_plain = false;
+	plan_retransmit(sm, now_ns);
+	if (!out->done)
+		plan_wake(sm, now_ns, out);
+}
+
+static void reject(struct probe_sm *sm, const char *why)
+{
+	sm->result->rejected++;
+	sm->obs.rejected++;
+	if (sm->obs.reject_reason == NULL)
+		sm->obs.reject_reason = why;
+}
+
+/* The primary has its answer: finish, or wait a little for mode 3. */
+static void primary_ended(struct probe_sm *sm, uint64_t now,
+			  struct probe_sm_out *out)
+{
+	if (sm->obs.ntp_answered) {
+		finish(sm, out);
+		return;
+	}
+	/* Give the mode 3 reply a moment: it tells the operator more. */
+	uint64_t grace = now + sm->req->retransmit_ms * NS_PER_MS;
+	sm->grace_until_ns = grace < sm->deadline_ns ? grace : sm->deadline_ns;
+	sm->next_send_ns = 0;
+}
+
+static void m6_fatal(struct probe_sm *sm, const char *why, uint64_t now,
+		     struct probe_sm_out *out)
+{
+	sm->obs.m6 = M6_STATE_FATAL;
+	sm->obs.reject_reason = why;
+	primary_ended(sm, now, out);
+}
+
+/* A validated, non-error mode 6 reply datagram: keep or reassemble it. */
+static void m6_data(struct probe_sm *sm, const struct m6_header *hdr,
+		    const uint8_t *data, uint64_t now, struct probe_sm_out *out)
+{
+	/*
+	 * Nearly every reply is one datagram: keep it inline and skip the
+	 * reassembly buffer. Anything else goes through full reassembly.
+	 */
+	if (sm->reasm == NULL && hdr->offset == 0 && !hdr->more) {
+		memcpy(sm->single, data, hdr->count);
+		sm->reply_len = hdr->count;
+		sm->obs.m6 = M6_STATE_DATA;
+		primary_ended(sm, now, out);
+		return;
+	}
+	if (sm->reasm == NULL) {
+		sm->reasm = malloc(sizeof(*sm->reasm));
+		if (sm->reasm == NULL) {
+			m6_fatal(sm, "out of memory", now, out);
+			return;
+		}
+		m6_reasm_init(sm->reasm);
+	}
+	enum m6_reasm_status st = m6_reasm_add(sm->reasm, hdr, data);
+	if (st == M6_REASM_DUPLICATE)
+		return;
+	if (m6_reasm_fatal(st)) {
+		m6_fatal(sm, m6_reasm_status_name(st), now, out);
+		return;
+	}
+	if (st == M6_REASM_DONE &&
+	    m6_reasm_complete(sm->reasm, &sm->reply_len)) {
+		sm->obs.m6 = M6_STATE_DATA;
+		primary_ended(sm, now, out);
+		return;
+	}
+	sm->obs.m6 = M6_STATE_PARTIAL;
+}
+
+static void handle_m6(struct probe_sm *sm, const uint8_t *pkt, size_t len,
+		      uint64_t now, struct probe_sm_out *out)
+{
+	const struct m6_expect expect = {
+		.version = M6_VERSION_DEFAULT,
+		.opcode = M6_OP_READVAR,
+		.sequence = sm->sequence,
+		.associd = 0,
+	};
+	struct m6_header hdr;
+	const uint8_t *data;
+	enum m6_check check = m6_parse_reply(pkt, len, &expect, &hdr, &data);
+
+	if (check == M6_BAD_SEQUENCE || check == M6_BAD_OFFSET) {
+		/*
+		 * Fatal rather than ignored. A wrong sequence number on this
+		 * fresh socket is never an old reply: only a blind spoofer who
+		 * found the port sends one, and ending the probe on it caps a
+		 * guesser at 1 in 65,536 per probe whatever its packet rate
+		 * (docs/security.md). Data past the reassembly bound can
+		 * never complete, so waiting for more is pointless.
+		 */
+		const char *why = check == M6_BAD_SEQUENCE ? m6_check_name(check)
+							   : "reply too long";
+		reject(sm, why);
+		m6_fatal(sm, why, now, out);
+		return;
+	}
+	if (check != M6_OK) {
+		reject(sm, m6_check_name(check));
+		return;
+	}
+	if (sm->result->rtt_ms < 0)
+		sm->result->rtt_ms = ms_between(sm->last_primary_ns, now);
+
+	if (hdr.error) {
+		sm->obs.m6 = M6_STATE_ERROR;
+		sm->obs.error_code = m6_error_code(&hdr);
+		primary_ended(sm, now, out);
+		return;
+	}
+	m6_data(sm, &hdr, data, now, out);
+}
+
+/* A reply whose origin is the keyed request's: check its MAC. */
+static void handle_auth(struct probe_sm *sm, const uint8_t *pkt, size_t len,
+			const struct ntp3_reply *reply, uint64_t now,
+			struct probe_sm_out *out)
+{
+	struct probe_result *r = sm->result;
+	enum ntpauth_check c;
+
+	/*
+	 * A kiss is never authenticated: it speaks for the plain request too.
+	 * (Stratum 0 with another code, e.g. chrony's empty refid while
+	 * unsynchronised, is an ordinary reply.)
+	 */
+	if (ntp3_is_kiss(reply->kind) && reply->kind != NTP3_KISS_OTHER) {
+		sm->obs.ntp_answered = true;
+		sm->obs.ntp_kind = reply->kind;
+		r->stratum = reply->stratum;
+		ntp3_refid_str(reply, r->refid);
+		return;
+	}
+	if (r->rtt_ms < 0)
+		r->rtt_ms = ms_between(sm->last_primary_ns, now);
+	c = ntpauth_verify_reply(pkt, len, &sm->key);
+	switch (c) {
+	case NTPAUTH_OK:
+		sm->obs.auth = AUTH_OK;
+		r->stratum = reply->stratum;
+		ntp3_refid_str(reply, r->refid);
+		break;
+	case NTPAUTH_NO_MAC:
+	case NTPAUTH_CRYPTO_NAK:
+		sm->obs.auth = AUTH_REFUSED;
+		break;
+	default:
+		sm->obs.auth = AUTH_BAD;
+		break;
+	}
+	sm->obs.auth_reason = ntpauth_check_name(c);
+	primary_ended(sm, now, out);
+}
+
+static void handle_m4(struct probe_sm *sm, const uint8_t *pkt, size_t len,
+		      uint64_t now, struct probe_sm_out *out)
+{
+	struct ntp3_reply reply;
+
+	if (sm->obs.key_method && !primary_finished(sm) &&
+	    ntp3_parse_reply(pkt, len, sm->xmt_auth, &reply) == NTP3_OK) {
+		handle_auth(sm, pkt, len, &reply, now, out);
+		return;
+	}
+	if (ntp3_parse_reply(pkt, len, sm->xmt, &reply) != NTP3_OK) {
+		/* Not an answer to us; it says nothing about mode 6. */
+		sm->result->rejected++;
+		return;
+	}
+	if (sm->obs.ntp_answered)
+		return;
+	sm->obs.ntp_answered = true;
+	sm->obs.ntp_kind = reply.kind;
+	sm->result->stratum = reply.stratum;
+	ntp3_refid_str(&reply, sm->result->refid);
+	if (primary_finished(sm))
+		finish(sm, out);
+}
+
+void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
+		       uint64_t now_ns, struct probe_sm_out *out)
+{
+	out_reset(out);
+	if (sm->finished) {
+		out->done = true;
+		return;
+	}
+	sm->result->received++;
+	if (len > PROBE_RECV_MAX)
+		reject(sm, "oversized datagram");
+	else if (len >= 1 && (pkt[0] & 0x07) == NTP3_MODE_SERVER)
+		handle_m4(sm, pkt, len, now_ns, out);
+	else if (!primary_finished(sm))
+		handle_m6(sm, pkt, len, now_ns, out);
+	if (!out->done)
+		plan_wake(sm, now_ns, out);
+}
+
+void probe_sm_net_error(struct probe_sm *sm, int err, uint64_t now_ns,
+			struct probe_sm_out *out)
+{
+	out_reset(out);
+	if (sm->finished) {
+		out->done = true;
+		return;
+	}
+	if (is_icmp_errno(err)) {
+		sm->obs.net_errno = err;
+		if (!primary_finished(sm)) {
+			finish(sm, out);
+			return;
+		}
+	}
+	plan_wake(sm, now_ns, out);
+}
+
+void probe_sm_tick(struct probe_sm *sm, uint64_t now_ns,
+		   struct probe_sm_out *out)
+{
+	out_reset(out);
+	if (sm->finished) {
+		out->done = true;
+		return;
+	}
+	if ((sm->obs.net_errno != 0 && !primary_finished(sm)) ||
+	    now_ns >= sm->deadline_ns ||
+	    (sm->grace_until_ns != 0 && now_ns >= sm->grace_until_ns)) {
+		finish(sm, out);
+		return;
+	}
+	if (sm->next_send_ns != 0 && now_ns >= sm->next_send_ns)
+		transmit(sm, now_ns, out);
+	plan_wake(sm, now_ns, out);
+}
+
+void probe_sm_cancel(struct probe_sm *sm)
+{
+	free(sm->reasm);
+	sm->reasm = NULL;
+	ntpauth_key_wipe(&sm->key);
+}

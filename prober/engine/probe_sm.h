@@ -1,0 +1,207 @@
+/*
+ * probe_sm.h - one verification attempt as a state machine, without I/O.
+ *
+ * The protocol of a probe: which request goes out when, what each
+ * datagram that comes back means, and when the attempt is over. Nothing
+ * here opens a socket, reads a clock, draws random numbers or touches an
+ * event loop: the caller (probe.c on the wire, the unit tests on a table)
+ * passes in the random values once, and the current monotonic time in
+ * nanoseconds with every input. So every path can be driven from a test
+ * with real captures and hostile packets, and without root.
+ *
+ * Use:
+ *
+ *	probe_sm_init(sm, req, rnd, result)        build the requests
+ *	probe_sm_start(sm, now, &out)              first transmit
+ *	then, for each event, one of
+ *	  probe_sm_datagram(sm, pkt, len, now, &out)
+ *	  probe_sm_net_error(sm, errno, now, &out)
+ *	  probe_sm_tick(sm, now, &out)             at (or after) out.wake_ns
+ *
+ * After every input, `out` says what to do: send the requests flagged in
+ * it, then report with probe_sm_sent(), which completes `out`; sleep until
+ * out.wake_ns; or, once out.done, stop: *result is final and the state
+ * machine holds nothing (no heap, no key) any more.
+ *
+ * The gate in the request is asked once per packet about to be sent; a
+ * packet it holds back is counted in result->held and not flagged.
+ */
+#ifndef NTPVERIFY_PROBE_SM_H
+#define NTPVERIFY_PROBE_SM_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/outcome.h"
+#include "engine/classify.h"
+#include "ntpwire/m6.h"
+#include "ntpwire/m6_reasm.h"
+#include "ntpwire/ntp3.h"
+#include "ntpwire/ntpauth.h"
+
+#define PROBE_VALUE_MAX 512   /* value bytes kept for display */
+#define PROBE_VARIABLE_MAX 64 /* longest READVAR name kept */
+/* Larger than any valid reply; longer datagrams are rejected, not parsed. */
+#define PROBE_RECV_MAX 2048
+
+/*
+ * Called once per packet about to be sent (primary and plain alike).
+ * Returns false to hold the packet back (rate limit); the probe then
+ * skips it.
+ */
+typedef bool (*probe_gate_fn)(void *arg, const struct sockaddr *dst);
+
+/* How the server proves control. */
+enum probe_method {
+	PROBE_SETVAR = 0, /* mode 6 READVAR of a setvar variable */
+	PROBE_KEY,        /* mode 3 authenticated with a symmetric key */
+};
+
+struct probe_request {
+	enum probe_method method;     /* what to send */
+	const struct ntpauth_key *key;/* PROBE_KEY: the key (copied) */
+	struct sockaddr_storage dst;  /* destination, port set */
+	socklen_t dstlen;             /* its length */
+	struct sockaddr_storage src;  /* source to bind (port 0) */
+	socklen_t srclen;             /* 0: the kernel chooses */
+	const char *variable;         /* READVAR name (copied) */
+	const char *token;            /* expected value; NULL to only read;
+					 must outlive the probe */
+	uint64_t timeout_ms;          /* whole attempt */
+	uint64_t retransmit_ms;       /* resend interval while unanswered */
+	probe_gate_fn gate;           /* NULL: never held back */
+	void *gate_arg;               /* passed to gate */
+};
+
+struct probe_result {
+	enum outcome outcome;         /* the verdict */
+	char detail[OUTCOME_DETAIL_MAX]; /* never the token or the value */
+	bool have_value;              /* the variable was present */
+	char value[PROBE_VALUE_MAX + 1]; /* NUL-terminated copy, maybe truncated */
+	size_t value_len;             /* full length on the wire */
+	double rtt_ms;                /* first reply to the primary; < 0 when none */
+	bool ntp_answered;            /* mode 3 got a valid reply */
+	uint8_t stratum;              /* from it */
+	char refid[NTP3_REFID_STRLEN];/* from it, as ntpq shows it */
+	enum ntp3_kind ntp_kind;      /* from it */
+	char source[INET6_ADDRSTRLEN];/* local address the packets left from
+					 (filled by the socket layer) */
+	unsigned sent;                /* datagrams sent */
+	unsigned held;                /* datagrams held back by the gate */
+	unsigned received;            /* datagrams received */
+	unsigned rejected;            /* of those, failed validation */
+};
+
+/* The random values of one attempt, drawn by the caller. */
+struct probe_sm_random {
+	uint16_t sequence;            /* mode 6 sequence number */
+	uint64_t xmt;                 /* plain mode 3 transmit timestamp;
+					 0 is taken as 1 */
+	uint64_t xmt_auth;            /* PROBE_KEY: keyed request's; 0 or
+					 equal to xmt is replaced by xmt + 1 */
+};
+
+/* What to do after an input. */
+struct probe_sm_out {
+	bool send_primary;            /* send probe_sm_primary() now */
+	bool send_plain;              /* send probe_sm_plain() now (after it) */
+	bool done;                    /* the attempt is over; result is final */
+	uint64_t wake_ns;             /* call probe_sm_tick() at this time */
+};
+
+/* One attempt. Embedded by its owner; about 1.3 KiB. */
+struct probe_sm {
+	const struct probe_request *req; /* the caller's; outlives the sm */
+	struct probe_result *result;  /* the caller's; written here */
+	char variable[PROBE_VARIABLE_MAX + 1]; /* own copy of the name */
+	struct ntpauth_key key;       /* PROBE_KEY: own copy, wiped at the end */
+	uint16_t sequence;            /* mode 6 sequence number */
+	uint64_t xmt;                 /* plain request's transmit timestamp */
+	uint64_t xmt_auth;            /* PROBE_KEY: the keyed request's */
+	uint8_t primary[M6_REQUEST_MAX]; /* READVAR, or the keyed mode 3 */
+	size_t primary_len;           /* its length */
+	uint8_t plain[NTP3_PACKET_LEN]; /* the plain client request */
+
+	uint64_t deadline_ns;         /* the attempt ends here */
+	uint64_t next_send_ns;        /* next retransmit; 0: none planned */
+	uint64_t grace_until_ns;      /* primary answered: wait for mode 3
+					 until here; 0: not yet */
+	uint64_t last_primary_ns;     /* last send of the primary, for the RTT */
+	bool asked_primary;           /* out.send_primary pending a report */
+	bool asked_plain;             /* out.send_plain pending a report */
+	bool finished;                /* result final */
+
+	uint8_t single[M6_FRAG_DATA_MAX]; /* a reply that fit one datagram */
+	struct m6_reasm *reasm;       /* heap, only once a reply is fragmented */
+	size_t reply_len;             /* length of the complete reply */
+	struct probe_obs obs;         /* what we saw, for classify */
+};
+
+/*
+ * Prepare an attempt: copy the variable and key, build both requests.
+ * `req` and `result` must stay where they are until the attempt is done
+ * or probe_sm_cancel() ran; *result is reset here (source excepted).
+ * Returns NULL, or a static string saying why not ("bad variable name",
+ * "cannot compute the MAC"), also in result->detail; nothing needs
+ * freeing then.
+ */
+const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
+		  const struct probe_sm_random *rnd,
+		  struct probe_result *result)
+	__attribute__((warn_unused_result));
+
+/* The attempt starts now: the first transmit. */
+void probe_sm_start(struct probe_sm *sm, uint64_t now_ns,
+		    struct probe_sm_out *out);
+
+/*
+ * Both flagged requests were handed to the network, or the first
+ * `n_sent` of them (primary first) before a send failed with `err` (an
+ * errno; 0 when all went out). `now_ns` is read after sending. Completes
+ * `out` from the input that asked for the sends.
+ */
+void probe_sm_sent(struct probe_sm *sm, unsigned n_sent, int err,
+		   uint64_t now_ns, struct probe_sm_out *out);
+
+/*
+ * A datagram from the server. `len` is its length on the wire (as
+ * recv(MSG_TRUNC) reports it): one longer than PROBE_RECV_MAX is rejected
+ * unread, so the caller's buffer need only hold PROBE_RECV_MAX octets.
+ */
+void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
+		       uint64_t now_ns, struct probe_sm_out *out);
+
+/*
+ * A receive error. ICMP errors (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH,
+ * EHOSTDOWN) end the attempt unless the primary is already answered;
+ * other errors are ignored.
+ */
+void probe_sm_net_error(struct probe_sm *sm, int err, uint64_t now_ns,
+			struct probe_sm_out *out);
+
+/* The time in out.wake_ns has come (early calls are harmless). */
+void probe_sm_tick(struct probe_sm *sm, uint64_t now_ns,
+		   struct probe_sm_out *out);
+
+/* The primary request's octets, and the plain one's. */
+static inline const uint8_t *probe_sm_primary(const struct probe_sm *sm,
+					      size_t *len)
+{
+	*len = sm->primary_len;
+	return sm->primary;
+}
+
+static inline const uint8_t *probe_sm_plain(const struct probe_sm *sm,
+					    size_t *len)
+{
+	*len = sizeof(sm->plain);
+	return sm->plain;
+}
+
+/* Abandon an attempt: free the buffer, wipe the key. Safe when done. */
+void probe_sm_cancel(struct probe_sm *sm);
+
+#endif
