@@ -19,6 +19,9 @@
 #include "core/random.h"
 #include "engine/ratelimit_table.h"
 
+/* ratelimit.h states the memory bound in 48-byte slots. */
+_Static_assert(sizeof(struct rl_entry) <= 48, "rl_entry grew past 48 bytes");
+
 /* A full table sweeps at most this often, however often it is asked. */
 #define RL_FULL_SWEEP_GAP_MS 1000u
 
