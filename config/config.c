@@ -32,6 +32,7 @@
  *    the first comment would point at the wrong line.
  */
 #include "config_check.h"
+#include "config_file.h"
 
 #include <confuse.h>
 
@@ -40,9 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Config files are a page or two; refuse to slurp something unexpected. */
-#define CONFIG_MAX_FILE_BYTES (1024 * 1024)
 
 #define CONFIG_SECOND (UINT64_C(1000))
 #define CONFIG_MINUTE (60 * CONFIG_SECOND)
@@ -89,6 +87,14 @@ static const struct config_key config_keys[] = {
 		   1, 100000, rate_limit.per_destination_daily_packets),
 	CONFIG_KEY("rate_limit", "kod_holdoff", DURATION, "1h",
 		   CONFIG_MINUTE, 7 * CONFIG_DAY, rate_limit.kod_holdoff_ms),
+	CONFIG_KEY("rate_limit", "max_destinations", UINT, "300000",
+		   1000, 16777216, rate_limit.max_destinations),
+	CONFIG_KEY("rate_limit", "ipv6_prefix_length", UINT, "64",
+		   32, 128, rate_limit.ipv6_prefix_length),
+	CONFIG_KEY("rate_limit", "per_prefix_daily_packets", UINT, "1000",
+		   1, 1000000, rate_limit.per_prefix_daily_packets),
+	CONFIG_KEY("rate_limit", "per_prefix_interval", DURATION, "10s",
+		   0, CONFIG_DAY, rate_limit.per_prefix_interval_ms),
 
 	CONFIG_KEY("retry", "schedule", SCHEDULE,
 		   "{1m, 5m, 15m, 1h, 3h, 6h}",
@@ -436,143 +442,6 @@ void config_free(struct nv_config *cfg)
 	cfg->status_listen = NULL;
 }
 
-/*
- * Read the whole file. libconfuse reads it all anyway, and we need the
- * text to blank the comments out first.
- */
-static char *config_read_file(struct config_ctx *ctx)
-{
-	FILE *fp = fopen(ctx->path, "re");
-	size_t len = 0, cap = 4096;
-	char *buf, *grown;
-
-	if (fp == NULL) {
-		config_report(ctx, 0, "cannot open: %s", strerror(errno));
-		return NULL;
-	}
-	buf = malloc(cap + 1);
-	if (buf == NULL)
-		goto oom;
-	for (;;) {
-		size_t got = fread(buf + len, 1, cap - len, fp);
-
-		len += got;
-		if (got == 0)
-			break;
-		if (len > CONFIG_MAX_FILE_BYTES) {
-			config_report(ctx, 0, "larger than %d bytes; is this "
-				      "the configuration file?",
-				      CONFIG_MAX_FILE_BYTES);
-			goto fail;
-		}
-		if (len == cap) {
-			cap *= 2;
-			grown = realloc(buf, cap + 1);
-			if (grown == NULL)
-				goto oom;
-			buf = grown;
-		}
-	}
-	if (ferror(fp)) {
-		config_report(ctx, 0, "read error: %s", strerror(errno));
-		goto fail;
-	}
-	/* libconfuse takes a C string: a NUL would silently end the file. */
-	if (memchr(buf, '\0', len) != NULL) {
-		config_report(ctx, 0, "contains a NUL byte; is this the "
-			      "configuration file?");
-		goto fail;
-	}
-	buf[len] = '\0';
-	fclose(fp);
-	return buf;
-oom:
-	config_report(ctx, 0, "out of memory");
-fail:
-	free(buf);
-	fclose(fp);
-	return NULL;
-}
-
-/*
- * Blank out comments in place with the lexer rules of libconfuse: '#' or
- * '//' to the end of the line, and C blocks, none of them inside quotes or
- * ${...}. Newlines stay, so libconfuse's line numbers are right.
- *
- * Braces are counted on the way: libconfuse 3.3 takes a section that is
- * still open at the end of the file without a word, which would hide a
- * lost '}' and whatever the admin meant to write after it.
- */
-static void config_blank_comments(struct config_ctx *ctx, char *s)
-{
-	enum { CODE, DQUOTE, SQUOTE, ENV, LINE, BLOCK } state = CODE;
-	int line = 1, block_line = 0, open_line = 0, depth = 0;
-
-	for (char *p = s; *p != '\0'; p++) {
-		if (*p == '\n')
-			line++;
-		switch (state) {
-		case CODE:
-			if (*p == '"') {
-				state = DQUOTE;
-			} else if (*p == '\'') {
-				state = SQUOTE;
-			} else if (p[0] == '$' && p[1] == '{') {
-				state = ENV;
-			} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-				state = LINE;
-				*p = ' ';
-			} else if (p[0] == '/' && p[1] == '*') {
-				state = BLOCK;
-				block_line = line;
-				p[0] = ' ';
-				p[1] = ' ';
-				p++;
-			} else if (*p == '{') {
-				if (depth++ == 0)
-					open_line = line;
-			} else if (*p == '}' && depth > 0) {
-				depth--; /* a stray '}' is libconfuse's to report */
-			}
-			break;
-		case DQUOTE:
-		case SQUOTE:
-			if (p[0] == '\\' && p[1] != '\0') {
-				p++; /* the escaped character, maybe a newline */
-				if (*p == '\n')
-					line++;
-			} else if (*p == (state == DQUOTE ? '"' : '\'')) {
-				state = CODE;
-			}
-			break;
-		case ENV:
-			if (*p == '}')
-				state = CODE;
-			break;
-		case LINE:
-			if (*p == '\n')
-				state = CODE;
-			else
-				*p = ' ';
-			break;
-		case BLOCK:
-			if (p[0] == '*' && p[1] == '/') {
-				p[0] = ' ';
-				p[1] = ' ';
-				p++;
-				state = CODE;
-			} else if (*p != '\n') {
-				*p = ' ';
-			}
-			break;
-		}
-	}
-	if (state == BLOCK)
-		config_report(ctx, block_line, "comment is not closed (no */)");
-	else if (depth > 0)
-		config_report(ctx, open_line, "'{' is not closed (no '}')");
-}
-
 /* Copy the parsed tree into *cfg, skipping values already reported bad. */
 static int config_copy(struct config_ctx *ctx, cfg_t *root,
 		       struct nv_config *cfg)
@@ -659,6 +528,8 @@ int config_load(struct nv_config *cfg, const char *path, config_error_fn err,
 	struct nv_config loaded;
 	cfg_t *tree = NULL;
 	char *text = NULL;
+	char msg[512];
+	int line = 0;
 	int result = -1;
 
 	/* On failure the caller gets numbers at their defaults and nothing
@@ -667,11 +538,14 @@ int config_load(struct nv_config *cfg, const char *path, config_error_fn err,
 	config_free(cfg);
 	memset(&loaded, 0, sizeof(loaded));
 
-	text = config_read_file(&ctx);
-	if (text == NULL)
+	text = config_file_read(path, msg, sizeof(msg));
+	if (text == NULL) {
+		config_report(&ctx, 0, "%s", msg);
 		goto out;
+	}
 	/* Reports, and leaves the rest for libconfuse to check as well. */
-	config_blank_comments(&ctx, text);
+	if (config_blank_comments(text, &line, msg, sizeof(msg)) < 0)
+		config_report(&ctx, line, "%s", msg);
 
 	config_schema_build(&schema);
 	config_active = &ctx;

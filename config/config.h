@@ -62,6 +62,10 @@ struct nv_config {
 		uint64_t per_destination_interval_ms; /* min gap between attempts to one address; default 30s */
 		unsigned per_destination_daily_packets; /* per address per 24h; default 100 */
 		uint64_t kod_holdoff_ms; /* after a RATE kiss, leave the address alone; default 1h */
+		unsigned max_destinations; /* limiter table entries (addresses and IPv6 prefixes); default 300000 */
+		unsigned ipv6_prefix_length; /* IPv6 addresses in one prefix share a budget; 128 = off; default 64 */
+		unsigned per_prefix_daily_packets; /* per IPv6 prefix per 24h; default 1000 */
+		uint64_t per_prefix_interval_ms; /* min gap between attempts into one IPv6 prefix; 0 = none; default 10s */
 	} rate_limit;
 
 	struct {

@@ -39,6 +39,8 @@ static const struct range ranges6[] = {
 	{ { [15] = 1 }, 128, POLICY_PRIVATE, "loopback ::1" },
 	{ { [10] = 0xff, [11] = 0xff }, 96, POLICY_PRIVATE, "IPv4-mapped ::ffff:0:0/96" },
 	{ { 0 }, 96, POLICY_PRIVATE, "IPv4-compatible ::/96" },
+	{ { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48, POLICY_PRIVATE,
+	  "local-use NAT64 64:ff9b:1::/48" },
 	{ { 0x01, 0x00 }, 64, POLICY_PRIVATE, "discard-only 100::/64" },
 	{ { 0x20, 0x01, 0x0d, 0xb8 }, 32, POLICY_PRIVATE, "documentation 2001:db8::/32" },
 	{ { 0x20, 0x01, 0x00, 0x02, 0, 0 }, 48, POLICY_PRIVATE, "benchmarking 2001:2::/48" },
@@ -81,9 +83,72 @@ static enum policy_verdict judge4(const uint8_t v4[4], const char **why)
 	return judge(v4, ranges4, sizeof(ranges4) / sizeof(ranges4[0]), why);
 }
 
+/* The worse of two verdicts; on a tie the first keeps its reason. */
+static enum policy_verdict worse(enum policy_verdict a, const char *why_a,
+				 enum policy_verdict b, const char *why_b,
+				 const char **why)
+{
+	if (b > a) {
+		*why = why_b;
+		return b;
+	}
+	*why = why_a;
+	return a;
+}
+
+/*
+ * Where an RFC 6052 prefix of each length inside 64:ff9b:1::/48 puts the
+ * IPv4 octets (bits 64-71, octet 8, are skipped and must be zero), and
+ * where the suffix after them starts (it should be zero).
+ */
+static const struct {
+	uint8_t at[4];  /* octets of the address holding the IPv4 address */
+	uint8_t suffix; /* first octet after it */
+} rfc6052_forms[] = {
+	{ { 6, 7, 9, 10 }, 11 },    /* /48 */
+	{ { 7, 9, 10, 11 }, 12 },   /* /56 */
+	{ { 9, 10, 11, 12 }, 13 },  /* /64 */
+	{ { 12, 13, 14, 15 }, 16 }, /* /96 */
+};
+
+/*
+ * The local-use NAT64 prefix (RFC 8215) may be split into an RFC 6052
+ * prefix of any of those lengths, and nothing here says which one the
+ * operator chose. Be conservative: every form the address could be (octet
+ * 8 zero, suffix zero) is judged, and the worst verdict wins. The /48
+ * itself is not globally reachable, so ranges6 refuses it anyway unless
+ * private targets are allowed; this decides what a lab may still not do.
+ */
+static enum policy_verdict judge_nat64_local(const uint8_t *a, const char **why)
+{
+	enum policy_verdict v = POLICY_ALLOW;
+	const char *v_why = NULL;
+
+	if (a[8] != 0)
+		return POLICY_ALLOW;
+	for (size_t f = 0; f < sizeof(rfc6052_forms) / sizeof(rfc6052_forms[0]); f++) {
+		uint8_t v4[4];
+		const char *w = NULL;
+		bool zero = true;
+
+		for (unsigned i = rfc6052_forms[f].suffix; i < 16; i++)
+			zero = zero && a[i] == 0;
+		if (!zero)
+			continue;
+		for (int i = 0; i < 4; i++)
+			v4[i] = a[rfc6052_forms[f].at[i]];
+		enum policy_verdict fv = judge(v4, ranges4,
+					       sizeof(ranges4) / sizeof(ranges4[0]), &w);
+		v = worse(v, v_why, fv, w, &v_why);
+	}
+	*why = v_why;
+	return v;
+}
+
 enum policy_verdict policy_check(const struct sockaddr *sa, const char **why)
 {
 	static const uint8_t nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	static const uint8_t nat64_local[6] = { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 };
 	const char *dummy;
 
 	if (why == NULL)
@@ -111,6 +176,11 @@ enum policy_verdict policy_check(const struct sockaddr *sa, const char **why)
 	}
 	if (a[0] == 0x20 && a[1] == 0x02) { /* 6to4 2002:V4ADDR::/48 */
 		enum policy_verdict v = judge4(a + 2, why);
+		if (v != POLICY_ALLOW)
+			return v;
+	}
+	if (memcmp(a, nat64_local, 6) == 0) {
+		enum policy_verdict v = judge_nat64_local(a, why);
 		if (v != POLICY_ALLOW)
 			return v;
 	}

@@ -5,8 +5,13 @@
  * is untrusted input. Private, reserved, documentation, loopback and
  * link-local ranges are refused unless private targets are allowed (tests,
  * labs); unspecified, multicast and broadcast addresses are refused always.
- * IPv4-mapped, NAT64 and 6to4 IPv6 addresses are judged by the IPv4
- * address they embed.
+ * IPv4-mapped, NAT64 (64:ff9b::/96) and 6to4 IPv6 addresses are judged by
+ * the IPv4 address they embed. The local-use NAT64 prefix 64:ff9b:1::/48
+ * (RFC 8215) is not globally reachable, so it counts as private; within
+ * it every RFC 6052 form the address could take (/48, /56, /64 or /96
+ * prefix, zero suffix) is judged too, and the worst verdict wins, so a
+ * lab that allows private targets still cannot reach multicast, broadcast
+ * or "this network" through it.
  */
 #ifndef NTPVERIFY_POLICY_H
 #define NTPVERIFY_POLICY_H

@@ -7,36 +7,19 @@
  * most burst + d * rate / RL_UNIT packets leave, so no 1-second window can
  * see more than global_pps + global_burst, however the calls fall.
  *
- * Destinations live in an open-addressing table with linear probing and
- * backward-shift deletion (no tombstones, so lookups never slow down after
- * many prunes). The slot is chosen by SipHash-2-4 under a per-instance
- * random key: the addresses are chosen by strangers, and with a fixed hash
- * they could pick ones that all land in one probe run.
+ * Destinations live in ratelimit_table.c: one entry per host address and
+ * one per IPv6 prefix, in one bounded table.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/random.h"
 #include "engine/ratelimit.h"
+#include "engine/ratelimit_table.h"
 
 /* Bucket units per packet: fine enough for rates down to 1e-6 pps. */
 #define RL_UNIT UINT64_C(1000000000)
-
-/* Smallest table; also what prune shrinks back to. Power of two. */
-#define RL_MIN_CAPACITY ((size_t)16)
-
-/* One destination. family 0 marks an empty slot. */
-struct rl_entry {
-	uint64_t last_start_ms;   /* last attempt start; meaningful when started */
-	uint64_t window_start_ms; /* first packet of the 24 h window; when window_packets > 0 */
-	uint64_t kod_until_ms;    /* nothing goes out before this; 0 = never kissed */
-	uint32_t window_packets;  /* packets charged in the current window; 0 = no window */
-	uint8_t addr[16];         /* IPv6, or IPv4 in the first 4 octets and zeros */
-	uint8_t family;           /* 0 empty, 4 or 6 */
-	uint8_t started;          /* an attempt start has been recorded */
-};
 
 struct ratelimit {
 	struct ratelimit_params params; /* current limits, a copy of the caller's */
@@ -44,11 +27,14 @@ struct ratelimit {
 	uint64_t bucket_cap;      /* global_burst in units */
 	uint64_t bucket_level;    /* units available at bucket_time_ms */
 	uint64_t bucket_time_ms;  /* refilled up to here; never moves backwards */
-	uint64_t seed[2];         /* SipHash key, from getrandom() */
-	struct rl_entry *slots;   /* the table; capacity entries */
-	size_t capacity;          /* power of two, >= RL_MIN_CAPACITY */
-	size_t count;             /* occupied slots; always < capacity */
+	struct rl_table table;    /* addresses and IPv6 prefixes */
 	struct ratelimit_stats stats; /* counters handed out by ratelimit_stats() */
+};
+
+/* The entries one destination is charged to. */
+struct rl_keys {
+	struct rl_entry addr;   /* the host: IPv4 (folded) or IPv6 address */
+	struct rl_entry prefix; /* its IPv6 prefix; kind 0 when there is none */
 };
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -61,67 +47,60 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-/* ---- hashing ---------------------------------------------------------- */
+/* ---- keys ------------------------------------------------------------ */
 
-static uint64_t rotl(uint64_t x, unsigned b)
+static size_t max_entries(const struct ratelimit_params *p)
 {
-	return (x << b) | (x >> (64 - b));
+	return p->max_destinations != 0 ? p->max_destinations
+					 : RATELIMIT_DEFAULT_MAX_DESTINATIONS;
 }
 
-#define SIPROUND(v0, v1, v2, v3) do {                                    \
-	v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);        \
-	v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                           \
-	v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                           \
-	v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);        \
-} while (0)
-
-/*
- * SipHash-2-4 of the 17 octets addr || family, words loaded in host order
- * (the key is random, so byte order does not weaken it).
- */
-static uint64_t entry_hash(const struct ratelimit *rl, const struct rl_entry *k)
+static unsigned prefix_len(const struct ratelimit_params *p)
 {
-	uint64_t v0 = rl->seed[0] ^ UINT64_C(0x736f6d6570736575);
-	uint64_t v1 = rl->seed[1] ^ UINT64_C(0x646f72616e646f6d);
-	uint64_t v2 = rl->seed[0] ^ UINT64_C(0x6c7967656e657261);
-	uint64_t v3 = rl->seed[1] ^ UINT64_C(0x7465646279746573);
-	uint64_t m[3];
-
-	memcpy(&m[0], k->addr, 8);
-	memcpy(&m[1], k->addr + 8, 8);
-	m[2] = (uint64_t)k->family | (UINT64_C(17) << 56);
-	for (int i = 0; i < 3; i++) {
-		v3 ^= m[i];
-		SIPROUND(v0, v1, v2, v3);
-		SIPROUND(v0, v1, v2, v3);
-		v0 ^= m[i];
-	}
-	v2 ^= 0xff;
-	for (int i = 0; i < 4; i++)
-		SIPROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
+	return p->ipv6_prefix_len != 0 ? p->ipv6_prefix_len
+				       : RATELIMIT_DEFAULT_IPV6_PREFIX_LEN;
 }
 
-static size_t home_slot(const struct ratelimit *rl, const struct rl_entry *k)
+static unsigned prefix_daily(const struct ratelimit_params *p)
 {
-	return (size_t)entry_hash(rl, k) & (rl->capacity - 1);
+	return p->per_prefix_daily_packets != 0 ? p->per_prefix_daily_packets
+						: p->per_destination_daily_packets;
+}
+
+/* k->prefix: the first plen bits of the IPv6 address a (plen < 128). */
+static void prefix_key(struct rl_keys *k, const uint8_t *a, unsigned plen)
+{
+	unsigned whole = plen / 8, rest = plen % 8;
+
+	k->prefix.kind = RL_KIND_PREFIX;
+	k->prefix.plen = (uint8_t)plen;
+	memcpy(k->prefix.addr, a, whole);
+	if (rest != 0)
+		k->prefix.addr[whole] = (uint8_t)(a[whole] & (0xff << (8 - rest)));
 }
 
 /*
- * Fill the key part of *k from sa. Addresses that deliver to one IPv4 host
- * fold to it (as in policy.c), so each host has one budget, not several.
+ * Fill *k from sa. Addresses that deliver to one IPv4 host fold to it (as
+ * in policy.c), so each host has one budget, not several: IPv4-mapped,
+ * NAT64 64:ff9b::/96 and 6to4 by the address they embed. The local-use
+ * NAT64 64:ff9b:1::/48 may carry its IPv4 at several offsets (RFC 6052):
+ * it folds by the last 32 bits (the /96 form) and is charged to its /64
+ * (or the configured prefix, if shorter) as well, which bounds a host
+ * whatever form its operator chose. Other IPv6 addresses are charged to
+ * the address and to their prefix.
  */
-static bool key_of(const struct sockaddr *sa, struct rl_entry *k)
+static bool keys_of(const struct sockaddr *sa, unsigned plen, struct rl_keys *k)
 {
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 	static const uint8_t nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	static const uint8_t nat64_local[6] = { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 };
 
 	memset(k, 0, sizeof(*k));
 	if (sa == NULL)
 		return false;
 	if (sa->sa_family == AF_INET) {
-		memcpy(k->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		k->family = 4;
+		memcpy(k->addr.addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		k->addr.kind = RL_KIND_V4;
 		return true;
 	}
 	if (sa->sa_family != AF_INET6)
@@ -129,21 +108,22 @@ static bool key_of(const struct sockaddr *sa, struct rl_entry *k)
 
 	const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
 	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0) {
-		memcpy(k->addr, a + 12, 4);
-		k->family = 4;
+		memcpy(k->addr.addr, a + 12, 4);
+		k->addr.kind = RL_KIND_V4;
 	} else if (a[0] == 0x20 && a[1] == 0x02) { /* 6to4 2002:V4ADDR::/48 */
-		memcpy(k->addr, a + 2, 4);
-		k->family = 4;
+		memcpy(k->addr.addr, a + 2, 4);
+		k->addr.kind = RL_KIND_V4;
+	} else if (memcmp(a, nat64_local, 6) == 0) {
+		memcpy(k->addr.addr, a + 12, 4);
+		k->addr.kind = RL_KIND_V4;
+		prefix_key(k, a, plen < 64 ? plen : 64);
 	} else {
-		memcpy(k->addr, a, 16);
-		k->family = 6;
+		memcpy(k->addr.addr, a, 16);
+		k->addr.kind = RL_KIND_V6;
+		if (plen < 128)
+			prefix_key(k, a, plen);
 	}
 	return true;
-}
-
-static bool same_key(const struct rl_entry *a, const struct rl_entry *b)
-{
-	return a->family == b->family && memcmp(a->addr, b->addr, 16) == 0;
 }
 
 /* ---- per-destination state -------------------------------------------- */
@@ -151,127 +131,69 @@ static bool same_key(const struct rl_entry *a, const struct rl_entry *b)
 /* Close the daily window once 24 h have passed since it opened. */
 static void window_roll(struct rl_entry *e, uint64_t now)
 {
-	if (e->window_packets > 0 &&
+	if (e != NULL && e->window_packets > 0 &&
 	    now >= sat_add(e->window_start_ms, RATELIMIT_DAY_MS))
 		e->window_packets = 0;
 }
 
-/* Anything still to enforce at now? If not, the entry can go. */
-static bool entry_live(const struct ratelimit *rl, const struct rl_entry *e,
-		       uint64_t now)
+static uint32_t window_used(const struct rl_entry *e)
 {
-	if (e->window_packets > 0 &&
-	    now < sat_add(e->window_start_ms, RATELIMIT_DAY_MS))
-		return true;
-	if (e->started &&
-	    now < sat_add(e->last_start_ms, rl->params.per_destination_interval_ms))
-		return true;
-	return now < e->kod_until_ms;
+	return e != NULL ? e->window_packets : 0;
 }
 
-/* ---- the table -------------------------------------------------------- */
-
-static struct rl_entry *lookup(struct ratelimit *rl, const struct rl_entry *k)
+static void charge(struct rl_entry *e, uint64_t now)
 {
-	size_t mask = rl->capacity - 1;
-
-	/* Ends: count < capacity always leaves an empty slot. */
-	for (size_t i = home_slot(rl, k);; i = (i + 1) & mask) {
-		struct rl_entry *e = &rl->slots[i];
-		if (e->family == 0)
-			return NULL;
-		if (same_key(e, k))
-			return e;
-	}
+	if (e->window_packets == 0)
+		e->window_start_ms = now;
+	e->window_packets++;
 }
 
-/* Place e (not present) at the first empty slot of its probe run. */
-static struct rl_entry *place(struct ratelimit *rl, const struct rl_entry *e)
+/* Entries of k that are not in the table yet. */
+static size_t missing(struct ratelimit *rl, const struct rl_keys *k,
+		      struct rl_entry **e, struct rl_entry **pe)
 {
-	size_t mask = rl->capacity - 1;
-	size_t i = home_slot(rl, e);
-
-	while (rl->slots[i].family != 0)
-		i = (i + 1) & mask;
-	rl->slots[i] = *e;
-	rl->count++;
-	return &rl->slots[i];
+	*e = rl_table_find(&rl->table, &k->addr);
+	*pe = k->prefix.kind != 0 ? rl_table_find(&rl->table, &k->prefix) : NULL;
+	return (*e == NULL) + (k->prefix.kind != 0 && *pe == NULL);
 }
 
 /*
- * Move the entries still live at now into a fresh table with room for
- * `extra` more at load <= 1/2; dead entries are dropped on the way, so
- * growing doubles as pruning. False on ENOMEM, the old table untouched.
+ * The entries for k, created (zero state) where missing. Reserving room
+ * may sweep or rebuild the table, which moves entries and drops dead ones,
+ * so look again afterwards; a second round is needed only when the sweep
+ * dropped one of ours, and finds everything live.
  */
-static bool rebuild(struct ratelimit *rl, uint64_t now, size_t extra)
+static enum rl_room entries_for(struct ratelimit *rl, const struct rl_keys *k,
+				uint64_t now, struct rl_entry **e,
+				struct rl_entry **pe)
 {
-	size_t live = 0;
-
-	for (size_t i = 0; i < rl->capacity; i++)
-		if (rl->slots[i].family != 0 && entry_live(rl, &rl->slots[i], now))
-			live++;
-
-	size_t cap = RL_MIN_CAPACITY;
-	while (cap / 2 < live + extra) {
-		if (cap > SIZE_MAX / 2 / sizeof(struct rl_entry))
-			return false;
-		cap *= 2;
-	}
-	struct rl_entry *slots = calloc(cap, sizeof(*slots));
-	if (slots == NULL)
-		return false;
-
-	struct rl_entry *old = rl->slots;
-	size_t old_cap = rl->capacity;
-	rl->slots = slots;
-	rl->capacity = cap;
-	rl->count = 0;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i].family != 0 && entry_live(rl, &old[i], now))
-			place(rl, &old[i]);
-	free(old);
-	return true;
-}
-
-/* The entry for k, made empty if new; NULL when it cannot be stored. */
-static struct rl_entry *lookup_or_insert(struct ratelimit *rl,
-					 const struct rl_entry *k, uint64_t now)
-{
-	struct rl_entry *e = lookup(rl, k);
-
-	if (e != NULL)
-		return e;
-	/* Keep load <= 3/4 so probe runs stay short. */
-	if ((rl->count + 1) > rl->capacity / 4 * 3 && !rebuild(rl, now, 1)) {
-		/* No memory: use the slack, but always keep one slot empty. */
-		if (rl->count + 2 > rl->capacity)
-			return NULL;
-	}
-	return place(rl, k);
-}
-
-/*
- * Empty slot i and pull later members of the probe run back over the hole
- * so every entry stays reachable from its home slot without tombstones.
- * An entry at j may move to the hole h only if its home is not in (h, j]
- * cyclically; otherwise the hole would sit before its home.
- */
-static void remove_at(struct ratelimit *rl, size_t hole)
-{
-	size_t mask = rl->capacity - 1;
-
-	for (size_t j = (hole + 1) & mask; rl->slots[j].family != 0;
-	     j = (j + 1) & mask) {
-		size_t home = home_slot(rl, &rl->slots[j]);
-		bool stays = hole <= j ? (hole < home && home <= j)
-				       : (hole < home || home <= j);
-		if (stays)
+	for (;;) {
+		size_t need = missing(rl, k, e, pe);
+		if (need == 0)
+			return RL_ROOM;
+		enum rl_room room = rl_table_reserve(&rl->table, &rl->params,
+						     need, now, NULL);
+		if (room != RL_ROOM)
+			return room;
+		if (missing(rl, k, e, pe) > need)
 			continue;
-		rl->slots[hole] = rl->slots[j];
-		hole = j;
+		if (*e == NULL)
+			*e = rl_table_insert(&rl->table, &k->addr);
+		if (k->prefix.kind != 0 && *pe == NULL)
+			*pe = rl_table_insert(&rl->table, &k->prefix);
+		/* Inserting never moves entries: *e is still valid. */
+		return RL_ROOM;
 	}
-	memset(&rl->slots[hole], 0, sizeof(rl->slots[hole]));
-	rl->count--;
+}
+
+/* Count a refusal by entries_for(); false always. */
+static bool entries_refused(struct ratelimit *rl, enum rl_room room)
+{
+	if (room == RL_FULL)
+		rl->stats.held_table_full++;
+	else
+		rl->stats.no_memory++;
+	return false;
 }
 
 /* ---- the global bucket ------------------------------------------------ */
@@ -332,7 +254,9 @@ bool ratelimit_params_valid(const struct ratelimit_params *p)
 {
 	/* Written so that NaN fails too. */
 	return p != NULL && p->global_pps >= 0 &&
-	       p->global_pps <= RATELIMIT_MAX_PPS;
+	       p->global_pps <= RATELIMIT_MAX_PPS &&
+	       p->max_destinations <= RATELIMIT_MAX_DESTINATIONS &&
+	       p->ipv6_prefix_len <= 128;
 }
 
 struct ratelimit *ratelimit_new(const struct ratelimit_params *p)
@@ -344,20 +268,12 @@ struct ratelimit *ratelimit_new(const struct ratelimit_params *p)
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
 	if (rl == NULL)
 		return NULL;
-
-	if (random_bytes(rl->seed, sizeof(rl->seed)) < 0) {
+	if (rl_table_init(&rl->table, max_entries(p)) < 0) {
 		int saved = errno;
 		free(rl);
 		errno = saved;
 		return NULL;
 	}
-
-	rl->slots = calloc(RL_MIN_CAPACITY, sizeof(*rl->slots));
-	if (rl->slots == NULL) {
-		free(rl);
-		return NULL;
-	}
-	rl->capacity = RL_MIN_CAPACITY;
 	rl->params = *p;
 	/* Start full: bucket_set clamps the level down to the burst. */
 	rl->bucket_level = UINT64_MAX;
@@ -369,7 +285,7 @@ void ratelimit_free(struct ratelimit *rl)
 {
 	if (rl == NULL)
 		return;
-	free(rl->slots);
+	rl_table_reset(&rl->table);
 	free(rl);
 }
 
@@ -382,28 +298,33 @@ bool ratelimit_set_params(struct ratelimit *rl, const struct ratelimit_params *p
 	bucket_refill(rl, now_ms);
 	rl->params = *p;
 	bucket_set(rl, p);
+	/* A lower bound drops nothing: new destinations wait until it holds. */
+	rl_table_set_max(&rl->table, max_entries(p));
 	return true;
 }
 
 bool ratelimit_take_packet(struct ratelimit *rl, const struct sockaddr *dst,
 			   uint64_t now_ms)
 {
-	struct rl_entry k;
+	struct rl_keys k;
+	struct rl_entry *e, *pe;
 
-	if (!key_of(dst, &k))
+	if (!keys_of(dst, prefix_len(&rl->params), &k))
 		return false;
-
-	struct rl_entry *e = lookup(rl, &k);
-	if (e != NULL)
-		window_roll(e, now_ms);
+	(void)missing(rl, &k, &e, &pe);
+	window_roll(e, now_ms);
+	window_roll(pe, now_ms);
 	/* A kiss mid-attempt stops the retransmits too. */
 	if (e != NULL && now_ms < e->kod_until_ms) {
 		rl->stats.held_kod++;
 		return false;
 	}
-	uint32_t used = e != NULL ? e->window_packets : 0;
-	if (used >= rl->params.per_destination_daily_packets) {
+	if (window_used(e) >= rl->params.per_destination_daily_packets) {
 		rl->stats.held_daily++;
+		return false;
+	}
+	if (k.prefix.kind != 0 && window_used(pe) >= prefix_daily(&rl->params)) {
+		rl->stats.held_prefix_daily++;
 		return false;
 	}
 	bucket_refill(rl, now_ms);
@@ -411,15 +332,14 @@ bool ratelimit_take_packet(struct ratelimit *rl, const struct sockaddr *dst,
 		rl->stats.held_global++;
 		return false;
 	}
-	if (e == NULL && (e = lookup_or_insert(rl, &k, now_ms)) == NULL) {
-		rl->stats.no_memory++;
-		return false;
-	}
+	enum rl_room room = entries_for(rl, &k, now_ms, &e, &pe);
+	if (room != RL_ROOM)
+		return entries_refused(rl, room);
 
 	rl->bucket_level -= RL_UNIT;
-	if (e->window_packets == 0)
-		e->window_start_ms = now_ms;
-	e->window_packets++;
+	charge(e, now_ms);
+	if (pe != NULL)
+		charge(pe, now_ms);
 	return true;
 }
 
@@ -434,94 +354,120 @@ static bool refuse(uint64_t *not_before_ms, const char **reason,
 	return false;
 }
 
+/* may_start's verdict so far: the first failing check and the latest clear time. */
+struct rl_verdict {
+	const char *why;    /* first failing check; NULL = none yet */
+	uint64_t *counter;  /* its stats counter */
+	uint64_t until;     /* latest clear time of all failing checks */
+};
+
+static void fails(struct rl_verdict *v, const char *why, uint64_t *counter,
+		  uint64_t until)
+{
+	if (v->why == NULL) {
+		v->why = why;
+		v->counter = counter;
+	}
+	v->until = max_u64(v->until, until);
+}
+
+/* The interval and daily checks for one entry (address or prefix). */
+static void check_entry(struct ratelimit *rl, struct rl_verdict *v,
+			const struct rl_entry *e, uint64_t now, bool prefix)
+{
+	const struct ratelimit_params *p = &rl->params;
+	uint64_t interval = prefix ? p->per_prefix_interval_ms
+				   : p->per_destination_interval_ms;
+	unsigned budget = prefix ? prefix_daily(p) : p->per_destination_daily_packets;
+
+	if (e != NULL && e->started && now < sat_add(e->last_start_ms, interval))
+		fails(v, prefix ? "prefix interval" : "destination interval",
+		      prefix ? &rl->stats.deferred_prefix_interval
+			     : &rl->stats.deferred_interval,
+		      sat_add(e->last_start_ms, interval));
+	uint32_t used = window_used(e);
+	if (used >= budget)
+		/* used == 0 here means a zero budget: never. */
+		fails(v, prefix ? "prefix daily budget" : "daily budget",
+		      prefix ? &rl->stats.deferred_prefix_daily
+			     : &rl->stats.deferred_daily,
+		      used == 0 ? UINT64_MAX
+				: sat_add(e->window_start_ms, RATELIMIT_DAY_MS));
+}
+
 bool ratelimit_may_start(struct ratelimit *rl, const struct sockaddr *dst,
 			 uint64_t now_ms, uint64_t *not_before_ms,
 			 const char **reason)
 {
-	struct rl_entry k;
-	const char *why = NULL;
-	uint64_t until = now_ms;
-	uint64_t *counter = NULL;
+	struct rl_keys k;
+	struct rl_entry *e, *pe;
+	struct rl_verdict v = { .until = now_ms };
 
-	if (!key_of(dst, &k))
+	if (!keys_of(dst, prefix_len(&rl->params), &k))
 		return refuse(not_before_ms, reason, UINT64_MAX,
 			      "unsupported address");
 
 	/* Every failing check pushes `until`; the first one names the reason. */
-	struct rl_entry *e = lookup(rl, &k);
-	if (e != NULL) {
-		window_roll(e, now_ms);
-		if (now_ms < e->kod_until_ms) {
-			why = "kod holdoff";
-			counter = &rl->stats.deferred_kod;
-			until = max_u64(until, e->kod_until_ms);
-		}
-		uint64_t next = sat_add(e->last_start_ms,
-					rl->params.per_destination_interval_ms);
-		if (e->started && now_ms < next) {
-			if (why == NULL) {
-				why = "destination interval";
-				counter = &rl->stats.deferred_interval;
-			}
-			until = max_u64(until, next);
-		}
-	}
-	uint32_t used = e != NULL ? e->window_packets : 0;
-	if (used >= rl->params.per_destination_daily_packets) {
-		if (why == NULL) {
-			why = "daily budget";
-			counter = &rl->stats.deferred_daily;
-		}
-		/* used == 0 here means a zero budget: never. */
-		until = used == 0 ? UINT64_MAX
-				  : max_u64(until, sat_add(e->window_start_ms,
-							   RATELIMIT_DAY_MS));
-	}
+	size_t need = missing(rl, &k, &e, &pe);
+	window_roll(e, now_ms);
+	window_roll(pe, now_ms);
+	if (e != NULL && now_ms < e->kod_until_ms)
+		fails(&v, "kod holdoff", &rl->stats.deferred_kod, e->kod_until_ms);
+	check_entry(rl, &v, e, now_ms, false);
+	if (k.prefix.kind != 0)
+		check_entry(rl, &v, pe, now_ms, true);
 	bucket_refill(rl, now_ms);
-	if (rl->bucket_level < bucket_start_units(rl)) {
-		if (why == NULL) {
-			why = "global rate";
-			counter = &rl->stats.deferred_global;
-		}
-		until = max_u64(until, bucket_units_at(rl, bucket_start_units(rl)));
-	}
-	if (why == NULL)
+	if (rl->bucket_level < bucket_start_units(rl))
+		fails(&v, "global rate", &rl->stats.deferred_global,
+		      bucket_units_at(rl, bucket_start_units(rl)));
+	/* Last: it may sweep the table, after which e and pe are stale. */
+	uint64_t free_at;
+	if (rl_table_reserve(&rl->table, &rl->params, need, now_ms, &free_at) ==
+	    RL_FULL)
+		fails(&v, "destination table full", &rl->stats.deferred_table_full,
+		      free_at);
+	if (v.why == NULL)
 		return true;
-	(*counter)++;
-	return refuse(not_before_ms, reason, until, why);
+	(*v.counter)++;
+	return refuse(not_before_ms, reason, v.until, v.why);
 }
 
 bool ratelimit_started(struct ratelimit *rl, const struct sockaddr *dst,
 		       uint64_t now_ms)
 {
-	struct rl_entry k;
+	struct rl_keys k;
+	struct rl_entry *e, *pe;
 
-	if (!key_of(dst, &k))
+	if (!keys_of(dst, prefix_len(&rl->params), &k))
 		return false;
-	struct rl_entry *e = lookup_or_insert(rl, &k, now_ms);
-	if (e == NULL) {
-		rl->stats.no_memory++;
-		return false;
-	}
+	enum rl_room room = entries_for(rl, &k, now_ms, &e, &pe);
+	if (room != RL_ROOM)
+		return entries_refused(rl, room);
 	/* A clock step backwards must not shorten the interval. */
 	if (!e->started || now_ms > e->last_start_ms)
 		e->last_start_ms = now_ms;
 	e->started = 1;
+	if (pe != NULL) {
+		if (!pe->started || now_ms > pe->last_start_ms)
+			pe->last_start_ms = now_ms;
+		pe->started = 1;
+	}
 	return true;
 }
 
 bool ratelimit_kod(struct ratelimit *rl, const struct sockaddr *dst,
 		   uint64_t now_ms)
 {
-	struct rl_entry k;
+	struct rl_keys k;
+	struct rl_entry *e, *pe;
 
-	if (!key_of(dst, &k))
+	if (!keys_of(dst, prefix_len(&rl->params), &k))
 		return false;
-	struct rl_entry *e = lookup_or_insert(rl, &k, now_ms);
-	if (e == NULL) {
-		rl->stats.no_memory++;
-		return false;
-	}
+	/* The kiss came from one host: hold off that address only. */
+	memset(&k.prefix, 0, sizeof(k.prefix));
+	enum rl_room room = entries_for(rl, &k, now_ms, &e, &pe);
+	if (room != RL_ROOM)
+		return entries_refused(rl, room);
 	e->kod_until_ms = max_u64(e->kod_until_ms,
 				  sat_add(now_ms, rl->params.kod_holdoff_ms));
 	return true;
@@ -529,32 +475,33 @@ bool ratelimit_kod(struct ratelimit *rl, const struct sockaddr *dst,
 
 size_t ratelimit_tracked(const struct ratelimit *rl)
 {
-	return rl->count;
+	return rl->table.count - rl->table.n_prefixes;
+}
+
+size_t ratelimit_tracked_prefixes(const struct ratelimit *rl)
+{
+	return rl->table.n_prefixes;
 }
 
 size_t ratelimit_memory(const struct ratelimit *rl)
 {
-	return sizeof(*rl) + rl->capacity * sizeof(*rl->slots);
+	return sizeof(*rl) + rl->table.capacity * sizeof(struct rl_entry);
+}
+
+size_t ratelimit_memory_max(const struct ratelimit_params *p, size_t *peak)
+{
+	size_t slots = rl_table_capacity_for(max_entries(p));
+	size_t steady = sizeof(struct ratelimit) + slots * sizeof(struct rl_entry);
+
+	/* Growing to the last size holds the half-size table as well. */
+	if (peak != NULL)
+		*peak = steady + slots / 2 * sizeof(struct rl_entry);
+	return steady;
 }
 
 void ratelimit_prune(struct ratelimit *rl, uint64_t now_ms)
 {
-	/*
-	 * Backward shift only moves entries towards the hole, and the hole
-	 * starts at i, so an unvisited entry can only land at i or later:
-	 * re-examine i after a removal instead of stepping on. An entry that
-	 * wraps from the front to the back was already judged live.
-	 */
-	for (size_t i = 0; i < rl->capacity;) {
-		struct rl_entry *e = &rl->slots[i];
-		if (e->family != 0 && !entry_live(rl, e, now_ms))
-			remove_at(rl, i);
-		else
-			i++;
-	}
-	/* Give memory back once the table is mostly empty; failure is harmless. */
-	if (rl->capacity > RL_MIN_CAPACITY && rl->count < rl->capacity / 8)
-		(void)rebuild(rl, now_ms, 0);
+	rl_table_sweep(&rl->table, &rl->params, now_ms, true);
 }
 
 void ratelimit_stats(const struct ratelimit *rl, struct ratelimit_stats *out)

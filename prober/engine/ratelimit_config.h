@@ -20,6 +20,11 @@ static inline struct ratelimit_params limits_from_config(const struct nv_config 
 		.per_destination_daily_packets =
 			cfg->rate_limit.per_destination_daily_packets,
 		.kod_holdoff_ms = cfg->rate_limit.kod_holdoff_ms,
+		.max_destinations = cfg->rate_limit.max_destinations,
+		.ipv6_prefix_len = cfg->rate_limit.ipv6_prefix_length,
+		.per_prefix_daily_packets =
+			cfg->rate_limit.per_prefix_daily_packets,
+		.per_prefix_interval_ms = cfg->rate_limit.per_prefix_interval_ms,
 	};
 	return p;
 }

@@ -66,6 +66,18 @@ static const struct vector vectors[] = {
 	{ "::ffff:224.0.0.1", POLICY_FORBIDDEN, "multicast" },
 	{ "64:ff9b::10.0.0.1", POLICY_PRIVATE, "private 10." },
 	{ "64:ff9b::8.8.8.8", POLICY_ALLOW, NULL },
+	{ "64:ff9b::e000:1", POLICY_FORBIDDEN, "multicast" },
+	{ "64:ff9b::ffff:ffff", POLICY_FORBIDDEN, "broadcast" },
+	/* Local-use NAT64 (RFC 8215), every RFC 6052 form of 10.0.0.1. */
+	{ "64:ff9b:1::a00:1", POLICY_PRIVATE, "private 10." },
+	{ "64:ff9b:1:a00:0:100::", POLICY_FORBIDDEN, "\"this network\"" },
+	{ "64:ff9b:1:a:0:1::", POLICY_FORBIDDEN, "\"this network\"" },
+	{ "64:ff9b:1:0:a:0:100:0", POLICY_PRIVATE, "private 10." },
+	{ "64:ff9b:1::7f00:1", POLICY_PRIVATE, "loopback" },
+	{ "64:ff9b:1::e000:1", POLICY_FORBIDDEN, "multicast" },
+	{ "64:ff9b:1::8.8.8.8", POLICY_PRIVATE, "local-use NAT64" },
+	{ "64:ff9b:1:ffff:ffff:ffff:ffff:ffff", POLICY_PRIVATE, "local-use NAT64" },
+	{ "64:ff9b:2::8.8.8.8", POLICY_ALLOW, NULL },
 	{ "2002:7f00:1::", POLICY_PRIVATE, "loopback" },
 	{ "2002:0808:0808::1", POLICY_ALLOW, NULL },
 	{ "2001:db8::10", POLICY_PRIVATE, "documentation" },
@@ -111,6 +123,17 @@ static void test_allow_private(void **state)
 	assert_false(policy_allows((struct sockaddr *)&sin, true, &why));
 	inet_pton(AF_INET, "255.255.255.255", &sin.sin_addr);
 	assert_false(policy_allows((struct sockaddr *)&sin, true, &why));
+
+	/* Through local-use NAT64: a lab may reach a private host, never
+	 * multicast, and the /48 is refused outside a lab. */
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	inet_pton(AF_INET6, "64:ff9b:1::7f00:1", &sin6.sin6_addr);
+	assert_true(policy_allows((struct sockaddr *)&sin6, true, &why));
+	assert_false(policy_allows((struct sockaddr *)&sin6, false, &why));
+	inet_pton(AF_INET6, "64:ff9b:1::e000:1", &sin6.sin6_addr);
+	assert_false(policy_allows((struct sockaddr *)&sin6, true, &why));
+	inet_pton(AF_INET6, "64:ff9b:1::8.8.8.8", &sin6.sin6_addr);
+	assert_false(policy_allows((struct sockaddr *)&sin6, false, &why));
 }
 
 int main(void)
