@@ -1,5 +1,12 @@
+/*
+ * store.c - the connection, the statement pump and the result queue.
+ * The statements and their rows are in store_sql.c.
+ */
 #include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,87 +17,61 @@
 #include "core/evtime.h"
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #define STORE_CONNECT_TIMEOUT_MS 10000
 #define STORE_BACKOFF_MIN_MS 500
 #define STORE_WRITE_BATCH 1000
 #define STORE_RETRY_PAUSE_MS 1000
 
-/*
- * Claim due rows. The CTE locks at most $1 rows and skips rows another
- * prober holds, so several probers share one database safely; the lease
- * token proves ownership when the result is written.
- */
-static const char sql_lease[] =
-	"WITH due AS ("
-	" SELECT id FROM verification"
-	" WHERE state = 'pending' AND next_probe_at <= now()"
-	"   AND expires_at > now()"
-	"   AND created_at > now() - $4::double precision * interval '1 millisecond'"
-	"   AND (lease_until IS NULL OR lease_until < now())"
-	" ORDER BY next_probe_at"
-	" LIMIT $1"
-	" FOR UPDATE SKIP LOCKED)"
-	" UPDATE verification v"
-	" SET lease_owner = $2, lease_token = gen_random_uuid(),"
-	"     lease_until = now() + $3::double precision * interval '1 millisecond'"
-	" FROM due WHERE v.id = due.id"
-	" RETURNING v.id, host(v.server_ip), v.token, v.attempts,"
-	"           v.lease_token::text, v.method, v.key_id, v.key_type,"
-	"           v.key_secret";
+enum store_op {
+	STORE_OP_NONE = 0,
+	STORE_OP_LISTEN,
+	STORE_OP_WRITE,
+	STORE_OP_EXPIRE,
+	STORE_OP_LEASE,
+	STORE_OP_COUNT,
+};
 
-/*
- * Pending rows past their expiry end without another packet: past the web
- * site's expires_at, or older than the prober's own retry.expiry ($1 ms).
- */
-static const char sql_expire[] =
-	"UPDATE verification"
-	" SET state = 'expired', lease_owner = NULL, lease_token = NULL,"
-	"     lease_until = NULL"
-	" WHERE state = 'pending'"
-	"   AND (expires_at <= now()"
-	"        OR created_at <= now() - $1::double precision * interval '1 millisecond')"
-	"   AND (lease_until IS NULL OR lease_until < now())"
-	" RETURNING id, host(server_ip)";
+struct store {
+	struct event_base *base;    /* not owned */
+	struct store_params params; /* strings owned (copied) */
+	struct store_hooks hooks;   /* callbacks into the owner */
+	PGconn *conn;               /* NULL while disconnected */
+	int fd;                     /* PQsocket() the events are bound to */
+	bool connected;             /* CONNECTION_OK and LISTEN done */
+	bool connecting;            /* PQconnectPoll in progress */
+	bool flushing;              /* waiting to flush the send buffer */
+	struct event ev_io;         /* socket readiness */
+	struct event ev_timer;      /* connect timeout / reconnect backoff */
+	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
+	struct event ev_retry;      /* ends write_pause */
+	uint64_t backoff_ms;        /* next reconnect delay */
 
-/*
- * Record a batch of attempts in one statement. A row is updated only while
- * it is pending and we still hold its lease; a verified result is applied
- * even after the lease was lost (it is a fact, and writing it twice is a
- * no-op because the row is then no longer pending). Rows with a NULL
- * outcome are leases given back unprobed. The audit row is inserted only
- * for attempts that were applied, so a retried write never duplicates it.
- */
-static const char sql_write[] =
-	"WITH r AS ("
-	" SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[],"
-	"                      $5::inet[], $6::float8[], $7::float8[], $8::float8[])"
-	"   AS r(id, lease_token, outcome, detail, source, rtt_ms, attempted_at,"
-	"        retry_after)),"
-	" upd AS ("
-	" UPDATE verification v SET"
-	"  state = CASE WHEN r.outcome = 'verified' THEN 'verified' ELSE v.state END,"
-	"  attempts = v.attempts + CASE WHEN r.outcome IS NULL THEN 0 ELSE 1 END,"
-	"  last_probe_at = COALESCE(to_timestamp(r.attempted_at), v.last_probe_at),"
-	"  last_outcome = COALESCE(r.outcome, v.last_outcome),"
-	"  last_detail = CASE WHEN r.outcome IS NULL THEN v.last_detail ELSE r.detail END,"
-	"  verified_at = CASE WHEN r.outcome = 'verified' THEN to_timestamp(r.attempted_at)"
-	"                ELSE v.verified_at END,"
-	"  verified_by = CASE WHEN r.outcome = 'verified'"
-	"                THEN $9 || ' ' || host(r.source) ELSE v.verified_by END,"
-	"  next_probe_at = now() + r.retry_after * interval '1 second',"
-	"  lease_owner = NULL, lease_token = NULL, lease_until = NULL"
-	" FROM r"
-	" WHERE v.id = r.id AND v.state = 'pending'"
-	"   AND (v.lease_token = r.lease_token OR r.outcome = 'verified')"
-	" RETURNING v.id, host(v.server_ip) AS server, v.state, v.verified_by,"
-	"           r.outcome, r.detail, r.source, r.rtt_ms, r.attempted_at),"
-	" ins AS ("
-	" INSERT INTO probe_attempt (verification_id, attempted_at, prober,"
-	"                            source_address, outcome, detail, rtt_ms)"
-	" SELECT id, to_timestamp(attempted_at), $9, source, outcome, detail, rtt_ms"
-	" FROM upd WHERE outcome IS NOT NULL)"
-	" SELECT id, server, state, verified_by FROM upd";
+	enum store_op op;           /* statement in flight */
+	unsigned lease_want;        /* rows wanted by the daemon; 0 = none */
+	unsigned lease_batch;       /* n of the LEASE in flight */
+	unsigned leased_rows;       /* rows returned by it */
+	bool expire_due;            /* run EXPIRE before the next LEASE */
+	bool lease_turn;            /* a WRITE just went: a wanted LEASE goes next */
+	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
+
+	struct store_result *head;  /* unwritten results, oldest first */
+	struct store_result **tail; /* where the next result is linked */
+	unsigned queued;            /* length of that queue */
+	unsigned writing;           /* the first `writing` are in the WRITE in flight */
+	unsigned write_limit;       /* results per WRITE; 1 while isolating a bad one */
+	bool write_pause;           /* a WRITE failed: wait for ev_retry */
+	uint64_t dropped;           /* results dropped because the queue was full */
+
+	/* Counters for the status socket. */
+	uint64_t n_errors;          /* failed statements and connections */
+	uint64_t n_reconnects;      /* successful reconnections after the first */
+	uint64_t n_connects;        /* successful connections */
+	double last_lease_at;       /* wall clock of the last successful LEASE */
+	bool count_due;             /* refresh pending_seen when idle */
+	int64_t pending_seen;       /* pending rows at the last count; -1 unknown */
+};
 
 static void store_io_cb(evutil_socket_t fd, short what, void *arg);
 static void store_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -221,7 +202,7 @@ static void continue_connect(struct store *s)
 	watch(s, EV_READ);
 	s->backoff_ms = STORE_BACKOFF_MIN_MS;
 	s->op = STORE_OP_LISTEN;
-	if (!PQsendQuery(s->conn, "LISTEN ntpverify_due")) {
+	if (!PQsendQuery(s->conn, store_sql_listen)) {
 		disconnect(s, conn_error(s));
 		return;
 	}
@@ -229,111 +210,18 @@ static void continue_connect(struct store *s)
 	watch(s, EV_READ | EV_WRITE);
 }
 
-/* A PostgreSQL array literal being built: {a,"b",NULL}. */
-struct arr {
-	char *buf;  /* NUL-terminated, heap */
-	size_t len; /* used, without the NUL */
-	size_t cap; /* allocated */
-};
-
-static void arr_reserve(struct arr *a, size_t more)
-{
-	if (a->len + more + 1 <= a->cap)
-		return;
-	size_t ncap = (a->len + more + 1) * 2;
-	char *n = realloc(a->buf, ncap);
-	if (n == NULL)
-		abort(); /* a few kilobytes; nothing sensible left to do */
-	a->buf = n;
-	a->cap = ncap;
-}
-
-static void arr_open(struct arr *a)
-{
-	a->buf = NULL;
-	a->len = a->cap = 0;
-	arr_reserve(a, 256);
-	a->buf[a->len++] = '{';
-	a->buf[a->len] = '\0';
-}
-
-/* Append one element; quoted elements get '"' and '\\' escaped. */
-static void arr_push(struct arr *a, const char *val, bool quote)
-{
-	arr_reserve(a, (val ? strlen(val) * 2 : 4) + 4);
-	char *p = a->buf + a->len;
-	if (a->len > 1)
-		*p++ = ',';
-	if (val == NULL) {
-		memcpy(p, "NULL", 4);
-		p += 4;
-	} else {
-		if (quote)
-			*p++ = '"';
-		for (const char *c = val; *c; c++) {
-			if (quote && (*c == '"' || *c == '\\'))
-				*p++ = '\\';
-			*p++ = *c;
-		}
-		if (quote)
-			*p++ = '"';
-	}
-	*p = '\0';
-	a->len = (size_t)(p - a->buf);
-}
-
-static void arr_close(struct arr *a)
-{
-	arr_reserve(a, 1);
-	a->buf[a->len++] = '}';
-	a->buf[a->len] = '\0';
-}
-
 static bool send_write(struct store *s)
 {
-	struct arr a[8];
-	char num[64];
-	unsigned n = 0;
+	struct store_write_params wp;
+	int ok;
 
-	for (int i = 0; i < 8; i++)
-		arr_open(&a[i]);
-	for (struct store_result *r = s->head; r && n < s->write_limit;
-	     r = r->next, n++) {
-		snprintf(num, sizeof(num), "%" PRId64, r->id);
-		arr_push(&a[0], num, false);
-		arr_push(&a[1], r->lease_token[0] ? r->lease_token : NULL, true);
-		arr_push(&a[2], r->outcome >= 0 ? outcome_name(r->outcome) : NULL,
-			 true);
-		arr_push(&a[3], r->outcome >= 0 ? r->detail : NULL, true);
-		arr_push(&a[4], r->source[0] ? r->source : NULL, true);
-		if (r->rtt_ms >= 0) {
-			snprintf(num, sizeof(num), "%.3f", r->rtt_ms);
-			arr_push(&a[5], num, false);
-		} else {
-			arr_push(&a[5], NULL, false);
-		}
-		if (r->outcome >= 0) {
-			snprintf(num, sizeof(num), "%.6f", r->attempted_at);
-			arr_push(&a[6], num, false);
-		} else {
-			arr_push(&a[6], NULL, false);
-		}
-		snprintf(num, sizeof(num), "%.3f", r->retry_after_s);
-		arr_push(&a[7], num, false);
-	}
-	const char *values[9];
-	for (int i = 0; i < 8; i++) {
-		arr_close(&a[i]);
-		values[i] = a[i].buf;
-	}
-	values[8] = s->params.prober_name;
-
-	int ok = PQsendQueryParams(s->conn, sql_write, 9, NULL, values, NULL,
-				   NULL, 0);
-	for (int i = 0; i < 8; i++)
-		free(a[i].buf);
+	store_write_params_build(&wp, s->head, s->write_limit,
+				 s->params.prober_name);
+	ok = PQsendQueryParams(s->conn, store_sql_write, STORE_WRITE_PARAMS,
+			       NULL, wp.values, NULL, NULL, 0);
 	if (ok)
-		s->writing = n;
+		s->writing = wp.n;
+	store_write_params_free(&wp);
 	return ok;
 }
 
@@ -343,7 +231,7 @@ static bool send_expire(struct store *s)
 	const char *values[1] = { ms };
 
 	snprintf(ms, sizeof(ms), "%" PRIu64, s->params.expiry_ms);
-	return PQsendQueryParams(s->conn, sql_expire, 1, NULL, values, NULL,
+	return PQsendQueryParams(s->conn, store_sql_expire, 1, NULL, values, NULL,
 				 NULL, 0);
 }
 
@@ -357,7 +245,7 @@ static bool send_lease(struct store *s)
 	snprintf(n, sizeof(n), "%u", s->lease_batch);
 	snprintf(ms, sizeof(ms), "%" PRIu64, s->params.lease_time_ms);
 	snprintf(exp, sizeof(exp), "%" PRIu64, s->params.expiry_ms);
-	return PQsendQueryParams(s->conn, sql_lease, 4, NULL, values, NULL,
+	return PQsendQueryParams(s->conn, store_sql_lease, 4, NULL, values, NULL,
 				 NULL, 0);
 }
 
@@ -388,8 +276,7 @@ static void store_pump(struct store *s)
 		ok = send_lease(s);
 	} else if (s->count_due) {
 		s->op = STORE_OP_COUNT;
-		ok = PQsendQuery(s->conn, "SELECT count(*) FROM verification"
-					  " WHERE state = 'pending'");
+		ok = PQsendQuery(s->conn, store_sql_count);
 	} else {
 		return;
 	}
@@ -417,15 +304,14 @@ static void handle_write_result(struct store *s, PGresult *res)
 {
 	int rows = PQntuples(res);
 	unsigned applied = 0;
+	struct store_written w;
 
 	for (int i = 0; i < rows; i++) {
-		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		const char *state = PQgetvalue(res, i, 2);
+		store_sql_written_row(res, i, &w);
 		applied++;
-		if (strcmp(state, "pending") != 0 && s->hooks.state_changed)
-			s->hooks.state_changed(s->hooks.arg, id,
-					       PQgetvalue(res, i, 1), state,
-					       PQgetvalue(res, i, 3));
+		if (w.state != VERIFICATION_PENDING && s->hooks.state_changed)
+			s->hooks.state_changed(s->hooks.arg, w.id, w.server,
+					       w.state, w.verified_by);
 	}
 	/* Results that were not applied: their lease was lost. */
 	if (s->hooks.discarded != NULL && applied < s->writing) {
@@ -433,8 +319,7 @@ static void handle_write_result(struct store *s, PGresult *res)
 		for (unsigned k = 0; k < s->writing && r; k++, r = r->next) {
 			bool found = false;
 			for (int i = 0; i < rows && !found; i++)
-				found = strtoll(PQgetvalue(res, i, 0), NULL,
-						10) == r->id;
+				found = store_sql_written_id(res, i) == r->id;
 			if (!found)
 				s->hooks.discarded(s->hooks.arg, r->id);
 		}
@@ -470,89 +355,109 @@ static void write_failed(struct store *s, const PGresult *res)
 	s->writing = 0;
 }
 
+static const char *op_name(enum store_op op)
+{
+	switch (op) {
+	case STORE_OP_WRITE:
+		return "write";
+	case STORE_OP_LEASE:
+		return "lease";
+	case STORE_OP_EXPIRE:
+		return "expire";
+	case STORE_OP_COUNT:
+		return "count";
+	case STORE_OP_LISTEN:
+	case STORE_OP_NONE:
+	default:
+		return "listen";
+	}
+}
+
+static void statement_failed(struct store *s, const PGresult *res)
+{
+	const char *msg = PQresultErrorMessage(res);
+
+	s->n_errors++;
+	log_err("database: %s statement failed: %.*s", op_name(s->op),
+		(int)strcspn(msg, "\n"), msg);
+	if (s->op == STORE_OP_WRITE) {
+		write_failed(s, res);
+	} else if (s->op == STORE_OP_EXPIRE) {
+		/* Not again before a second has passed. */
+		s->expire_due = false;
+		clock_gettime(CLOCK_MONOTONIC, &s->last_expire);
+	} else if (s->op == STORE_OP_COUNT) {
+		s->count_due = false;
+	}
+}
+
+static void handle_listen_result(struct store *s)
+{
+	s->connected = true;
+	s->n_connects++;
+	if (s->n_connects > 1)
+		s->n_reconnects++;
+	s->expire_due = true;
+	log_info("database: connected");
+	if (s->hooks.connection != NULL)
+		s->hooks.connection(s->hooks.arg, true);
+}
+
+static void handle_expire_result(struct store *s, const PGresult *res)
+{
+	struct store_written w;
+
+	s->expire_due = false;
+	clock_gettime(CLOCK_MONOTONIC, &s->last_expire);
+	for (int i = 0; i < PQntuples(res); i++) {
+		store_sql_expired_row(res, i, &w);
+		if (s->hooks.state_changed)
+			s->hooks.state_changed(s->hooks.arg, w.id, w.server,
+					       w.state, w.verified_by);
+	}
+}
+
+static void handle_lease_result(struct store *s, const PGresult *res)
+{
+	struct store_lease l;
+
+	s->last_lease_at = evtime_wall_s();
+	for (int i = 0; i < PQntuples(res); i++) {
+		store_sql_lease_row(res, i, &l);
+		s->leased_rows++;
+		if (s->hooks.leased)
+			s->hooks.leased(s->hooks.arg, &l);
+		OPENSSL_cleanse(&l, sizeof(l)); /* token and key */
+	}
+}
+
 static void handle_result(struct store *s, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		const char *msg = PQresultErrorMessage(res);
-		s->n_errors++;
-		log_err("database: %s statement failed: %.*s",
-			s->op == STORE_OP_WRITE	   ? "write"
-			: s->op == STORE_OP_LEASE  ? "lease"
-			: s->op == STORE_OP_EXPIRE ? "expire"
-			: s->op == STORE_OP_COUNT  ? "count"
-						   : "listen",
-			(int)strcspn(msg, "\n"), msg);
-		if (s->op == STORE_OP_WRITE)
-			write_failed(s, res);
-		else if (s->op == STORE_OP_EXPIRE) {
-			/* Not again before a second has passed. */
-			s->expire_due = false;
-			clock_gettime(CLOCK_MONOTONIC, &s->last_expire);
-		}
-		else if (s->op == STORE_OP_COUNT)
-			s->count_due = false;
+		statement_failed(s, res);
 		return;
 	}
-	if (s->op == STORE_OP_WRITE)
-		s->write_limit = STORE_WRITE_BATCH;
 	switch (s->op) {
 	case STORE_OP_LISTEN:
-		s->connected = true;
-		s->n_connects++;
-		if (s->n_connects > 1)
-			s->n_reconnects++;
-		s->expire_due = true;
-		log_info("database: connected");
-		if (s->hooks.connection != NULL)
-			s->hooks.connection(s->hooks.arg, true);
+		handle_listen_result(s);
 		break;
 	case STORE_OP_WRITE:
+		s->write_limit = STORE_WRITE_BATCH;
 		handle_write_result(s, res);
 		free_head(s, s->writing);
 		s->writing = 0;
 		break;
 	case STORE_OP_EXPIRE:
-		s->expire_due = false;
-		clock_gettime(CLOCK_MONOTONIC, &s->last_expire);
-		for (int i = 0; i < PQntuples(res); i++)
-			if (s->hooks.state_changed)
-				s->hooks.state_changed(
-					s->hooks.arg,
-					strtoll(PQgetvalue(res, i, 0), NULL, 10),
-					PQgetvalue(res, i, 1), "expired", "");
+		handle_expire_result(s, res);
 		break;
 	case STORE_OP_LEASE:
-		s->last_lease_at = evtime_wall_s();
-		for (int i = 0; i < PQntuples(res); i++) {
-			struct store_lease l;
-			memset(&l, 0, sizeof(l));
-			l.id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-			snprintf(l.server, sizeof(l.server), "%s",
-				 PQgetvalue(res, i, 1));
-			snprintf(l.token, sizeof(l.token), "%s",
-				 PQgetvalue(res, i, 2));
-			l.attempts = atoi(PQgetvalue(res, i, 3));
-			snprintf(l.lease_token, sizeof(l.lease_token), "%s",
-				 PQgetvalue(res, i, 4));
-			l.key_method = strcmp(PQgetvalue(res, i, 5), "key") == 0;
-			if (l.key_method) {
-				l.key_id = (unsigned)atoi(PQgetvalue(res, i, 6));
-				snprintf(l.key_type, sizeof(l.key_type), "%s",
-					 PQgetvalue(res, i, 7));
-				snprintf(l.key_secret, sizeof(l.key_secret),
-					 "%s", PQgetvalue(res, i, 8));
-			}
-			s->leased_rows++;
-			if (s->hooks.leased)
-				s->hooks.leased(s->hooks.arg, &l);
-			OPENSSL_cleanse(&l, sizeof(l)); /* token and key */
-		}
+		handle_lease_result(s, res);
 		break;
 	case STORE_OP_COUNT:
 		s->count_due = false;
-		s->pending_seen = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		s->pending_seen = store_sql_count_value(res);
 		break;
 	case STORE_OP_NONE:
 	default:
@@ -651,11 +556,14 @@ static void store_timer_cb(evutil_socket_t fd, short what, void *arg)
 		start_connect(s);
 }
 
-int store_init(struct store *s, struct event_base *base,
-	       const struct store_params *params,
-	       const struct store_hooks *hooks)
+struct store *store_new(struct event_base *base,
+			const struct store_params *params,
+			const struct store_hooks *hooks)
 {
-	memset(s, 0, sizeof(*s));
+	struct store *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
 	s->base = base;
 	s->hooks = *hooks;
 	s->params = *params;
@@ -664,8 +572,9 @@ int store_init(struct store *s, struct event_base *base,
 	if (s->params.conninfo == NULL || s->params.prober_name == NULL) {
 		free((char *)s->params.conninfo);
 		free((char *)s->params.prober_name);
+		free(s);
 		errno = ENOMEM;
-		return -1;
+		return NULL;
 	}
 	s->fd = -1;
 	s->tail = &s->head;
@@ -677,11 +586,13 @@ int store_init(struct store *s, struct event_base *base,
 	evtimer_assign(&s->ev_retry, base, store_retry_cb, s);
 	s->write_limit = STORE_WRITE_BATCH;
 	start_connect(s);
-	return 0;
+	return s;
 }
 
-void store_reset(struct store *s)
+void store_free(struct store *s)
 {
+	if (s == NULL)
+		return;
 	event_del(&s->ev_io);
 	evtimer_del(&s->ev_timer);
 	evtimer_del(&s->ev_expire);
@@ -692,8 +603,7 @@ void store_reset(struct store *s)
 	free_head(s, s->queued);
 	free((char *)s->params.conninfo);
 	free((char *)s->params.prober_name);
-	s->params.conninfo = NULL;
-	s->params.prober_name = NULL;
+	free(s);
 }
 
 void store_want_lease(struct store *s, unsigned n)
@@ -781,4 +691,15 @@ void store_set_params(struct store *s, uint64_t lease_time_ms,
 	s->params.lease_time_ms = lease_time_ms;
 	s->params.reconnect_max_ms = reconnect_max_ms;
 	s->params.max_unwritten = max_unwritten;
+}
+
+void store_stats(const struct store *s, struct store_stats *out)
+{
+	out->errors = s->n_errors;
+	out->reconnects = s->n_reconnects;
+	out->connects = s->n_connects;
+	out->dropped = s->dropped;
+	out->queued = s->queued;
+	out->last_lease_at = s->last_lease_at;
+	out->pending_seen = s->pending_seen;
 }
