@@ -173,7 +173,8 @@ static void prom_histogram(FILE *f, const struct daemon_counters *c)
 		c->rtt_count);
 }
 
-int status_render_metrics(const struct status_snapshot *d, FILE *f)
+/* The counter families: totals, attempts by outcome, final states, deferrals. */
+static void prom_counters(const struct status_snapshot *d, FILE *f)
 {
 	struct status_counter cs[STATUS_N_COUNTERS];
 	struct status_deferral df[STATUS_N_DEFERRALS];
@@ -214,7 +215,11 @@ int status_render_metrics(const struct status_snapshot *d, FILE *f)
 		prom_label_value(f, df[i].reason);
 		fprintf(f, "} %" PRIu64 "\n", df[i].value);
 	}
+}
 
+/* What is true now: queue, leases, connection, limiter, uptime. */
+static void prom_gauges(const struct status_snapshot *d, FILE *f)
+{
 	/* -1 means "not counted yet": an absent series, not a false zero. */
 	if (d->pending_seen >= 0)
 		prom_gauge(f, "pending_rows",
@@ -241,7 +246,12 @@ int status_render_metrics(const struct status_snapshot *d, FILE *f)
 		   (double)d->ratelimit_destinations);
 	prom_gauge(f, "uptime_seconds", "Seconds since the daemon started.",
 		   d->uptime_s);
+}
 
+int status_render_metrics(const struct status_snapshot *d, FILE *f)
+{
+	prom_counters(d, f);
+	prom_gauges(d, f);
 	prom_histogram(f, &d->c);
 
 	prom_family(f, "build_info", "gauge",

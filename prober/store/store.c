@@ -1,6 +1,7 @@
 /*
- * store.c - the connection, the statement pump and the result queue.
- * The statements and their rows are in store_sql.c.
+ * store.c - the statement pump: which statement goes next, and what its
+ * results mean. The connection is in store_conn.c, the statements and
+ * their rows in store_sql.c, the unwritten results in store_queue.c.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -17,10 +18,10 @@
 #include "core/evtime.h"
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_conn.h"
+#include "store/store_queue.h"
 #include "store/store_sql.h"
 
-#define STORE_CONNECT_TIMEOUT_MS 10000
-#define STORE_BACKOFF_MIN_MS 500
 #define STORE_WRITE_BATCH 1000
 #define STORE_RETRY_PAUSE_MS 1000
 
@@ -37,16 +38,10 @@ struct store {
 	struct event_base *base;    /* not owned */
 	struct store_params params; /* strings owned (copied) */
 	struct store_hooks hooks;   /* callbacks into the owner */
-	PGconn *conn;               /* NULL while disconnected */
-	int fd;                     /* PQsocket() the events are bound to */
+	struct store_conn pg;       /* the connection (store_conn.c) */
 	bool connected;             /* CONNECTION_OK and LISTEN done */
-	bool connecting;            /* PQconnectPoll in progress */
-	bool flushing;              /* waiting to flush the send buffer */
-	struct event ev_io;         /* socket readiness */
-	struct event ev_timer;      /* connect timeout / reconnect backoff */
 	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
 	struct event ev_retry;      /* ends write_pause */
-	uint64_t backoff_ms;        /* next reconnect delay */
 
 	enum store_op op;           /* statement in flight */
 	unsigned lease_want;        /* rows wanted by the daemon; 0 = none */
@@ -56,13 +51,10 @@ struct store {
 	bool lease_turn;            /* a WRITE just went: a wanted LEASE goes next */
 	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
 
-	struct store_result *head;  /* unwritten results, oldest first */
-	struct store_result **tail; /* where the next result is linked */
-	unsigned queued;            /* length of that queue */
+	struct store_queue q;       /* unwritten results, oldest first */
 	unsigned writing;           /* the first `writing` are in the WRITE in flight */
 	unsigned write_limit;       /* results per WRITE; 1 while isolating a bad one */
 	bool write_pause;           /* a WRITE failed: wait for ev_retry */
-	uint64_t dropped;           /* results dropped because the queue was full */
 
 	/* Counters for the status socket. */
 	uint64_t n_errors;          /* failed statements and connections */
@@ -73,8 +65,6 @@ struct store {
 	int64_t pending_seen;       /* pending rows at the last count; -1 unknown */
 };
 
-static void store_io_cb(evutil_socket_t fd, short what, void *arg);
-static void store_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void store_pump(struct store *s);
 
 static void store_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -97,117 +87,36 @@ static void store_expire_cb(evutil_socket_t fd, short what, void *arg)
 	store_pump(s);
 }
 
-/* (Re)bind the socket event; PQsocket() can change during connect. */
-static void watch(struct store *s, short what)
-{
-	int fd = PQsocket(s->conn);
-
-	event_del(&s->ev_io);
-	s->fd = fd;
-	if (fd < 0)
-		return;
-	event_assign(&s->ev_io, s->base, fd, what | EV_PERSIST, store_io_cb, s);
-	event_add(&s->ev_io, NULL);
-}
-
-static void schedule_reconnect(struct store *s)
-{
-	uint64_t delay = s->backoff_ms;
-
-	s->backoff_ms = s->backoff_ms * 2 > s->params.reconnect_max_ms
-				? s->params.reconnect_max_ms
-				: s->backoff_ms * 2;
-	evtime_add_ms(&s->ev_timer, delay);
-}
-
 static void disconnect(struct store *s, const char *why)
 {
+	store_conn_drop(&s->pg, why);
+}
+
+/* store_conn's down(): no statement is in flight any more. */
+static void store_down(void *arg)
+{
+	struct store *s = arg;
 	bool was_up = s->connected;
 
-	event_del(&s->ev_io);
-	evtimer_del(&s->ev_timer);
-	if (s->conn != NULL) {
-		/* PQfinish closes the fd: the event is already gone. */
-		PQfinish(s->conn);
-		s->conn = NULL;
-	}
-	s->fd = -1;
 	s->connected = false;
-	s->connecting = false;
-	s->flushing = false;
 	s->op = STORE_OP_NONE;
 	s->writing = 0;
 	s->n_errors++;
-	log_warn("database: %s; reconnecting in %" PRIu64 " ms", why,
-		 s->backoff_ms);
 	if (was_up && s->hooks.connection != NULL)
 		s->hooks.connection(s->hooks.arg, false);
-	schedule_reconnect(s);
 }
 
-static const char *conn_error(struct store *s)
+/* store_conn's up(): LISTEN first; the store is connected once it is done. */
+static void store_up(void *arg)
 {
-	static char buf[256];
-	const char *msg = s->conn ? PQerrorMessage(s->conn) : "no connection";
-	size_t n;
+	struct store *s = arg;
 
-	snprintf(buf, sizeof(buf), "%s", msg);
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return buf[0] ? buf : "connection lost";
-}
-
-static void start_connect(struct store *s)
-{
-	s->conn = PQconnectStart(s->params.conninfo);
-	if (s->conn == NULL) {
-		log_err("database: out of memory");
-		schedule_reconnect(s);
-		return;
-	}
-	if (PQstatus(s->conn) == CONNECTION_BAD) {
-		disconnect(s, conn_error(s));
-		return;
-	}
-	s->connecting = true;
-	evtime_add_ms(&s->ev_timer, STORE_CONNECT_TIMEOUT_MS);
-	/* The first poll is "writing" by libpq's contract. */
-	watch(s, EV_WRITE);
-}
-
-static void continue_connect(struct store *s)
-{
-	switch (PQconnectPoll(s->conn)) {
-	case PGRES_POLLING_READING:
-		watch(s, EV_READ);
-		return;
-	case PGRES_POLLING_WRITING:
-		watch(s, EV_WRITE);
-		return;
-	case PGRES_POLLING_OK:
-		break;
-	case PGRES_POLLING_FAILED:
-	default:
-		disconnect(s, conn_error(s));
-		return;
-	}
-
-	evtimer_del(&s->ev_timer);
-	s->connecting = false;
-	if (PQsetnonblocking(s->conn, 1) != 0) {
-		disconnect(s, "cannot make the connection non-blocking");
-		return;
-	}
-	watch(s, EV_READ);
-	s->backoff_ms = STORE_BACKOFF_MIN_MS;
 	s->op = STORE_OP_LISTEN;
-	if (!PQsendQuery(s->conn, store_sql_listen)) {
-		disconnect(s, conn_error(s));
+	if (!PQsendQuery(s->pg.conn, store_sql_listen)) {
+		disconnect(s, store_conn_error(&s->pg));
 		return;
 	}
-	s->flushing = true;
-	watch(s, EV_READ | EV_WRITE);
+	store_conn_sent(&s->pg);
 }
 
 static bool send_write(struct store *s)
@@ -215,9 +124,9 @@ static bool send_write(struct store *s)
 	struct store_write_params wp;
 	int ok;
 
-	store_write_params_build(&wp, s->head, s->write_limit,
+	store_write_params_build(&wp, s->q.head, s->write_limit,
 				 s->params.prober_name);
-	ok = PQsendQueryParams(s->conn, store_sql_write, STORE_WRITE_PARAMS,
+	ok = PQsendQueryParams(s->pg.conn, store_sql_write, STORE_WRITE_PARAMS,
 			       NULL, wp.values, NULL, NULL, 0);
 	if (ok)
 		s->writing = wp.n;
@@ -227,26 +136,23 @@ static bool send_write(struct store *s)
 
 static bool send_expire(struct store *s)
 {
-	char ms[32];
-	const char *values[1] = { ms };
+	struct store_sql_params p;
 
-	snprintf(ms, sizeof(ms), "%" PRIu64, s->params.expiry_ms);
-	return PQsendQueryParams(s->conn, store_sql_expire, 1, NULL, values, NULL,
-				 NULL, 0);
+	store_sql_expire_params(&p, s->params.expiry_ms);
+	return PQsendQueryParams(s->pg.conn, store_sql_expire, p.n, NULL,
+				 p.values, NULL, NULL, 0);
 }
 
 static bool send_lease(struct store *s)
 {
-	char n[16], ms[32], exp[32];
-	const char *values[4] = { n, s->params.prober_name, ms, exp };
+	struct store_sql_params p;
 
 	s->lease_batch = s->lease_want;
 	s->leased_rows = 0;
-	snprintf(n, sizeof(n), "%u", s->lease_batch);
-	snprintf(ms, sizeof(ms), "%" PRIu64, s->params.lease_time_ms);
-	snprintf(exp, sizeof(exp), "%" PRIu64, s->params.expiry_ms);
-	return PQsendQueryParams(s->conn, store_sql_lease, 4, NULL, values, NULL,
-				 NULL, 0);
+	store_sql_lease_params(&p, s->lease_batch, s->params.prober_name,
+			       s->params.lease_time_ms, s->params.expiry_ms);
+	return PQsendQueryParams(s->pg.conn, store_sql_lease, p.n, NULL, p.values,
+				 NULL, NULL, 0);
 }
 
 /* Start the next statement, if any and if connected and idle. */
@@ -262,7 +168,7 @@ static void store_pump(struct store *s)
 	 * results arrive all the time, and the next batch should be on the
 	 * wire while the last one's results are being written.
 	 */
-	if (s->head != NULL && !s->write_pause &&
+	if (s->q.head != NULL && !s->write_pause &&
 	    !(s->lease_want > 0 && s->lease_turn)) {
 		s->op = STORE_OP_WRITE;
 		s->lease_turn = true;
@@ -276,28 +182,15 @@ static void store_pump(struct store *s)
 		ok = send_lease(s);
 	} else if (s->count_due) {
 		s->op = STORE_OP_COUNT;
-		ok = PQsendQuery(s->conn, store_sql_count);
+		ok = PQsendQuery(s->pg.conn, store_sql_count);
 	} else {
 		return;
 	}
 	if (!ok) {
-		disconnect(s, conn_error(s));
+		disconnect(s, store_conn_error(&s->pg));
 		return;
 	}
-	s->flushing = true;
-	watch(s, EV_READ | EV_WRITE);
-}
-
-static void free_head(struct store *s, unsigned n)
-{
-	while (n-- > 0 && s->head != NULL) {
-		struct store_result *r = s->head;
-		s->head = r->next;
-		free(r);
-		s->queued--;
-	}
-	if (s->head == NULL)
-		s->tail = &s->head;
+	store_conn_sent(&s->pg);
 }
 
 static void handle_write_result(struct store *s, PGresult *res)
@@ -315,12 +208,9 @@ static void handle_write_result(struct store *s, PGresult *res)
 	}
 	/* Results that were not applied: their lease was lost. */
 	if (s->hooks.discarded != NULL && applied < s->writing) {
-		struct store_result *r = s->head;
+		struct store_result *r = s->q.head;
 		for (unsigned k = 0; k < s->writing && r; k++, r = r->next) {
-			bool found = false;
-			for (int i = 0; i < rows && !found; i++)
-				found = store_sql_written_id(res, i) == r->id;
-			if (!found)
+			if (!store_sql_written_has(res, r->id))
 				s->hooks.discarded(s->hooks.arg, r->id);
 		}
 	}
@@ -336,16 +226,14 @@ static void handle_write_result(struct store *s, PGresult *res)
 static void write_failed(struct store *s, const PGresult *res)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	bool data_error = state != NULL &&
-			  (strncmp(state, "22", 2) == 0 ||
-			   strncmp(state, "23", 2) == 0);
+	bool data_error = store_sql_is_data_error(state);
 
-	if (data_error && s->writing == 1 && s->head != NULL) {
+	if (data_error && s->writing == 1 && s->q.head != NULL) {
 		log_err("database: the result for verification %" PRId64
 			" cannot be stored (SQLSTATE %s); dropped",
-			s->head->id, state);
-		s->dropped++;
-		free_head(s, 1);
+			s->q.head->id, state);
+		s->q.dropped++;
+		store_queue_pop(&s->q, 1);
 	} else if (data_error && s->writing > 1) {
 		s->write_limit = 1;
 	} else {
@@ -355,30 +243,19 @@ static void write_failed(struct store *s, const PGresult *res)
 	s->writing = 0;
 }
 
-static const char *op_name(enum store_op op)
-{
-	switch (op) {
-	case STORE_OP_WRITE:
-		return "write";
-	case STORE_OP_LEASE:
-		return "lease";
-	case STORE_OP_EXPIRE:
-		return "expire";
-	case STORE_OP_COUNT:
-		return "count";
-	case STORE_OP_LISTEN:
-	case STORE_OP_NONE:
-	default:
-		return "listen";
-	}
-}
+/* The statement in flight, for log lines. */
+static const char *const op_names[] = {
+	[STORE_OP_NONE] = "listen",   [STORE_OP_LISTEN] = "listen",
+	[STORE_OP_WRITE] = "write",   [STORE_OP_EXPIRE] = "expire",
+	[STORE_OP_LEASE] = "lease",   [STORE_OP_COUNT] = "count",
+};
 
 static void statement_failed(struct store *s, const PGresult *res)
 {
 	const char *msg = PQresultErrorMessage(res);
 
 	s->n_errors++;
-	log_err("database: %s statement failed: %.*s", op_name(s->op),
+	log_err("database: %s statement failed: %.*s", op_names[s->op],
 		(int)strcspn(msg, "\n"), msg);
 	if (s->op == STORE_OP_WRITE) {
 		write_failed(s, res);
@@ -446,7 +323,7 @@ static void handle_result(struct store *s, PGresult *res)
 	case STORE_OP_WRITE:
 		s->write_limit = STORE_WRITE_BATCH;
 		handle_write_result(s, res);
-		free_head(s, s->writing);
+		store_queue_pop(&s->q, s->writing);
 		s->writing = 0;
 		break;
 	case STORE_OP_EXPIRE:
@@ -487,73 +364,37 @@ static void consume(struct store *s)
 	PGnotify *note;
 	bool notified = false;
 
-	if (!PQconsumeInput(s->conn)) {
-		disconnect(s, conn_error(s));
+	if (!PQconsumeInput(s->pg.conn)) {
+		disconnect(s, store_conn_error(&s->pg));
 		return;
 	}
-	while ((note = PQnotifies(s->conn)) != NULL) {
+	while ((note = PQnotifies(s->pg.conn)) != NULL) {
 		notified = true;
 		PQfreemem(note);
 	}
-	while (s->op != STORE_OP_NONE && !PQisBusy(s->conn)) {
-		PGresult *res = PQgetResult(s->conn);
+	while (s->op != STORE_OP_NONE && !PQisBusy(s->pg.conn)) {
+		PGresult *res = PQgetResult(s->pg.conn);
 		if (res == NULL) {
 			op_finished(s);
-			if (s->conn == NULL)
+			if (s->pg.conn == NULL)
 				return;
 			break;
 		}
 		handle_result(s, res);
 		PQclear(res);
 	}
-	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_BAD) {
-		disconnect(s, conn_error(s));
+	if (s->pg.conn != NULL && PQstatus(s->pg.conn) == CONNECTION_BAD) {
+		disconnect(s, store_conn_error(&s->pg));
 		return;
 	}
 	if (notified && s->hooks.notified)
 		s->hooks.notified(s->hooks.arg);
 }
 
-static void store_io_cb(evutil_socket_t fd, short what, void *arg)
+/* store_conn's readable(). */
+static void store_readable(void *arg)
 {
-	struct store *s = arg;
-
-	(void)fd;
-	if (s->connecting) {
-		continue_connect(s);
-		return;
-	}
-	if (what & EV_READ) {
-		consume(s);
-		if (s->conn == NULL)
-			return;
-	}
-	if (s->flushing) {
-		int rc = PQflush(s->conn);
-		if (rc < 0) {
-			disconnect(s, conn_error(s));
-			return;
-		}
-		if (rc == 0) {
-			s->flushing = false;
-			watch(s, EV_READ);
-		}
-		/* rc == 1: keep waiting for read or write readiness. */
-	}
-}
-
-static void store_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct store *s = arg;
-
-	(void)fd;
-	(void)what;
-	if (s->connecting) {
-		disconnect(s, "connection timed out");
-		return;
-	}
-	if (s->conn == NULL)
-		start_connect(s);
+	consume(arg);
 }
 
 struct store *store_new(struct event_base *base,
@@ -576,16 +417,17 @@ struct store *store_new(struct event_base *base,
 		errno = ENOMEM;
 		return NULL;
 	}
-	s->fd = -1;
-	s->tail = &s->head;
-	s->backoff_ms = STORE_BACKOFF_MIN_MS;
+	store_queue_init(&s->q);
 	s->pending_seen = -1;
-	event_assign(&s->ev_io, base, -1, 0, store_io_cb, s);
-	evtimer_assign(&s->ev_timer, base, store_timer_cb, s);
 	evtimer_assign(&s->ev_expire, base, store_expire_cb, s);
 	evtimer_assign(&s->ev_retry, base, store_retry_cb, s);
 	s->write_limit = STORE_WRITE_BATCH;
-	start_connect(s);
+	s->pg.up = store_up;
+	s->pg.readable = store_readable;
+	s->pg.down = store_down;
+	s->pg.arg = s;
+	store_conn_start(&s->pg, base, s->params.conninfo,
+			 s->params.reconnect_max_ms);
 	return s;
 }
 
@@ -593,14 +435,10 @@ void store_free(struct store *s)
 {
 	if (s == NULL)
 		return;
-	event_del(&s->ev_io);
-	evtimer_del(&s->ev_timer);
+	store_conn_close(&s->pg);
 	evtimer_del(&s->ev_expire);
 	evtimer_del(&s->ev_retry);
-	if (s->conn != NULL)
-		PQfinish(s->conn);
-	s->conn = NULL;
-	free_head(s, s->queued);
+	store_queue_clear(&s->q);
 	free((char *)s->params.conninfo);
 	free((char *)s->params.prober_name);
 	free(s);
@@ -629,46 +467,12 @@ void store_want_lease(struct store *s, unsigned n)
 
 void store_push_result(struct store *s, const struct store_result *r)
 {
-	struct store_result *copy;
-
 	/*
 	 * Bounded: while the database is away only the finished attempts of
 	 * rows already leased accumulate, but never keep more than the bound.
-	 * Verified results are never dropped; the oldest other one goes.
 	 */
-	if (s->queued >= s->params.max_unwritten) {
-		struct store_result **pp = &s->head;
-		unsigned skip = s->writing;
-		while (*pp != NULL &&
-		       (skip > 0 || (*pp)->outcome == OUTCOME_VERIFIED)) {
-			if (skip > 0)
-				skip--;
-			pp = &(*pp)->next;
-		}
-		if (*pp != NULL) {
-			struct store_result *victim = *pp;
-			*pp = victim->next;
-			if (s->tail == &victim->next)
-				s->tail = pp;
-			free(victim);
-			s->queued--;
-			s->dropped++;
-		}
-	}
-	copy = malloc(sizeof(*copy));
-	if (copy == NULL) {
-		log_err("database: out of memory, result for row %" PRId64
-			" lost",
-			r->id);
-		s->dropped++;
-		return;
-	}
-	*copy = *r;
-	copy->next = NULL;
-	*s->tail = copy;
-	s->tail = &copy->next;
-	s->queued++;
-	store_pump(s);
+	if (store_queue_push(&s->q, r, s->params.max_unwritten, s->writing))
+		store_pump(s);
 }
 
 void store_request_count(struct store *s)
@@ -680,7 +484,7 @@ void store_request_count(struct store *s)
 bool store_idle(const struct store *s)
 {
 	/* A LEASE in flight may still hand us rows to give back. */
-	return s->head == NULL && s->op == STORE_OP_NONE;
+	return s->q.head == NULL && s->op == STORE_OP_NONE;
 }
 
 void store_set_params(struct store *s, uint64_t lease_time_ms,
@@ -690,6 +494,7 @@ void store_set_params(struct store *s, uint64_t lease_time_ms,
 	s->params.expiry_ms = expiry_ms;
 	s->params.lease_time_ms = lease_time_ms;
 	s->params.reconnect_max_ms = reconnect_max_ms;
+	s->pg.reconnect_max_ms = reconnect_max_ms;
 	s->params.max_unwritten = max_unwritten;
 }
 
@@ -698,8 +503,8 @@ void store_stats(const struct store *s, struct store_stats *out)
 	out->errors = s->n_errors;
 	out->reconnects = s->n_reconnects;
 	out->connects = s->n_connects;
-	out->dropped = s->dropped;
-	out->queued = s->queued;
+	out->dropped = s->q.dropped;
+	out->queued = s->q.queued;
 	out->last_lease_at = s->last_lease_at;
 	out->pending_seen = s->pending_seen;
 }

@@ -136,6 +136,46 @@ enum count_col {
 	COUNT_COL_N,
 };
 
+/* --- LEASE and EXPIRE parameters --------------------------------------- */
+
+void store_sql_lease_params(struct store_sql_params *p, unsigned n,
+			    const char *prober_name, uint64_t lease_time_ms,
+			    uint64_t expiry_ms)
+{
+	snprintf(p->buf[0], sizeof(p->buf[0]), "%u", n);
+	snprintf(p->buf[2], sizeof(p->buf[2]), "%" PRIu64, lease_time_ms);
+	snprintf(p->buf[3], sizeof(p->buf[3]), "%" PRIu64, expiry_ms);
+	p->values[0] = p->buf[0];
+	p->values[1] = prober_name;
+	p->values[2] = p->buf[2];
+	p->values[3] = p->buf[3];
+	p->n = 4;
+}
+
+void store_sql_expire_params(struct store_sql_params *p, uint64_t expiry_ms)
+{
+	snprintf(p->buf[0], sizeof(p->buf[0]), "%" PRIu64, expiry_ms);
+	p->values[0] = p->buf[0];
+	p->n = 1;
+}
+
+const char *store_sql_error_text(const char *msg, char *buf, size_t len)
+{
+	size_t n;
+
+	snprintf(buf, len, "%s", msg);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return buf[0] ? buf : "connection lost";
+}
+
+bool store_sql_is_data_error(const char *sqlstate)
+{
+	return sqlstate != NULL && (strncmp(sqlstate, "22", 2) == 0 ||
+				    strncmp(sqlstate, "23", 2) == 0);
+}
+
 /* --- array literals ---------------------------------------------------- */
 
 static void pg_array_reserve(struct pg_array *a, size_t more)
@@ -311,6 +351,14 @@ void store_sql_expired_row(const PGresult *res, int i,
 	out->server = PQgetvalue(res, i, EXPIRE_COL_SERVER);
 	out->state = VERIFICATION_EXPIRED;
 	out->verified_by = "";
+}
+
+bool store_sql_written_has(const PGresult *res, int64_t id)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		if (col_int64(res, i, WRITE_COL_ID) == id)
+			return true;
+	return false;
 }
 
 int64_t store_sql_count_value(const PGresult *res)

@@ -22,6 +22,28 @@ extern const char store_sql_expire[]; /* $1 expiry ms */
 extern const char store_sql_write[];  /* $1..$8 arrays, $9 prober */
 extern const char store_sql_count[];  /* pending rows */
 
+/* The text parameters of a LEASE or an EXPIRE. */
+struct store_sql_params {
+	char buf[4][32];        /* formatted numbers */
+	const char *values[4];  /* for PQsendQueryParams */
+	int n;                  /* parameters used */
+};
+
+void store_sql_lease_params(struct store_sql_params *p, unsigned n,
+			    const char *prober_name, uint64_t lease_time_ms,
+			    uint64_t expiry_ms);
+void store_sql_expire_params(struct store_sql_params *p, uint64_t expiry_ms);
+
+/*
+ * A libpq error message as one log-friendly phrase in buf: trailing
+ * newlines and spaces removed; "connection lost" when nothing is left.
+ * Returns buf or that constant.
+ */
+const char *store_sql_error_text(const char *msg, char *buf, size_t len);
+
+/* SQLSTATE class 22 or 23: the data itself was rejected, never retry it. */
+bool store_sql_is_data_error(const char *sqlstate);
+
 /* A PostgreSQL array literal being built: {a,"b",NULL}. */
 struct pg_array {
 	char *buf;  /* NUL-terminated, heap; freed with pg_array_free() */
@@ -78,6 +100,8 @@ void store_sql_expired_row(const PGresult *res, int i,
 			   struct store_written *out);
 /* The id of row i of a WRITE result (for matching discarded results). */
 int64_t store_sql_written_id(const PGresult *res, int i);
+/* Whether some row of a WRITE result has this id. */
+bool store_sql_written_has(const PGresult *res, int64_t id);
 /* The single value of a COUNT result. */
 int64_t store_sql_count_value(const PGresult *res);
 

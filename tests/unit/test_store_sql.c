@@ -1,7 +1,8 @@
 /*
- * The store's pure half: PostgreSQL array literals for the batched WRITE
- * and the reading of the rows LEASE, WRITE, EXPIRE and COUNT return. The
- * rows are hand-made PGresults, so no database is needed.
+ * The store's pure half: PostgreSQL array literals for the batched WRITE,
+ * the reading of the rows LEASE, WRITE, EXPIRE and COUNT return, and the
+ * bounded queue of unwritten results. The rows are hand-made PGresults,
+ * so no database is needed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_queue.h"
 #include "store/store_sql.h"
 
 /* A result of `ncols` text columns holding rows[nrows][ncols] (NULL: SQL NULL). */
@@ -257,6 +259,147 @@ static void test_statement_parameters(void **state)
 	assert_null(strstr(store_sql_expire, "$2"));
 }
 
+
+static void test_params_and_errors(void **state)
+{
+	struct store_sql_params p;
+	char buf[32];
+
+	(void)state;
+	store_sql_lease_params(&p, 250, "prober-a", 60000, 259200000);
+	assert_int_equal(p.n, 4);
+	assert_string_equal(p.values[0], "250");
+	assert_string_equal(p.values[1], "prober-a");
+	assert_string_equal(p.values[2], "60000");
+	assert_string_equal(p.values[3], "259200000");
+	store_sql_expire_params(&p, UINT64_MAX);
+	assert_int_equal(p.n, 1);
+	assert_string_equal(p.values[0], "18446744073709551615");
+
+	assert_string_equal(store_sql_error_text("FATAL: no such role \n \n",
+						 buf, sizeof(buf)),
+			    "FATAL: no such role");
+	assert_string_equal(store_sql_error_text("\n", buf, sizeof(buf)),
+			    "connection lost");
+	assert_string_equal(store_sql_error_text("", buf, sizeof(buf)),
+			    "connection lost");
+	/* Longer than the buffer: cut, never overrun. */
+	store_sql_error_text("0123456789012345678901234567890123456789", buf,
+			     sizeof(buf));
+	assert_int_equal(strlen(buf), sizeof(buf) - 1);
+
+	assert_true(store_sql_is_data_error("22P02"));  /* invalid text */
+	assert_true(store_sql_is_data_error("23505"));  /* unique violation */
+	assert_false(store_sql_is_data_error("40001")); /* serialization */
+	assert_false(store_sql_is_data_error("57P01")); /* admin shutdown */
+	assert_false(store_sql_is_data_error(NULL));
+}
+
+static void test_written_has(void **state)
+{
+	static const char *const written[] = {
+		"5", "192.0.2.1", "pending", NULL,
+		"-9", "192.0.2.2", "verified", "p 192.0.2.10",
+	};
+	PGresult *res = make_result(4, 2, written);
+
+	(void)state;
+	assert_true(store_sql_written_has(res, 5));
+	assert_true(store_sql_written_has(res, -9));
+	assert_false(store_sql_written_has(res, 6));
+	PQclear(res);
+}
+
+/* A result for row id with an outcome (< 0: a lease given back). */
+static struct store_result result(int64_t id, int outcome)
+{
+	struct store_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.outcome = outcome;
+	return r;
+}
+
+/* The ids in the queue, oldest first, as "1,2,3". */
+static const char *queue_ids(const struct store_queue *q)
+{
+	static char buf[256];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (const struct store_result *r = q->head; r; r = r->next)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%lld",
+				      n ? "," : "", (long long)r->id);
+	return buf;
+}
+
+static void test_queue_bound(void **state)
+{
+	struct store_queue q;
+	struct store_result r;
+
+	(void)state;
+	store_queue_init(&q);
+	for (int i = 1; i <= 3; i++) {
+		r = result(i, i == 1 ? OUTCOME_VERIFIED : OUTCOME_NO_RESPONSE);
+		assert_true(store_queue_push(&q, &r, 3, 0));
+	}
+	assert_string_equal(queue_ids(&q), "1,2,3");
+	/* Full: the oldest that is not verified makes room. */
+	r = result(4, OUTCOME_UNREACHABLE);
+	assert_true(store_queue_push(&q, &r, 3, 0));
+	assert_string_equal(queue_ids(&q), "1,3,4");
+	assert_int_equal(q.queued, 3);
+	assert_int_equal(q.dropped, 1);
+	/* Results in the WRITE in flight are not dropped either. */
+	r = result(5, -1);
+	assert_true(store_queue_push(&q, &r, 3, 2));
+	assert_string_equal(queue_ids(&q), "1,3,5");
+	assert_int_equal(q.dropped, 2);
+
+	store_queue_pop(&q, 2);
+	assert_string_equal(queue_ids(&q), "5");
+	r = result(6, OUTCOME_VERIFIED);
+	assert_true(store_queue_push(&q, &r, 3, 0));
+	assert_string_equal(queue_ids(&q), "5,6");
+	store_queue_pop(&q, 10);
+	assert_null(q.head);
+	assert_int_equal(q.queued, 0);
+	/* The tail was reset: pushing after emptying still links. */
+	r = result(7, OUTCOME_MALFORMED);
+	assert_true(store_queue_push(&q, &r, 3, 0));
+	assert_string_equal(queue_ids(&q), "7");
+	store_queue_clear(&q);
+	assert_null(q.head);
+}
+
+static void test_queue_all_verified(void **state)
+{
+	struct store_queue q;
+	struct store_result r;
+
+	(void)state;
+	store_queue_init(&q);
+	for (int i = 1; i <= 4; i++) {
+		r = result(i, OUTCOME_VERIFIED);
+		assert_true(store_queue_push(&q, &r, 2, 0));
+	}
+	/* Verified results are facts: kept past the bound. */
+	assert_string_equal(queue_ids(&q), "1,2,3,4");
+	assert_int_equal(q.dropped, 0);
+	/* Dropping the last one keeps the tail right. */
+	r = result(5, OUTCOME_MALFORMED);
+	assert_true(store_queue_push(&q, &r, 5, 0));
+	r = result(6, OUTCOME_MALFORMED);
+	assert_true(store_queue_push(&q, &r, 5, 0));
+	assert_string_equal(queue_ids(&q), "1,2,3,4,6");
+	r = result(8, OUTCOME_MALFORMED);
+	assert_true(store_queue_push(&q, &r, 5, 0));
+	assert_string_equal(queue_ids(&q), "1,2,3,4,8");
+	store_queue_clear(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +411,10 @@ int main(void)
 		cmocka_unit_test(test_written_and_expired_rows),
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_statement_parameters),
+		cmocka_unit_test(test_params_and_errors),
+		cmocka_unit_test(test_written_has),
+		cmocka_unit_test(test_queue_bound),
+		cmocka_unit_test(test_queue_all_verified),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
