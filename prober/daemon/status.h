@@ -46,9 +46,10 @@ struct status_params {
  * Bind params->socket_path (a unix socket, mode 0660; a stale socket file
  * left by a dead daemon is replaced, a live one or a non-socket file is an
  * error) and, when params->listen is set, that TCP address; serve both on
- * base, answering from snapshot(arg). Raises the soft RLIMIT_NOFILE to the hard limit so that
- * a thousand clients fit. The socket's directory must exist (systemd's
- * RuntimeDirectory= makes it). Returns NULL after logging what failed.
+ * base, answering every request from a fresh snapshot(arg). Raises the
+ * soft RLIMIT_NOFILE to the hard limit so that a thousand clients fit. The
+ * socket's directory must exist (systemd's RuntimeDirectory= makes it).
+ * Returns NULL after logging what failed.
  */
 struct status *status_open(struct event_base *base,
 			   const struct status_params *params,
