@@ -1,19 +1,18 @@
 /*
  * status.c - the status socket: /metrics and /status over evhttp.
  *
- * Both documents are rendered from the daemon's in-memory counters into a
- * memory stream and handed to evhttp in one piece; nothing here blocks or
- * waits on the database. One table (status_counters) feeds both documents,
- * so the JSON and the Prometheus names cannot drift apart.
+ * Only HTTP lives here: listeners, limits, routing. For each request the
+ * daemon's snapshot callback fills a status_snapshot, status_render.c turns
+ * it into a memory stream, and evhttp gets it in one piece; nothing here
+ * blocks or waits on the database.
  */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <inttypes.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "config/config.h"
 #include "core/log.h"
 #include "daemon/status.h"
-#include "core/textout.h"
-
-#include "nv_version.h"
+#include "daemon/status_render.h"
 
 /* After accept() runs out of descriptors, pause accepting this long. */
 #define STATUS_ACCEPT_PAUSE_MS 250
@@ -39,7 +36,9 @@
 #define STATUS_CT_TEXT "text/plain; charset=utf-8"
 
 struct status {
-	struct daemon *d;                 /* not owned; outlives us */
+	status_snapshot_fn snapshot;      /* fills a snapshot per request */
+	void *snapshot_arg;               /* its argument; not owned */
+	char *tcp_text;                   /* status_listen as configured; owned */
 	struct evhttp *http;              /* serves both listeners */
 	struct evhttp_bound_socket *unix_bs; /* owns the unix socket fd */
 	struct evhttp_bound_socket *tcp_bs;  /* NULL without status_listen */
@@ -55,365 +54,6 @@ struct status {
  * so the one status server of the process is found through this pointer.
  */
 static struct status *status_current;
-
-/* --- the counters both documents show -------------------------------- */
-
-struct status_counter {
-	const char *metric; /* ntpverify_<metric>_total */
-	const char *json;   /* key in /status "counters" */
-	const char *help;   /* # HELP text */
-	uint64_t value;
-};
-
-#define STATUS_N_COUNTERS 9
-
-static void status_counters(const struct daemon *d,
-			    struct status_counter out[STATUS_N_COUNTERS])
-{
-	const struct status_counter c[STATUS_N_COUNTERS] = {
-		{ "probes_started", "probes_started",
-		  "Verification attempts put on the wire.",
-		  d->c.probes_started },
-		{ "packets_sent", "packets_sent",
-		  "NTP datagrams sent, first sends and retransmits.",
-		  d->c.packets_sent },
-		{ "packets_received", "packets_received",
-		  "NTP datagrams received from probed servers.",
-		  d->c.packets_received },
-		{ "attempts_refused_by_policy", "refused_by_policy",
-		  "Attempts refused by the destination policy; nothing sent.",
-		  d->c.refused_by_policy },
-		{ "ratelimit_packets_held", "packets_held",
-		  "Packets held back by the rate limits.",
-		  d->c.held_by_ratelimit },
-		{ "database_errors", "database_errors",
-		  "Failed database statements and connections.",
-		  d->store.n_errors },
-		{ "database_reconnects", "database_reconnects",
-		  "Database connections re-established after a loss.",
-		  d->store.n_reconnects },
-		{ "stale_results_discarded", "stale_results_discarded",
-		  "Results discarded because the lease was lost.",
-		  d->c.discarded },
-		{ "results_dropped", "results_dropped",
-		  "Results dropped because too many were waiting for the "
-		  "database.",
-		  d->store.dropped },
-	};
-	memcpy(out, c, sizeof(c));
-}
-
-/* Rate-limit deferrals by the reason ratelimit_may_start() gave. */
-struct status_deferral {
-	const char *reason; /* label value and JSON key */
-	uint64_t value;
-};
-
-#define STATUS_N_DEFERRALS 4
-
-static void status_deferrals(const struct daemon *d,
-			     struct status_deferral out[STATUS_N_DEFERRALS])
-{
-	struct ratelimit_stats rs;
-
-	memset(&rs, 0, sizeof(rs));
-	if (d->rl != NULL)
-		ratelimit_stats(d->rl, &rs);
-	out[0] = (struct status_deferral){ "destination_interval",
-					   rs.deferred_interval };
-	out[1] = (struct status_deferral){ "kod_holdoff", rs.deferred_kod };
-	out[2] = (struct status_deferral){ "global_rate", rs.deferred_global };
-	out[3] = (struct status_deferral){ "daily_budget", rs.deferred_daily };
-}
-
-static double status_uptime_s(const struct daemon *d)
-{
-	struct timespec now;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
-		return 0;
-	return (double)(now.tv_sec - d->started.tv_sec) +
-	       (double)(now.tv_nsec - d->started.tv_nsec) / 1e9;
-}
-
-/* "2024-05-01T12:00:00.123Z"; false for times before the epoch or unset. */
-static bool status_iso8601(double t, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t s;
-	char base[32];
-
-	if (!(t > 0) || t > 253402300799.0) /* year 9999 */
-		return false;
-	s = (time_t)t;
-	if (gmtime_r(&s, &tm) == NULL ||
-	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		return false;
-	snprintf(buf, len, "%s.%03dZ", base,
-		 (int)((t - (double)s) * 1000.0) % 1000);
-	return true;
-}
-
-/* --- Prometheus text format 0.0.4 ------------------------------------ */
-
-/* Label values: backslash, double quote and newline are escaped. */
-static void prom_label_value(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		if (*s == '\\')
-			fputs("\\\\", f);
-		else if (*s == '"')
-			fputs("\\\"", f);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-/* The shortest %g form that reads back to the same double. */
-static void prom_double(FILE *f, double v)
-{
-	char buf[40];
-
-	if (isnan(v)) {
-		fputs("NaN", f);
-		return;
-	}
-	if (isinf(v)) {
-		fputs(v > 0 ? "+Inf" : "-Inf", f);
-		return;
-	}
-	for (int prec = 6; prec <= 17; prec++) {
-		snprintf(buf, sizeof(buf), "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	fputs(buf, f);
-}
-
-static void prom_family(FILE *f, const char *name, const char *type,
-			const char *help)
-{
-	fprintf(f, "# HELP ntpverify_%s %s\n# TYPE ntpverify_%s %s\n", name,
-		help, name, type);
-}
-
-static void prom_gauge(FILE *f, const char *name, const char *help, double v)
-{
-	prom_family(f, name, "gauge", help);
-	fprintf(f, "ntpverify_%s ", name);
-	prom_double(f, v);
-	fputc('\n', f);
-}
-
-static void prom_histogram(FILE *f, const struct daemon_counters *c)
-{
-	uint64_t cum = 0;
-
-	prom_family(f, "probe_rtt_seconds", "histogram",
-		    "Round-trip time of the first mode 6 reply per attempt.");
-	for (int i = 0; i < RTT_BUCKETS; i++) {
-		/* The struct counts per bucket; Prometheus wants "<= le". */
-		cum += c->rtt_buckets[i];
-		fputs("ntpverify_probe_rtt_seconds_bucket{le=\"", f);
-		prom_double(f, rtt_bucket_bounds[i]);
-		fprintf(f, "\"} %" PRIu64 "\n", cum);
-	}
-	fprintf(f, "ntpverify_probe_rtt_seconds_bucket{le=\"+Inf\"} %" PRIu64
-		   "\n",
-		c->rtt_count);
-	fputs("ntpverify_probe_rtt_seconds_sum ", f);
-	prom_double(f, c->rtt_sum_s);
-	fprintf(f, "\nntpverify_probe_rtt_seconds_count %" PRIu64 "\n",
-		c->rtt_count);
-}
-
-int status_write_metrics(const struct daemon *d, FILE *f)
-{
-	struct status_counter cs[STATUS_N_COUNTERS];
-	struct status_deferral df[STATUS_N_DEFERRALS];
-
-	status_counters(d, cs);
-	status_deferrals(d, df);
-
-	for (size_t i = 0; i < STATUS_N_COUNTERS; i++) {
-		char name[80];
-		snprintf(name, sizeof(name), "%s_total", cs[i].metric);
-		prom_family(f, name, "counter", cs[i].help);
-		fprintf(f, "ntpverify_%s %" PRIu64 "\n", name, cs[i].value);
-	}
-
-	prom_family(f, "attempts_total", "counter",
-		    "Finished verification attempts by outcome.");
-	for (int o = 0; o < OUTCOME_COUNT; o++) {
-		/* `read` is what `check` says without a token; never here. */
-		if (o == OUTCOME_READ)
-			continue;
-		fputs("ntpverify_attempts_total{outcome=", f);
-		prom_label_value(f, outcome_name((enum outcome)o));
-		fprintf(f, "} %" PRIu64 "\n", d->c.outcomes[o]);
-	}
-
-	prom_family(f, "verifications_total", "counter",
-		    "Verifications this prober brought to a final state.");
-	fprintf(f,
-		"ntpverify_verifications_total{state=\"verified\"} %" PRIu64
-		"\nntpverify_verifications_total{state=\"expired\"} %" PRIu64
-		"\n",
-		d->c.verified, d->c.expired);
-
-	prom_family(f, "ratelimit_deferrals_total", "counter",
-		    "Attempt starts postponed by the rate limits, by reason.");
-	for (size_t i = 0; i < STATUS_N_DEFERRALS; i++) {
-		fputs("ntpverify_ratelimit_deferrals_total{reason=", f);
-		prom_label_value(f, df[i].reason);
-		fprintf(f, "} %" PRIu64 "\n", df[i].value);
-	}
-
-	/* -1 means "not counted yet": an absent series, not a false zero. */
-	if (d->store.pending_seen >= 0)
-		prom_gauge(f, "pending_rows",
-			   "Pending verifications in the database at the last "
-			   "count.",
-			   (double)d->store.pending_seen);
-	prom_gauge(f, "leases_held",
-		   "Verifications leased by this prober, waiting or probing.",
-		   (double)(d->n_waiting + d->n_probing));
-	prom_gauge(f, "probes_in_flight", "Probes on the wire now.",
-		   (double)d->n_probing);
-	prom_gauge(f, "database_connected",
-		   "1 when the database connection is up.",
-		   d->db_up ? 1.0 : 0.0);
-	prom_gauge(f, "results_waiting",
-		   "Results waiting to be written to the database.",
-		   (double)d->store.queued);
-	prom_gauge(f, "last_lease_timestamp_seconds",
-		   "Unix time of the last successful lease query; 0 = none "
-		   "yet.",
-		   d->store.last_lease_at);
-	prom_gauge(f, "ratelimit_destinations",
-		   "Destinations the rate limiter holds state for.",
-		   d->rl != NULL ? (double)ratelimit_tracked(d->rl) : 0.0);
-	prom_gauge(f, "uptime_seconds", "Seconds since the daemon started.",
-		   status_uptime_s(d));
-
-	prom_histogram(f, &d->c);
-
-	prom_family(f, "build_info", "gauge",
-		    "Always 1; the labels name the build and the prober.");
-	fputs("ntpverify_build_info{version=", f);
-	prom_label_value(f, NTPVERIFY_VERSION);
-	fputs(",prober=", f);
-	prom_label_value(f, d->cfg.prober_name != NULL ? d->cfg.prober_name
-						       : "");
-	fputs("} 1\n", f);
-
-	return ferror(f) ? -1 : 0;
-}
-
-/* --- /status JSON ------------------------------------------------------ */
-
-/* Keys are this file's own constants; values from outside are escaped. */
-static void json_time_or_null(FILE *f, double t)
-{
-	char buf[40];
-
-	if (status_iso8601(t, buf, sizeof(buf)))
-		json_put_cstr(f, buf);
-	else
-		fputs("null", f);
-}
-
-static void json_counters(const struct daemon *d, FILE *f)
-{
-	struct status_counter cs[STATUS_N_COUNTERS];
-	struct status_deferral df[STATUS_N_DEFERRALS];
-	const char *sep = "";
-
-	status_counters(d, cs);
-	status_deferrals(d, df);
-	fputc('{', f);
-	for (size_t i = 0; i < STATUS_N_COUNTERS; i++)
-		fprintf(f, "\"%s\":%" PRIu64 ",", cs[i].json, cs[i].value);
-	fputs("\"attempts\":{", f);
-	for (int o = 0; o < OUTCOME_COUNT; o++) {
-		if (o == OUTCOME_READ)
-			continue;
-		fprintf(f, "%s\"%s\":%" PRIu64, sep,
-			outcome_name((enum outcome)o), d->c.outcomes[o]);
-		sep = ",";
-	}
-	fprintf(f, "},\"verifications\":{\"verified\":%" PRIu64
-		   ",\"expired\":%" PRIu64 "},\"ratelimit_deferrals\":{",
-		d->c.verified, d->c.expired);
-	for (size_t i = 0; i < STATUS_N_DEFERRALS; i++)
-		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", df[i].reason,
-			df[i].value);
-	fputs("}}", f);
-}
-
-/* Newest first; the ring never holds a token (see struct recent_outcome). */
-static void json_recent(const struct daemon *d, FILE *f)
-{
-	const struct daemon_counters *c = &d->c;
-	unsigned n = c->recent_n < STATUS_RECENT_SHOWN ? c->recent_n
-						       : STATUS_RECENT_SHOWN;
-
-	fputc('[', f);
-	for (unsigned k = 0; k < n; k++) {
-		unsigned i = (c->recent_next + RECENT_MAX - 1 - k) % RECENT_MAX;
-		const struct recent_outcome *r = &c->recent[i];
-
-		fputs(k > 0 ? ",{\"at\":" : "{\"at\":", f);
-		json_time_or_null(f, r->at);
-		fprintf(f, ",\"id\":%" PRId64 ",\"server\":", r->id);
-		json_put_cstr(f, r->server);
-		fputs(",\"outcome\":", f);
-		json_put_cstr(f, outcome_name(r->outcome));
-		fputs(",\"detail\":", f);
-		json_put_cstr(f, r->detail);
-		fputc('}', f);
-	}
-	fputc(']', f);
-}
-
-int status_write_json(const struct daemon *d, FILE *f)
-{
-	fputs("{\"version\":", f);
-	json_put_cstr(f, NTPVERIFY_VERSION);
-	fprintf(f, ",\"uptime_s\":%" PRIu64 ",\"prober\":",
-		(uint64_t)status_uptime_s(d));
-	json_put_cstr(f, d->cfg.prober_name);
-	fputs(",\"sources\":[", f);
-	for (size_t i = 0; i < d->cfg.n_sources; i++) {
-		if (i > 0)
-			fputc(',', f);
-		json_put_cstr(f, d->cfg.sources[i].text);
-	}
-	fprintf(f, "],\"database\":{\"connected\":%s,\"pending_seen\":",
-		d->db_up ? "true" : "false");
-	/* -1: not counted yet. */
-	if (d->store.pending_seen >= 0)
-		fprintf(f, "%" PRId64, d->store.pending_seen);
-	else
-		fputs("null", f);
-	fprintf(f, ",\"results_waiting\":%u,\"last_lease_at\":",
-		d->store.queued);
-	json_time_or_null(f, d->store.last_lease_at);
-	fprintf(f, "},\"in_flight\":%u,\"leases_held\":%u,"
-		   "\"ratelimit_destinations\":%zu,\"counters\":",
-		d->n_probing, d->n_waiting + d->n_probing,
-		d->rl != NULL ? ratelimit_tracked(d->rl) : 0);
-	json_counters(d, f);
-	fputs(",\"recent\":", f);
-	json_recent(d, f);
-	fputs("}\n", f);
-
-	return ferror(f) ? -1 : 0;
-}
 
 /* --- HTTP ------------------------------------------------------------- */
 
@@ -451,10 +91,11 @@ static void status_reply_text(struct evhttp_request *req, int code,
 }
 
 /* Render one document into memory and send it; 500 if that failed. */
-static void status_serve(struct evhttp_request *req, const struct daemon *d,
-			 int (*render)(const struct daemon *, FILE *),
+static void status_serve(struct evhttp_request *req, const struct status *st,
+			 int (*render)(const struct status_snapshot *, FILE *),
 			 const char *ctype)
 {
+	struct status_snapshot snap;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -466,7 +107,9 @@ static void status_serve(struct evhttp_request *req, const struct daemon *d,
 				  "out of memory\n");
 		return;
 	}
-	rc = render(d, f);
+	memset(&snap, 0, sizeof(snap));
+	st->snapshot(st->snapshot_arg, &snap);
+	rc = render(&snap, f);
 	if (fclose(f) != 0)
 		rc = -1;
 	if (rc < 0) {
@@ -498,10 +141,9 @@ static void status_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (path != NULL && strcmp(path, "/metrics") == 0)
-		status_serve(req, st->d, status_write_metrics,
-			     STATUS_CT_METRICS);
+		status_serve(req, st, status_render_metrics, STATUS_CT_METRICS);
 	else if (path != NULL && strcmp(path, "/status") == 0)
-		status_serve(req, st->d, status_write_json, STATUS_CT_JSON);
+		status_serve(req, st, status_render_json, STATUS_CT_JSON);
 	else
 		status_reply_text(req, HTTP_NOTFOUND, "Not Found",
 				  "not found: try /metrics or /status\n");
@@ -521,7 +163,7 @@ static void status_resume_cb(evutil_socket_t fd, short what, void *arg)
 	if (st->tcp_bs != NULL &&
 	    evconnlistener_enable(evhttp_bound_socket_get_listener(st->tcp_bs)) < 0)
 		log_warn("status: cannot resume accepting on %s",
-			 st->d->cfg.status_listen);
+			 st->tcp_text);
 }
 
 /*
@@ -689,6 +331,11 @@ static int status_listen_tcp(struct status *st, const char *text)
 			text);
 		return -1;
 	}
+	st->tcp_text = strdup(text);
+	if (st->tcp_text == NULL) {
+		log_err("status_listen %s: %s", text, strerror(errno));
+		return -1;
+	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0) {
@@ -741,10 +388,13 @@ static void status_raise_nofile(void)
 		  (uintmax_t)rl.rlim_cur);
 }
 
-struct status *status_open(struct daemon *d)
+struct status *status_open(struct event_base *base,
+			   const struct status_params *params,
+			   status_snapshot_fn snapshot, void *arg)
 {
 	struct status *st;
-	const char *path = d->cfg.status_socket;
+	const char *path = params->socket_path;
+	const char *listen_text = params->listen;
 
 	if (path == NULL) {
 		log_err("status socket: no status_socket configured");
@@ -755,11 +405,12 @@ struct status *status_open(struct daemon *d)
 		log_err("status socket: %s", strerror(errno));
 		return NULL;
 	}
-	st->d = d;
-	evtimer_assign(&st->ev_resume, d->base, status_resume_cb, st);
+	st->snapshot = snapshot;
+	st->snapshot_arg = arg;
+	evtimer_assign(&st->ev_resume, base, status_resume_cb, st);
 	status_raise_nofile();
 
-	st->http = evhttp_new(d->base);
+	st->http = evhttp_new(base);
 	if (st->http == NULL) {
 		log_err("status socket: cannot create the HTTP server");
 		free(st);
@@ -779,14 +430,14 @@ struct status *status_open(struct daemon *d)
 	status_current = st;
 
 	if (status_listen_unix(st, path) < 0 ||
-	    (d->cfg.status_listen != NULL && d->cfg.status_listen[0] != '\0' &&
-	     status_listen_tcp(st, d->cfg.status_listen) < 0)) {
+	    (listen_text != NULL && listen_text[0] != '\0' &&
+	     status_listen_tcp(st, listen_text) < 0)) {
 		status_close(st);
 		return NULL;
 	}
 	log_info("status socket %s%s%s", path,
 		 st->tcp_bs != NULL ? ", metrics also on " : "",
-		 st->tcp_bs != NULL ? d->cfg.status_listen : "");
+		 st->tcp_bs != NULL ? listen_text : "");
 	return st;
 }
 
@@ -809,5 +460,6 @@ void status_close(struct status *st)
 	if (status_current == st)
 		status_current = NULL;
 	free(st->unix_path);
+	free(st->tcp_text);
 	free(st);
 }

@@ -15,47 +15,51 @@
  * slow or half-open client costs one file descriptor for a bounded time and
  * never blocks the loop. Nothing served here ever contains a token.
  *
+ * The server never sees the daemon: it asks for a status_snapshot through
+ * the callback given to status_open() and renders it (status_render.h).
+ *
  * Ownership: status_open() returns a handle the caller frees with
- * status_close(); the daemon it points to must outlive it.
+ * status_close(); the event base and the callback's argument must outlive
+ * it. The parameters' strings are copied as needed.
  */
 #ifndef NTPVERIFY_STATUS_H
 #define NTPVERIFY_STATUS_H
 
-#include <stdio.h>
+#include "daemon/status_snapshot.h"
 
-struct daemon;
+struct event_base;
 
 #define STATUS_MAX_HEADERS 8192 /* request line + headers, bytes */
 #define STATUS_MAX_BODY 1024    /* GET/HEAD need none; a little is tolerated */
 #define STATUS_TIMEOUT_S 5      /* idle read/write timeout per connection */
-#define STATUS_RECENT_SHOWN 10  /* outcomes listed by /status */
 
 /* Opaque: the evhttp server, its listeners and the socket path. */
 struct status;
 
+/* Where to listen (status_socket and status_listen of the configuration). */
+struct status_params {
+	const char *socket_path; /* the unix socket; required */
+	const char *listen;      /* ADDRESS:PORT for TCP; NULL or "" for none */
+};
+
 /*
- * Bind d->cfg.status_socket (a unix socket, mode 0660; a stale socket file
+ * Bind params->socket_path (a unix socket, mode 0660; a stale socket file
  * left by a dead daemon is replaced, a live one or a non-socket file is an
- * error) and, when d->cfg.status_listen is set, that TCP address; serve
- * both on d->base. Raises the soft RLIMIT_NOFILE to the hard limit so that
- * a thousand clients fit. The socket's directory must exist (systemd's
- * RuntimeDirectory= makes it). Returns NULL after logging what failed.
+ * error) and, when params->listen is set, that TCP address; serve both on
+ * base, answering every request from a fresh snapshot(arg). Raises the
+ * soft RLIMIT_NOFILE to the hard limit so that a thousand clients fit. The
+ * socket's directory must exist (systemd's RuntimeDirectory= makes it).
+ * Returns NULL after logging what failed.
  */
-struct status *status_open(struct daemon *d) __attribute__((warn_unused_result));
+struct status *status_open(struct event_base *base,
+			   const struct status_params *params,
+			   status_snapshot_fn snapshot, void *arg)
+	__attribute__((warn_unused_result));
 
 /*
  * Stop listening, close every client connection, remove the unix socket
  * (only if it is still the one we created) and free. NULL is fine.
  */
 void status_close(struct status *st);
-
-/*
- * The documents themselves, written to f (for the handlers and for tests).
- * Return 0, or -1 when f reported a write error.
- */
-int status_write_metrics(const struct daemon *d, FILE *f)
-	__attribute__((warn_unused_result));
-int status_write_json(const struct daemon *d, FILE *f)
-	__attribute__((warn_unused_result));
 
 #endif

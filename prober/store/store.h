@@ -17,19 +17,16 @@
  * LISTENs again and leases again, because notifications sent while it was
  * away are gone.
  *
- * Ownership: store_init() on an embedded struct, store_reset() to tear
- * down. Leased rows are handed to the owner through the lease callback;
- * queued results are owned by the store.
+ * Ownership: store_new() returns an opaque handle the caller frees with
+ * store_free(). Leased rows are handed to the owner through the lease
+ * callback; queued results are owned by the store. The owner reads the
+ * store's counters only through store_stats(), a copy.
  */
 #ifndef NTPVERIFY_STORE_H
 #define NTPVERIFY_STORE_H
 
-#include <event2/event.h>
-#include <event2/event_struct.h>
-#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "core/outcome.h"
 #include "core/token.h"
@@ -63,6 +60,20 @@ struct store_result {
 	struct store_result *next;         /* queue link */
 };
 
+/* verification.state, as the schema's CHECK allows it. */
+enum verification_state {
+	VERIFICATION_PENDING = 0, /* still being probed */
+	VERIFICATION_VERIFIED,    /* a probe saw the token (or the key worked) */
+	VERIFICATION_EXPIRED,     /* ran out of time unverified */
+	VERIFICATION_CANCELLED,   /* withdrawn by the web site */
+	VERIFICATION_UNKNOWN,     /* anything else: a newer schema */
+};
+
+/* "pending", "verified", ...; "unknown" for values out of range. */
+const char *verification_state_name(enum verification_state s);
+/* The state a column value names; VERIFICATION_UNKNOWN if none. */
+enum verification_state verification_state_parse(const char *text);
+
 /* Callbacks into the daemon. Each runs from the event loop. */
 struct store_hooks {
 	/* A row was leased; the daemon takes a copy. */
@@ -71,7 +82,7 @@ struct store_hooks {
 	void (*lease_done)(void *arg, unsigned n);
 	/* A result was written and changed the row's state, e.g. verified. */
 	void (*state_changed)(void *arg, int64_t id, const char *server,
-			      const char *state, const char *by);
+			      enum verification_state state, const char *by);
 	/* A stale result was discarded (lease lost, row no longer pending). */
 	void (*discarded)(void *arg, int64_t id);
 	/* NOTIFY arrived: rows became due. */
@@ -93,61 +104,35 @@ struct store_params {
 	unsigned max_unwritten;     /* results kept while the database is away */
 };
 
-enum store_op {
-	STORE_OP_NONE = 0,
-	STORE_OP_LISTEN,
-	STORE_OP_WRITE,
-	STORE_OP_EXPIRE,
-	STORE_OP_LEASE,
-	STORE_OP_COUNT,
+/* The store's counters, copied out for the status socket and logs. */
+struct store_stats {
+	uint64_t errors;        /* failed statements and connections */
+	uint64_t reconnects;    /* successful reconnections after the first */
+	uint64_t connects;      /* successful connections */
+	uint64_t dropped;       /* results dropped: queue full or rejected data */
+	unsigned queued;        /* results waiting to be written */
+	double last_lease_at;   /* wall clock of the last successful LEASE; 0 none */
+	int64_t pending_seen;   /* pending rows at the last count; -1 unknown */
 };
 
-struct store {
-	struct event_base *base;    /* not owned */
-	struct store_params params; /* strings owned (copied) */
-	struct store_hooks hooks;
-	PGconn *conn;               /* NULL while disconnected */
-	int fd;                     /* PQsocket() the events are bound to */
-	bool connected;             /* CONNECTION_OK and LISTEN done */
-	bool connecting;            /* PQconnectPoll in progress */
-	bool flushing;              /* waiting to flush the send buffer */
-	struct event ev_io;         /* socket readiness */
-	struct event ev_timer;      /* connect timeout / reconnect backoff */
-	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
-	struct event ev_retry;      /* ends write_pause */
-	uint64_t backoff_ms;        /* next reconnect delay */
+struct event_base;
 
-	enum store_op op;           /* statement in flight */
-	unsigned lease_want;        /* rows wanted by the daemon; 0 = none */
-	unsigned lease_batch;       /* n of the LEASE in flight */
-	unsigned leased_rows;       /* rows returned by it */
-	bool expire_due;            /* run EXPIRE before the next LEASE */
-	bool lease_turn;            /* a WRITE just went: a wanted LEASE goes next */
-	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
+/* Opaque: the connection, the statement in flight and the result queue. */
+struct store;
 
-	struct store_result *head;  /* unwritten results, oldest first */
-	struct store_result **tail;
-	unsigned queued;            /* length of that queue */
-	unsigned writing;           /* the first `writing` are in the WRITE in flight */
-	unsigned write_limit;       /* results per WRITE; 1 while isolating a bad one */
-	bool write_pause;           /* a WRITE failed: wait for ev_retry */
-	uint64_t dropped;           /* results dropped because the queue was full */
+/*
+ * Copy the parameters and start connecting on base (which must outlive
+ * the store). Returns NULL with errno set when out of memory; a database
+ * that is away is not an error (the store keeps trying).
+ */
+struct store *store_new(struct event_base *base,
+			const struct store_params *params,
+			const struct store_hooks *hooks)
+	__attribute__((warn_unused_result));
 
-	/* Counters for the status socket. */
-	uint64_t n_errors;          /* failed statements and connections */
-	uint64_t n_reconnects;      /* successful reconnections after the first */
-	uint64_t n_connects;        /* successful connections */
-	double last_lease_at;       /* wall clock of the last successful LEASE */
-	bool count_due;             /* refresh pending_seen when idle */
-	int64_t pending_seen;       /* pending rows at the last count; -1 unknown */
-};
-
-int store_init(struct store *s, struct event_base *base,
-	       const struct store_params *params,
-	       const struct store_hooks *hooks) __attribute__((warn_unused_result));
-
-/* Close the connection and free queued results (unwritten ones are lost). */
-void store_reset(struct store *s);
+/* Close the connection and free queued results (unwritten ones are lost).
+ * NULL is fine. */
+void store_free(struct store *s);
 
 /* Ask for up to n due rows (replaces an earlier wish). */
 void store_want_lease(struct store *s, unsigned n);
@@ -165,5 +150,8 @@ bool store_idle(const struct store *s);
 void store_set_params(struct store *s, uint64_t lease_time_ms,
 		      uint64_t reconnect_max_ms, unsigned max_unwritten,
 		      uint64_t expiry_ms);
+
+/* A copy of the counters. */
+void store_stats(const struct store *s, struct store_stats *out);
 
 #endif

@@ -1,0 +1,208 @@
+/*
+ * control.c - what steers the daemon from outside the probe path:
+ * signals, the poll and prune timers, draining at SIGTERM, systemd's
+ * status line and watchdog, and the snapshots the status server renders.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/evtime.h"
+#include "core/log.h"
+#include "daemon/daemon_int.h"
+#include "daemon/notify.h"
+#include "nv_version.h"
+
+_Static_assert(STATUS_MAX_SOURCES >= CONFIG_MAX_SOURCES,
+	       "a snapshot holds every configured source address");
+
+bool daemon_drained(const struct daemon *d)
+{
+	return d->draining && d->n_probing == 0 && store_idle(d->store);
+}
+
+void daemon_exit_if_drained(struct daemon *d)
+{
+	if (daemon_drained(d))
+		event_base_loopexit(d->base, NULL);
+}
+
+/* --- systemd --------------------------------------------------------- */
+
+void send_status(struct daemon *d, const char *prefix)
+{
+	char msg[256];
+	struct store_stats ss;
+
+	store_stats(d->store, &ss);
+	snprintf(msg, sizeof(msg),
+		 "%sSTATUS=database %s, %u probing, %u waiting, %" PRIu64
+		 " verified, %u results unwritten",
+		 prefix, d->db_up ? "connected" : "disconnected", d->n_probing,
+		 d->n_waiting, d->c.verified, ss.queued);
+	notify_send(msg);
+}
+
+static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	notify_send("WATCHDOG=1");
+	send_status(d, "");
+	evtime_add_ms(&d->ev_watchdog, notify_watchdog_ms());
+}
+
+/* --- the status server's view ----------------------------------------- */
+
+static double uptime_s(const struct daemon *d)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+		return 0;
+	return (double)(now.tv_sec - d->started.tv_sec) +
+	       (double)(now.tv_nsec - d->started.tv_nsec) / 1e9;
+}
+
+void daemon_snapshot(void *arg, struct status_snapshot *out)
+{
+	const struct daemon *d = arg;
+	struct store_stats ss;
+	struct ratelimit_stats rs;
+
+	out->version = NTPVERIFY_VERSION;
+	out->uptime_s = uptime_s(d);
+	out->prober = d->cfg.prober_name;
+	out->n_sources = d->cfg.n_sources;
+	for (size_t i = 0; i < d->cfg.n_sources; i++)
+		out->sources[i] = d->cfg.sources[i].text;
+
+	store_stats(d->store, &ss);
+	out->db_connected = d->db_up;
+	out->pending_seen = ss.pending_seen;
+	out->results_waiting = ss.queued;
+	out->last_lease_at = ss.last_lease_at;
+	out->db_errors = ss.errors;
+	out->db_reconnects = ss.reconnects;
+	out->results_dropped = ss.dropped;
+
+	out->in_flight = d->n_probing;
+	out->leases_held = d->n_waiting + d->n_probing;
+
+	memset(&rs, 0, sizeof(rs));
+	if (d->rl != NULL) {
+		ratelimit_stats(d->rl, &rs);
+		out->ratelimit_destinations = ratelimit_tracked(d->rl);
+	}
+	out->deferred_interval = rs.deferred_interval;
+	out->deferred_kod = rs.deferred_kod;
+	out->deferred_global = rs.deferred_global;
+	out->deferred_daily = rs.deferred_daily;
+	out->c = d->c;
+}
+
+/* --- timers and signals --------------------------------------------- */
+
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	maybe_lease(d);
+	store_request_count(d->store);
+	evtime_add_ms(&d->ev_poll, d->cfg.queue.poll_interval_ms);
+}
+
+static void prune_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	ratelimit_prune(d->rl, evtime_mono_ms());
+	evtime_add_ms(&d->ev_prune, PRUNE_INTERVAL_MS);
+}
+
+static void drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct store_stats ss;
+
+	(void)fd;
+	(void)what;
+	if (d->n_probing > 0) {
+		/* Probes are bounded by their timeout; this is a backstop. */
+		struct job *j;
+		while ((j = TAILQ_FIRST(&d->probing)) != NULL)
+			release_job(d, j, 0);
+		evtime_add_ms(&d->ev_drain, DRAIN_DB_GRACE_MS);
+		return;
+	}
+	store_stats(d->store, &ss);
+	log_err("shutdown: %u results could not be written to the database",
+		ss.queued);
+	d->exit_status = 1;
+	event_base_loopexit(d->base, NULL);
+}
+
+static void start_drain(struct daemon *d, const char *why)
+{
+	struct job *j;
+
+	if (d->draining)
+		return;
+	log_info("%s: stopping; %u probes in flight, %u leases to give back",
+		 why, d->n_probing, d->n_waiting);
+	notify_send("STOPPING=1\nSTATUS=stopping: finishing probes, "
+		    "writing results");
+	d->draining = true;
+	evtimer_del(&d->ev_poll);
+	evtimer_del(&d->ev_sched);
+	while ((j = TAILQ_FIRST(&d->waiting)) != NULL)
+		release_job(d, j, 0);
+	evtime_add_ms(&d->ev_drain, d->cfg.probe.timeout_ms + 1000);
+	daemon_exit_if_drained(d);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	if (sig == SIGHUP)
+		reload(arg);
+	else
+		start_drain(arg, sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+void daemon_events_start(struct daemon *d)
+{
+	evtimer_assign(&d->ev_poll, d->base, poll_cb, d);
+	evtimer_assign(&d->ev_prune, d->base, prune_cb, d);
+	evtimer_assign(&d->ev_drain, d->base, drain_deadline_cb, d);
+	evsignal_assign(&d->ev_sigterm, d->base, SIGTERM, signal_cb, d);
+	evsignal_assign(&d->ev_sigint, d->base, SIGINT, signal_cb, d);
+	evsignal_assign(&d->ev_sighup, d->base, SIGHUP, signal_cb, d);
+	evsignal_add(&d->ev_sigterm, NULL);
+	evsignal_add(&d->ev_sigint, NULL);
+	evsignal_add(&d->ev_sighup, NULL);
+	evtimer_assign(&d->ev_watchdog, d->base, watchdog_cb, d);
+	if (notify_watchdog_ms() > 0)
+		evtime_add_ms(&d->ev_watchdog, notify_watchdog_ms());
+	evtime_add_ms(&d->ev_poll, d->cfg.queue.poll_interval_ms);
+	evtime_add_ms(&d->ev_prune, PRUNE_INTERVAL_MS);
+}
+
+void daemon_events_stop(struct daemon *d)
+{
+	event_del(&d->ev_poll);
+	event_del(&d->ev_prune);
+	event_del(&d->ev_drain);
+	event_del(&d->ev_sigterm);
+	event_del(&d->ev_sigint);
+	event_del(&d->ev_sighup);
+	event_del(&d->ev_watchdog);
+}

@@ -1,0 +1,95 @@
+/*
+ * reload.c - SIGHUP: re-read the configuration and apply what can change
+ * while running.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "core/evtime.h"
+#include "core/log.h"
+#include "daemon/daemon_int.h"
+#include "daemon/notify.h"
+#include "engine/ratelimit_config.h"
+
+static void log_config_error(void *arg, const char *message)
+{
+	(void)arg;
+	log_err("%s", message);
+}
+
+/* Settings that only a restart applies: name each one that changed. */
+static void report_fixed(const struct nv_config *old,
+			 const struct nv_config *new)
+{
+#define STR_CHANGED(f) \
+	(strcmp(old->f ? old->f : "", new->f ? new->f : "") != 0)
+	if (STR_CHANGED(prober_name))
+		log_warn("reload: prober_name changed; restart to apply");
+	if (STR_CHANGED(database))
+		log_warn("reload: database changed; restart to apply");
+	if (STR_CHANGED(status_socket))
+		log_warn("reload: status_socket changed; restart to apply");
+	if (STR_CHANGED(status_listen))
+		log_warn("reload: status_listen changed; restart to apply");
+#undef STR_CHANGED
+}
+
+/* Take fresh as the configuration but keep what only a restart changes. */
+static void take_config(struct daemon *d, struct nv_config *fresh)
+{
+	struct nv_config old = d->cfg;
+
+	d->cfg = *fresh;
+	char *keep[4] = { old.prober_name, old.database, old.status_socket,
+			  old.status_listen };
+	old.prober_name = fresh->prober_name;
+	old.database = fresh->database;
+	old.status_socket = fresh->status_socket;
+	old.status_listen = fresh->status_listen;
+	d->cfg.prober_name = keep[0];
+	d->cfg.database = keep[1];
+	d->cfg.status_socket = keep[2];
+	d->cfg.status_listen = keep[3];
+	config_free(&old);
+}
+
+/*
+ * SIGHUP: re-read the configuration. A broken file changes nothing: every
+ * error is logged and the daemon keeps running on the old settings.
+ */
+void reload(struct daemon *d)
+{
+	struct nv_config fresh;
+
+	notify_send("RELOADING=1\nSTATUS=reloading configuration");
+	log_info("SIGHUP: reloading %s", d->config_path);
+	if (config_load(&fresh, d->config_path, log_config_error, NULL) < 0) {
+		d->reload_failures++;
+		log_err("reload: %s has errors; keeping the running "
+			"configuration",
+			d->config_path);
+		send_status(d, "READY=1\n");
+		return;
+	}
+	report_fixed(&d->cfg, &fresh);
+	take_config(d, &fresh);
+
+	struct ratelimit_params rp = limits_from_config(&d->cfg);
+	if (!ratelimit_set_params(d->rl, &rp, evtime_mono_ms()))
+		log_err("reload: rate limits rejected by the limiter");
+	store_set_params(d->store, d->cfg.queue.lease_time_ms,
+			 d->cfg.queue.reconnect_max_ms,
+			 d->cfg.queue.max_unwritten, d->cfg.retry.expiry_ms);
+	d->next_source[0] = d->next_source[1] = 0;
+	evtimer_del(&d->ev_poll);
+	evtime_add_ms(&d->ev_poll, d->cfg.queue.poll_interval_ms);
+	d->reloads++;
+	log_info("reload: done; %zu source address%s, %g packets/s, "
+		 "destination interval %" PRIu64 " ms",
+		 d->cfg.n_sources, d->cfg.n_sources == 1 ? "" : "es",
+		 d->cfg.rate_limit.global_pps,
+		 d->cfg.rate_limit.per_destination_interval_ms);
+	send_status(d, "READY=1\n");
+	maybe_lease(d);
+	sched_run(d);
+}

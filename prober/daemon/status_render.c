@@ -1,0 +1,364 @@
+/*
+ * status_render.c - the /metrics and /status documents, rendered from a
+ * snapshot. Pure: no clock, no daemon, no event loop. One table
+ * (status_counters) feeds both documents, so the JSON and the Prometheus
+ * names cannot drift apart.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/textout.h"
+#include "daemon/status_render.h"
+
+/* --- the counters both documents show -------------------------------- */
+
+struct status_counter {
+	const char *metric; /* ntpverify_<metric>_total */
+	const char *json;   /* key in /status "counters" */
+	const char *help;   /* # HELP text */
+	uint64_t value;
+};
+
+#define STATUS_N_COUNTERS 9
+
+static void status_counters(const struct status_snapshot *d,
+			    struct status_counter out[STATUS_N_COUNTERS])
+{
+	const struct status_counter c[STATUS_N_COUNTERS] = {
+		{ "probes_started", "probes_started",
+		  "Verification attempts put on the wire.",
+		  d->c.probes_started },
+		{ "packets_sent", "packets_sent",
+		  "NTP datagrams sent, first sends and retransmits.",
+		  d->c.packets_sent },
+		{ "packets_received", "packets_received",
+		  "NTP datagrams received from probed servers.",
+		  d->c.packets_received },
+		{ "attempts_refused_by_policy", "refused_by_policy",
+		  "Attempts refused by the destination policy; nothing sent.",
+		  d->c.refused_by_policy },
+		{ "ratelimit_packets_held", "packets_held",
+		  "Packets held back by the rate limits.",
+		  d->c.held_by_ratelimit },
+		{ "database_errors", "database_errors",
+		  "Failed database statements and connections.",
+		  d->db_errors },
+		{ "database_reconnects", "database_reconnects",
+		  "Database connections re-established after a loss.",
+		  d->db_reconnects },
+		{ "stale_results_discarded", "stale_results_discarded",
+		  "Results discarded because the lease was lost.",
+		  d->c.discarded },
+		{ "results_dropped", "results_dropped",
+		  "Results dropped because too many were waiting for the "
+		  "database.",
+		  d->results_dropped },
+	};
+	memcpy(out, c, sizeof(c));
+}
+
+/* Rate-limit deferrals by the reason ratelimit_may_start() gave. */
+struct status_deferral {
+	const char *reason; /* label value and JSON key */
+	uint64_t value;
+};
+
+#define STATUS_N_DEFERRALS 4
+
+static void status_deferrals(const struct status_snapshot *d,
+			     struct status_deferral out[STATUS_N_DEFERRALS])
+{
+	out[0] = (struct status_deferral){ "destination_interval",
+					   d->deferred_interval };
+	out[1] = (struct status_deferral){ "kod_holdoff", d->deferred_kod };
+	out[2] = (struct status_deferral){ "global_rate", d->deferred_global };
+	out[3] = (struct status_deferral){ "daily_budget", d->deferred_daily };
+}
+
+/* "2024-05-01T12:00:00.123Z"; false for times before the epoch or unset. */
+static bool status_iso8601(double t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t s;
+	char base[32];
+
+	if (!(t > 0) || t > 253402300799.0) /* year 9999 */
+		return false;
+	s = (time_t)t;
+	if (gmtime_r(&s, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return false;
+	snprintf(buf, len, "%s.%03dZ", base,
+		 (int)((t - (double)s) * 1000.0) % 1000);
+	return true;
+}
+
+/* --- Prometheus text format 0.0.4 ------------------------------------ */
+
+/* Label values: backslash, double quote and newline are escaped. */
+static void prom_label_value(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '"')
+			fputs("\\\"", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* The shortest %g form that reads back to the same double. */
+static void prom_double(FILE *f, double v)
+{
+	char buf[40];
+
+	if (isnan(v)) {
+		fputs("NaN", f);
+		return;
+	}
+	if (isinf(v)) {
+		fputs(v > 0 ? "+Inf" : "-Inf", f);
+		return;
+	}
+	for (int prec = 6; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	fputs(buf, f);
+}
+
+static void prom_family(FILE *f, const char *name, const char *type,
+			const char *help)
+{
+	fprintf(f, "# HELP ntpverify_%s %s\n# TYPE ntpverify_%s %s\n", name,
+		help, name, type);
+}
+
+static void prom_gauge(FILE *f, const char *name, const char *help, double v)
+{
+	prom_family(f, name, "gauge", help);
+	fprintf(f, "ntpverify_%s ", name);
+	prom_double(f, v);
+	fputc('\n', f);
+}
+
+static void prom_histogram(FILE *f, const struct daemon_counters *c)
+{
+	uint64_t cum = 0;
+
+	prom_family(f, "probe_rtt_seconds", "histogram",
+		    "Round-trip time of the first mode 6 reply per attempt.");
+	for (int i = 0; i < RTT_BUCKETS; i++) {
+		/* The struct counts per bucket; Prometheus wants "<= le". */
+		cum += c->rtt_buckets[i];
+		fputs("ntpverify_probe_rtt_seconds_bucket{le=\"", f);
+		prom_double(f, rtt_bucket_bounds[i]);
+		fprintf(f, "\"} %" PRIu64 "\n", cum);
+	}
+	fprintf(f, "ntpverify_probe_rtt_seconds_bucket{le=\"+Inf\"} %" PRIu64
+		   "\n",
+		c->rtt_count);
+	fputs("ntpverify_probe_rtt_seconds_sum ", f);
+	prom_double(f, c->rtt_sum_s);
+	fprintf(f, "\nntpverify_probe_rtt_seconds_count %" PRIu64 "\n",
+		c->rtt_count);
+}
+
+/* The counter families: totals, attempts by outcome, final states, deferrals. */
+static void prom_counters(const struct status_snapshot *d, FILE *f)
+{
+	struct status_counter cs[STATUS_N_COUNTERS];
+	struct status_deferral df[STATUS_N_DEFERRALS];
+
+	status_counters(d, cs);
+	status_deferrals(d, df);
+
+	for (size_t i = 0; i < STATUS_N_COUNTERS; i++) {
+		char name[80];
+		snprintf(name, sizeof(name), "%s_total", cs[i].metric);
+		prom_family(f, name, "counter", cs[i].help);
+		fprintf(f, "ntpverify_%s %" PRIu64 "\n", name, cs[i].value);
+	}
+
+	prom_family(f, "attempts_total", "counter",
+		    "Finished verification attempts by outcome.");
+	for (int o = 0; o < OUTCOME_COUNT; o++) {
+		/* `read` is what `check` says without a token; never here. */
+		if (o == OUTCOME_READ)
+			continue;
+		fputs("ntpverify_attempts_total{outcome=", f);
+		prom_label_value(f, outcome_name((enum outcome)o));
+		fprintf(f, "} %" PRIu64 "\n", d->c.outcomes[o]);
+	}
+
+	prom_family(f, "verifications_total", "counter",
+		    "Verifications this prober brought to a final state.");
+	fprintf(f,
+		"ntpverify_verifications_total{state=\"verified\"} %" PRIu64
+		"\nntpverify_verifications_total{state=\"expired\"} %" PRIu64
+		"\n",
+		d->c.verified, d->c.expired);
+
+	prom_family(f, "ratelimit_deferrals_total", "counter",
+		    "Attempt starts postponed by the rate limits, by reason.");
+	for (size_t i = 0; i < STATUS_N_DEFERRALS; i++) {
+		fputs("ntpverify_ratelimit_deferrals_total{reason=", f);
+		prom_label_value(f, df[i].reason);
+		fprintf(f, "} %" PRIu64 "\n", df[i].value);
+	}
+}
+
+/* What is true now: queue, leases, connection, limiter, uptime. */
+static void prom_gauges(const struct status_snapshot *d, FILE *f)
+{
+	/* -1 means "not counted yet": an absent series, not a false zero. */
+	if (d->pending_seen >= 0)
+		prom_gauge(f, "pending_rows",
+			   "Pending verifications in the database at the last "
+			   "count.",
+			   (double)d->pending_seen);
+	prom_gauge(f, "leases_held",
+		   "Verifications leased by this prober, waiting or probing.",
+		   (double)d->leases_held);
+	prom_gauge(f, "probes_in_flight", "Probes on the wire now.",
+		   (double)d->in_flight);
+	prom_gauge(f, "database_connected",
+		   "1 when the database connection is up.",
+		   d->db_connected ? 1.0 : 0.0);
+	prom_gauge(f, "results_waiting",
+		   "Results waiting to be written to the database.",
+		   (double)d->results_waiting);
+	prom_gauge(f, "last_lease_timestamp_seconds",
+		   "Unix time of the last successful lease query; 0 = none "
+		   "yet.",
+		   d->last_lease_at);
+	prom_gauge(f, "ratelimit_destinations",
+		   "Destinations the rate limiter holds state for.",
+		   (double)d->ratelimit_destinations);
+	prom_gauge(f, "uptime_seconds", "Seconds since the daemon started.",
+		   d->uptime_s);
+}
+
+int status_render_metrics(const struct status_snapshot *d, FILE *f)
+{
+	prom_counters(d, f);
+	prom_gauges(d, f);
+	prom_histogram(f, &d->c);
+
+	prom_family(f, "build_info", "gauge",
+		    "Always 1; the labels name the build and the prober.");
+	fputs("ntpverify_build_info{version=", f);
+	prom_label_value(f, d->version != NULL ? d->version : "");
+	fputs(",prober=", f);
+	prom_label_value(f, d->prober != NULL ? d->prober : "");
+	fputs("} 1\n", f);
+
+	return ferror(f) ? -1 : 0;
+}
+
+/* --- /status JSON ------------------------------------------------------ */
+
+/* Keys are this file's own constants; values from outside are escaped. */
+static void json_time_or_null(FILE *f, double t)
+{
+	char buf[40];
+
+	if (status_iso8601(t, buf, sizeof(buf)))
+		json_put_cstr(f, buf);
+	else
+		fputs("null", f);
+}
+
+static void json_counters(const struct status_snapshot *d, FILE *f)
+{
+	struct status_counter cs[STATUS_N_COUNTERS];
+	struct status_deferral df[STATUS_N_DEFERRALS];
+	const char *sep = "";
+
+	status_counters(d, cs);
+	status_deferrals(d, df);
+	fputc('{', f);
+	for (size_t i = 0; i < STATUS_N_COUNTERS; i++)
+		fprintf(f, "\"%s\":%" PRIu64 ",", cs[i].json, cs[i].value);
+	fputs("\"attempts\":{", f);
+	for (int o = 0; o < OUTCOME_COUNT; o++) {
+		if (o == OUTCOME_READ)
+			continue;
+		fprintf(f, "%s\"%s\":%" PRIu64, sep,
+			outcome_name((enum outcome)o), d->c.outcomes[o]);
+		sep = ",";
+	}
+	fprintf(f, "},\"verifications\":{\"verified\":%" PRIu64
+		   ",\"expired\":%" PRIu64 "},\"ratelimit_deferrals\":{",
+		d->c.verified, d->c.expired);
+	for (size_t i = 0; i < STATUS_N_DEFERRALS; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", df[i].reason,
+			df[i].value);
+	fputs("}}", f);
+}
+
+/* Newest first; the ring never holds a token (see struct recent_outcome). */
+static void json_recent(const struct status_snapshot *d, FILE *f)
+{
+	const struct recent_outcome *r;
+
+	fputc('[', f);
+	for (unsigned k = 0; k < STATUS_RECENT_SHOWN &&
+			     (r = counters_recent(&d->c, k)) != NULL;
+	     k++) {
+
+		fputs(k > 0 ? ",{\"at\":" : "{\"at\":", f);
+		json_time_or_null(f, r->at);
+		fprintf(f, ",\"id\":%" PRId64 ",\"server\":", r->id);
+		json_put_cstr(f, r->server);
+		fputs(",\"outcome\":", f);
+		json_put_cstr(f, outcome_name(r->outcome));
+		fputs(",\"detail\":", f);
+		json_put_cstr(f, r->detail);
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
+
+int status_render_json(const struct status_snapshot *d, FILE *f)
+{
+	fputs("{\"version\":", f);
+	json_put_cstr(f, d->version);
+	fprintf(f, ",\"uptime_s\":%" PRIu64 ",\"prober\":",
+		(uint64_t)d->uptime_s);
+	json_put_cstr(f, d->prober);
+	fputs(",\"sources\":[", f);
+	for (size_t i = 0; i < d->n_sources; i++) {
+		if (i > 0)
+			fputc(',', f);
+		json_put_cstr(f, d->sources[i]);
+	}
+	fprintf(f, "],\"database\":{\"connected\":%s,\"pending_seen\":",
+		d->db_connected ? "true" : "false");
+	/* -1: not counted yet. */
+	if (d->pending_seen >= 0)
+		fprintf(f, "%" PRId64, d->pending_seen);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"results_waiting\":%u,\"last_lease_at\":",
+		d->results_waiting);
+	json_time_or_null(f, d->last_lease_at);
+	fprintf(f, "},\"in_flight\":%u,\"leases_held\":%u,"
+		   "\"ratelimit_destinations\":%zu,\"counters\":",
+		d->in_flight, d->leases_held, d->ratelimit_destinations);
+	json_counters(d, f);
+	fputs(",\"recent\":", f);
+	json_recent(d, f);
+	fputs("}\n", f);
+
+	return ferror(f) ? -1 : 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * status_snapshot.h - everything /metrics and /status show, copied out of
+ * the daemon, the store and the rate limiter at one moment. The renderers
+ * (status_render.h) are pure functions of it; the HTTP server (status.h)
+ * asks the daemon for one per request and never sees the daemon itself.
+ */
+#ifndef NTPVERIFY_STATUS_SNAPSHOT_H
+#define NTPVERIFY_STATUS_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/counters.h"
+
+#define STATUS_MAX_SOURCES 16 /* at least CONFIG_MAX_SOURCES */
+
+struct status_snapshot {
+	const char *version;    /* the build, e.g. NTPVERIFY_VERSION */
+	double uptime_s;        /* seconds since the daemon started */
+	/*
+	 * The strings below are borrowed from the daemon's configuration and
+	 * stay valid until the daemon runs again (the snapshot is rendered at
+	 * once, in the same callback).
+	 */
+	const char *prober;     /* prober_name; NULL renders as JSON null */
+	const char *sources[STATUS_MAX_SOURCES]; /* source addresses as written */
+	size_t n_sources;       /* entries used in sources[] */
+
+	bool db_connected;      /* the store's connection is up */
+	int64_t pending_seen;   /* pending rows at the last count; < 0 unknown */
+	unsigned results_waiting; /* results not yet written */
+	double last_lease_at;   /* wall clock of the last lease; 0 = none */
+	uint64_t db_errors;     /* failed statements and connections */
+	uint64_t db_reconnects; /* connections re-established after a loss */
+	uint64_t results_dropped; /* results the store had to drop */
+
+	unsigned in_flight;     /* probes on the wire */
+	unsigned leases_held;   /* leased rows, waiting or probing */
+
+	size_t ratelimit_destinations; /* destinations with limiter state */
+	uint64_t deferred_interval;    /* starts postponed: destination interval */
+	uint64_t deferred_kod;         /* ... KoD holdoff */
+	uint64_t deferred_global;      /* ... global packet rate */
+	uint64_t deferred_daily;       /* ... daily budget */
+
+	struct daemon_counters c; /* the daemon's own counters, copied */
+};
+
+/*
+ * How the status server gets a snapshot: fill *out (the server zeroes it
+ * first). Runs from the event loop for every request.
+ */
+typedef void (*status_snapshot_fn)(void *arg, struct status_snapshot *out);
+
+#endif

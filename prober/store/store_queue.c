@@ -1,0 +1,79 @@
+/*
+ * store_queue.c - the bounded queue of unwritten results.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "store/store_queue.h"
+
+void store_queue_init(struct store_queue *q)
+{
+	q->head = NULL;
+	q->tail = &q->head;
+	q->queued = 0;
+	q->dropped = 0;
+}
+
+/* Make room: drop the oldest result that may go, if there is one. */
+static void store_queue_drop_one(struct store_queue *q, unsigned in_flight)
+{
+	struct store_result **pp = &q->head;
+	unsigned skip = in_flight;
+
+	while (*pp != NULL &&
+	       (skip > 0 || (*pp)->outcome == OUTCOME_VERIFIED)) {
+		if (skip > 0)
+			skip--;
+		pp = &(*pp)->next;
+	}
+	if (*pp != NULL) {
+		struct store_result *victim = *pp;
+		*pp = victim->next;
+		if (q->tail == &victim->next)
+			q->tail = pp;
+		free(victim);
+		q->queued--;
+		q->dropped++;
+	}
+}
+
+bool store_queue_push(struct store_queue *q, const struct store_result *r,
+		      unsigned max, unsigned in_flight)
+{
+	struct store_result *copy;
+
+	if (q->queued >= max)
+		store_queue_drop_one(q, in_flight);
+	copy = malloc(sizeof(*copy));
+	if (copy == NULL) {
+		log_err("database: out of memory, result for row %" PRId64
+			" lost",
+			r->id);
+		q->dropped++;
+		return false;
+	}
+	*copy = *r;
+	copy->next = NULL;
+	*q->tail = copy;
+	q->tail = &copy->next;
+	q->queued++;
+	return true;
+}
+
+void store_queue_pop(struct store_queue *q, unsigned n)
+{
+	while (n-- > 0 && q->head != NULL) {
+		struct store_result *r = q->head;
+		q->head = r->next;
+		free(r);
+		q->queued--;
+	}
+	if (q->head == NULL)
+		q->tail = &q->head;
+}
+
+void store_queue_clear(struct store_queue *q)
+{
+	store_queue_pop(q, q->queued);
+}
