@@ -1,8 +1,8 @@
 /*
  * admin.h - what the admin commands share (private to prober/).
  *
- * cmd_admin.c holds migrate, add, retry and cancel and the plumbing
- * (options, configuration, the connection); admin_view.c holds the
+ * admin.c holds the plumbing (options, configuration, the connection);
+ * cmd_admin.c holds migrate, add, retry and cancel; admin_view.c the
  * read-only list and show. The queries are store/admin_db.c's.
  */
 #ifndef NTPVERIFY_ADMIN_H
@@ -39,7 +39,11 @@ struct admin_opts {
 int admin_parse(int argc, char **argv, const char *cmd,
 		struct admin_opts *o);
 
-/* Load the configuration and connect; 0, or -1 after saying why. */
+/*
+ * Load the configuration and connect (with need_schema, also check the
+ * schema is current); 0, or an exit status after saying why. admin_close()
+ * undoes it either way.
+ */
 int admin_open(struct admin *a, const char *cmd, const char *config_path,
 	       bool need_schema);
 void admin_close(struct admin *a);
@@ -47,7 +51,10 @@ void admin_close(struct admin *a);
 /* Say that `what` failed, with the database's reason (never a DETAIL). */
 void admin_fail(const struct admin *a, const char *what);
 
-/* Exactly one ID operand at argv[first]; 0, or -1 after saying why. */
+/*
+ * Exactly one ID operand at argv[first] (first: admin_parse's result);
+ * 0, or EXIT_USAGE after saying why.
+ */
 int admin_single_id(int argc, char **argv, int first, const char *cmd,
 		    int64_t *id);
 
