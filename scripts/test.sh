@@ -41,7 +41,7 @@ run_fuzz() { # builddir
 		-DNTPVERIFY_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
 	cmake --build "$dir" -j "$jobs" --target fuzz
 	echo "=== fuzz: ${fuzz_seconds}s per target"
-	for spec in m6_reply:16384 varlist:14976 ntp3:2048 ntpauth:2048 config:8192; do
+	for spec in m6_reply:16384 varlist:14976 ntp3:2048 ntpauth:2048 config:8192 status_json:8192; do
 		t=${spec%%:*} max_len=${spec#*:} log=$dir/fuzz_$t.log
 		rm -rf "$dir/corpus/$t"
 		mkdir -p "$dir/corpus/$t" "$dir/artifacts"

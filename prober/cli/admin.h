@@ -1,30 +1,26 @@
 /*
  * admin.h - what the admin commands share (private to prober/).
  *
- * cmd_admin.c holds migrate, add, retry and cancel and the plumbing
- * (options, configuration, the blocking libpq connection); admin_view.c
- * holds the read-only list and show.
+ * admin.c holds the plumbing (options, configuration, the connection);
+ * cmd_admin.c holds migrate, add, retry and cancel; admin_view.c the
+ * read-only list and show. The queries are store/admin_db.c's.
  */
 #ifndef NTPVERIFY_ADMIN_H
 #define NTPVERIFY_ADMIN_H
 
-#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "config/config.h"
-
-/* Timestamps are shown in UTC with a Z, the same on every admin's machine. */
-#define SQL_UTC(col) \
-	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"')"
+#include "store/admin_db.h"
 
 /* What every admin command holds while it runs. */
 struct admin {
 	const char *cmd;       /* "add", for messages */
 	struct nv_config cfg;  /* the loaded --config */
 	bool cfg_loaded;       /* cfg needs config_free() */
-	PGconn *conn;          /* NULL until connected */
+	struct admin_db *db;   /* NULL until connected */
 };
 
 /* Options common to all commands, plus the one or two of each. */
@@ -36,9 +32,6 @@ struct admin_opts {
 	const char *state;       /* list --state */
 };
 
-/* The usage line(s) of `cmd`. */
-void admin_usage(FILE *f, const char *cmd);
-
 /*
  * Parse the options `cmd` accepts; operands are left at argv[optind..].
  * Returns optind, or -1 after printing the problem. --help exits 0.
@@ -46,21 +39,27 @@ void admin_usage(FILE *f, const char *cmd);
 int admin_parse(int argc, char **argv, const char *cmd,
 		struct admin_opts *o);
 
-/* Load the configuration and connect; 0, or -1 after saying why. */
+/*
+ * Load the configuration and connect (with need_schema, also check the
+ * schema is current); 0, or an exit status after saying why. admin_close()
+ * undoes it either way.
+ */
 int admin_open(struct admin *a, const char *cmd, const char *config_path,
 	       bool need_schema);
 void admin_close(struct admin *a);
 
-/* Print a failed statement's primary message (never its DETAIL line). */
-void admin_db_error(const struct admin *a, const char *what,
-		    const PGresult *r);
+/* Say that `what` failed, with the database's reason (never a DETAIL). */
+void admin_fail(const struct admin *a, const char *what);
 
-/* Exactly one ID operand at argv[first]; 0, or -1 after saying why. */
+/*
+ * Exactly one ID operand at argv[first] (first: admin_parse's result);
+ * 0, or EXIT_USAGE after saying why.
+ */
 int admin_single_id(int argc, char **argv, int first, const char *cmd,
 		    int64_t *id);
 
-/* A result cell, "-" for NULL. */
-const char *admin_col(const PGresult *r, int row, int c);
+/* A column that may be NULL, "-" for NULL. */
+const char *admin_col(const char *s);
 
 /* Untrusted text to the terminal, escaped. */
 void admin_put_text(const char *s);

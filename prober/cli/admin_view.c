@@ -22,149 +22,162 @@ static void put_cell(const char *text, int width, bool last)
 		printf("%-*s  ", width, text);
 }
 
-int cmd_list(int argc, char **argv)
+/* The cells of one row, in column order. */
+static void row_cells(const struct admin_db_row *row, const char **cell)
 {
-	static const char sql[] =
-		"SELECT id, host(server_ip),"
-		"  CASE method WHEN 'key' THEN 'key ' || key_id || ' ' || key_type"
-		"       ELSE method END,"
-		"  state, attempts, coalesce(last_outcome, '-'),"
-		"  CASE WHEN state <> 'pending' THEN '-'"
-		"       WHEN lease_token IS NOT NULL AND lease_until > now()"
-		"            THEN 'probing now'"
-		"       ELSE " SQL_UTC("next_probe_at") " END,"
-		"  " SQL_UTC("expires_at")
-		" FROM verification"
-		" WHERE $1::text IS NULL OR state = $1::text"
-		" ORDER BY id";
+	cell[0] = row->id;
+	cell[1] = row->server;
+	cell[2] = row->method;
+	cell[3] = row->state;
+	cell[4] = row->attempts;
+	cell[5] = row->last_outcome;
+	cell[6] = row->next_probe;
+	cell[7] = row->expires;
+}
+
+/* The table of rows, each column as wide as its widest cell. */
+static void print_rows(const struct admin_db_rows *rows)
+{
 	/* The method column names a key by ID and type, never the secret. */
 	static const char *const heads[] = { "id", "server", "method",
 		"state", "attempts", "last outcome", "next probe", "expires" };
 	enum { NCOLS = sizeof(heads) / sizeof(heads[0]) };
+	const char *cell[NCOLS];
+	int width[NCOLS];
+
+	for (int c = 0; c < NCOLS; c++)
+		width[c] = (int)strlen(heads[c]);
+	for (size_t i = 0; i < rows->n; i++) {
+		row_cells(&rows->row[i], cell);
+		for (int c = 0; c < NCOLS; c++)
+			if ((int)strlen(cell[c]) > width[c])
+				width[c] = (int)strlen(cell[c]);
+	}
+	for (int c = 0; c < NCOLS; c++)
+		put_cell(heads[c], width[c], c + 1 == NCOLS);
+	for (size_t i = 0; i < rows->n; i++) {
+		row_cells(&rows->row[i], cell);
+		for (int c = 0; c < NCOLS; c++)
+			put_cell(cell[c], width[c], c + 1 == NCOLS);
+	}
+}
+
+int cmd_list(int argc, char **argv)
+{
 	struct admin_opts o;
 	struct admin a;
+	struct admin_db_rows rows;
 	int first = admin_parse(argc, argv, "list", &o);
-	int width[NCOLS];
-	const char *values[1];
-	PGresult *r;
-	int rc, rows;
+	int rc;
 
 	if (first < 0)
 		return EXIT_USAGE;
 	if (first != argc) {
-		admin_usage(stderr, "list");
+		command_usage(stderr, "list");
 		return EXIT_USAGE;
 	}
 	rc = admin_open(&a, "list", o.config_path, true);
 	if (rc != 0)
 		return rc;
-	values[0] = o.state;
-	r = PQexecParams(a.conn, sql, 1, NULL, values, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		admin_db_error(&a, "listing verifications", r);
-		PQclear(r);
+	if (admin_db_list(a.db, o.state, &rows) != ADMIN_DB_DONE) {
+		admin_fail(&a, "listing verifications");
 		admin_close(&a);
 		return EXIT_USAGE;
 	}
-	rows = PQntuples(r);
-	if (rows == 0) {
+	if (rows.n == 0)
 		printf("no verifications%s%s\n", o.state ? " in state " : "",
 		       o.state ? o.state : "");
-		PQclear(r);
-		admin_close(&a);
-		return 0;
-	}
-	for (int c = 0; c < NCOLS; c++) {
-		width[c] = (int)strlen(heads[c]);
-		for (int i = 0; i < rows; i++) {
-			int w = PQgetlength(r, i, c);
-
-			if (w > width[c])
-				width[c] = w;
-		}
-	}
-	for (int c = 0; c < NCOLS; c++)
-		put_cell(heads[c], width[c], c + 1 == NCOLS);
-	for (int i = 0; i < rows; i++)
-		for (int c = 0; c < NCOLS; c++)
-			put_cell(admin_col(r, i, c), width[c], c + 1 == NCOLS);
-	PQclear(r);
+	else
+		print_rows(&rows);
+	admin_db_rows_free(&rows);
 	admin_close(&a);
 	return 0;
 }
 
 /* ---- show ------------------------------------------------------------- */
 
-static int show_attempts(struct admin *a, const char *idtext)
+static int show_attempts(struct admin *a, int64_t id)
 {
-	static const char sql[] =
-		"SELECT " SQL_UTC("attempted_at") ", prober,"
-		"  coalesce(host(source_address), '-'), outcome,"
-		"  CASE WHEN rtt_ms IS NULL THEN '-'"
-		"       ELSE to_char(rtt_ms, 'FM999990.000') || ' ms' END,"
-		"  coalesce(detail, '')"
-		" FROM probe_attempt WHERE verification_id = $1::bigint"
-		" ORDER BY attempted_at, id";
-	const char *values[1] = { idtext };
-	PGresult *r = PQexecParams(a->conn, sql, 1, NULL, values, NULL, NULL, 0);
-	int rows, wp = 6, ws = 6, wo = 7;
+	struct admin_db_attempts list;
+	int wp = 6, ws = 6, wo = 7;
 
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		admin_db_error(a, "reading the attempt history", r);
-		PQclear(r);
+	if (admin_db_attempts(a->db, id, &list) != ADMIN_DB_DONE) {
+		admin_fail(a, "reading the attempt history");
 		return EXIT_USAGE;
 	}
-	rows = PQntuples(r);
-	if (rows == 0) {
+	if (list.n == 0) {
 		printf("\nno attempts yet\n");
-		PQclear(r);
+		admin_db_attempts_free(&list);
 		return 0;
 	}
-	for (int i = 0; i < rows; i++) {
-		if (PQgetlength(r, i, 1) > wp)
-			wp = PQgetlength(r, i, 1);
-		if (PQgetlength(r, i, 2) > ws)
-			ws = PQgetlength(r, i, 2);
-		if (PQgetlength(r, i, 3) > wo)
-			wo = PQgetlength(r, i, 3);
+	for (size_t i = 0; i < list.n; i++) {
+		if ((int)strlen(list.a[i].prober) > wp)
+			wp = (int)strlen(list.a[i].prober);
+		if ((int)strlen(list.a[i].source) > ws)
+			ws = (int)strlen(list.a[i].source);
+		if ((int)strlen(list.a[i].outcome) > wo)
+			wo = (int)strlen(list.a[i].outcome);
 	}
-	printf("\nattempts (%d, oldest first):\n", rows);
+	printf("\nattempts (%zu, oldest first):\n", list.n);
 	printf("%-20s  %-*s  %-*s  %-*s  %-9s  %s\n", "time", wp, "prober", ws,
 	       "source", wo, "outcome", "rtt", "detail");
-	for (int i = 0; i < rows; i++) {
-		printf("%-20s  ", PQgetvalue(r, i, 0));
-		admin_put_text(PQgetvalue(r, i, 1));
-		printf("%*s  %-*s  %-*s  %-9s  ",
-		       wp - PQgetlength(r, i, 1), "", ws, PQgetvalue(r, i, 2),
-		       wo, PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
-		admin_put_text(PQgetvalue(r, i, 5));
+	for (size_t i = 0; i < list.n; i++) {
+		const struct admin_db_attempt *t = &list.a[i];
+
+		printf("%-20s  ", t->at);
+		admin_put_text(t->prober);
+		printf("%*s  %-*s  %-*s  %-9s  ", wp - (int)strlen(t->prober), "",
+		       ws, t->source, wo, t->outcome, t->rtt);
+		admin_put_text(t->detail);
 		printf("\n");
 	}
-	PQclear(r);
+	admin_db_attempts_free(&list);
 	return 0;
+}
+
+/* The verification's own lines; nothing secret is in v. */
+static void show_verification(const struct admin_db_verification *v)
+{
+	printf("verification %s\n", admin_col(v->id));
+	printf("  %-13s %s\n", "server", admin_col(v->server));
+	printf("  %-13s %s\n", "state", admin_col(v->state));
+	printf("  %-13s %s\n", "method", admin_col(v->method));
+	if (strcmp(admin_col(v->method), "key") == 0)
+		printf("  %-13s %s %s (secret not shown)\n", "key",
+		       admin_col(v->key_id), admin_col(v->key_type));
+	else
+		printf("  %-13s %s characters (not shown)\n", "token",
+		       admin_col(v->token_len));
+	printf("  %-13s %s\n", "created", admin_col(v->created));
+	printf("  %-13s %s\n", "expires", admin_col(v->expires));
+	printf("  %-13s %s\n", "next probe", admin_col(v->next_probe));
+	printf("  %-13s %s\n", "attempts", admin_col(v->attempts));
+	printf("  %-13s %s\n", "last probe", admin_col(v->last_probe));
+	printf("  %-13s %s", "last outcome", admin_col(v->last_outcome));
+	if (v->last_detail != NULL) {
+		printf(": ");
+		admin_put_text(v->last_detail);
+	}
+	printf("\n");
+	if (v->lease_owner != NULL) {
+		printf("  %-13s ", "leased by");
+		admin_put_text(v->lease_owner);
+		printf(" until %s\n", admin_col(v->lease_until));
+	}
+	if (v->verified_at != NULL) {
+		printf("  %-13s %s by ", "verified", v->verified_at);
+		admin_put_text(admin_col(v->verified_by));
+		printf("\n");
+	}
 }
 
 int cmd_show(int argc, char **argv)
 {
-	/* length(token) and the key's ID and type, never the secrets. */
-	static const char sql[] =
-		"SELECT id, host(server_ip), state, length(token),"
-		"  " SQL_UTC("created_at") ", " SQL_UTC("expires_at") ","
-		"  CASE WHEN state = 'pending' THEN " SQL_UTC("next_probe_at")
-		"  END, attempts, " SQL_UTC("last_probe_at") ","
-		"  last_outcome, last_detail,"
-		"  CASE WHEN lease_token IS NOT NULL THEN lease_owner END,"
-		"  " SQL_UTC("lease_until") ","
-		"  " SQL_UTC("verified_at") ", verified_by,"
-		"  method, key_id, key_type"
-		" FROM verification WHERE id = $1::bigint";
 	struct admin_opts o;
 	struct admin a;
+	struct admin_db_verification v;
 	int first = admin_parse(argc, argv, "show", &o);
-	char idtext[24];
-	const char *values[1] = { idtext };
 	int64_t id;
-	PGresult *r;
 	int rc;
 
 	rc = admin_single_id(argc, argv, first, "show", &id);
@@ -173,55 +186,22 @@ int cmd_show(int argc, char **argv)
 	rc = admin_open(&a, "show", o.config_path, true);
 	if (rc != 0)
 		return rc;
-	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	r = PQexecParams(a.conn, sql, 1, NULL, values, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		admin_db_error(&a, "reading the verification", r);
-		PQclear(r);
-		admin_close(&a);
-		return EXIT_USAGE;
+	switch (admin_db_show(a.db, id, &v)) {
+	case ADMIN_DB_DONE:
+		show_verification(&v);
+		admin_db_verification_free(&v);
+		rc = show_attempts(&a, id);
+		break;
+	case ADMIN_DB_NONE:
+		fprintf(stderr, "ntpverify show: no verification with id %" PRId64
+				"\n", id);
+		rc = EXIT_NEGATIVE;
+		break;
+	default:
+		admin_fail(&a, "reading the verification");
+		rc = EXIT_USAGE;
+		break;
 	}
-	if (PQntuples(r) == 0) {
-		fprintf(stderr, "ntpverify show: no verification with id %s\n",
-			idtext);
-		PQclear(r);
-		admin_close(&a);
-		return EXIT_NEGATIVE;
-	}
-	printf("verification %s\n", admin_col(r, 0, 0));
-	printf("  %-13s %s\n", "server", admin_col(r, 0, 1));
-	printf("  %-13s %s\n", "state", admin_col(r, 0, 2));
-	printf("  %-13s %s\n", "method", admin_col(r, 0, 15));
-	if (strcmp(admin_col(r, 0, 15), "key") == 0)
-		printf("  %-13s %s %s (secret not shown)\n", "key",
-		       admin_col(r, 0, 16), admin_col(r, 0, 17));
-	else
-		printf("  %-13s %s characters (not shown)\n", "token",
-		       admin_col(r, 0, 3));
-	printf("  %-13s %s\n", "created", admin_col(r, 0, 4));
-	printf("  %-13s %s\n", "expires", admin_col(r, 0, 5));
-	printf("  %-13s %s\n", "next probe", admin_col(r, 0, 6));
-	printf("  %-13s %s\n", "attempts", admin_col(r, 0, 7));
-	printf("  %-13s %s\n", "last probe", admin_col(r, 0, 8));
-	printf("  %-13s %s", "last outcome", admin_col(r, 0, 9));
-	if (!PQgetisnull(r, 0, 10)) {
-		printf(": ");
-		admin_put_text(PQgetvalue(r, 0, 10));
-	}
-	printf("\n");
-	if (!PQgetisnull(r, 0, 11)) {
-		printf("  %-13s ", "leased by");
-		admin_put_text(PQgetvalue(r, 0, 11));
-		printf(" until %s\n", admin_col(r, 0, 12));
-	}
-	if (!PQgetisnull(r, 0, 13)) {
-		printf("  %-13s %s by ", "verified", admin_col(r, 0, 13));
-		admin_put_text(admin_col(r, 0, 14));
-		printf("\n");
-	}
-	PQclear(r);
-	rc = show_attempts(&a, idtext);
 	admin_close(&a);
 	return rc;
 }
-

@@ -4,10 +4,10 @@
  * Speaks HTTP/1.0 to the daemon's unix status socket (GET /status), with
  * one deadline over connect, send and receive, so a wedged daemon cannot
  * hang an admin's shell or a monitoring script. --json prints the document
- * as received; otherwise it is flattened into "path = value" pairs
- * (database.connected, counters.attempts.verified, recent.0.server, ...)
- * and summarised in a few aligned lines. Strings from the daemon are
- * printed through text_put_escaped(): the server addresses and details in
+ * as received; otherwise status_json.c flattens it into "path = value"
+ * pairs (database.connected, counters.attempts.verified, recent.0.server,
+ * ...) and it is summarised in a few aligned lines. Strings from the daemon
+ * are printed through text_put_escaped(): the server addresses and details in
  * them come from the network.
  */
 #include <errno.h>
@@ -26,12 +26,10 @@
 #include "cli/commands.h"
 #include "config/config.h"
 #include "core/textout.h"
-#include "ntpwire/hex.h"
+#include "cli/status_json.h"
 
 #define STATUS_CLIENT_TIMEOUT_MS 5000
 #define STATUS_CLIENT_MAX_REPLY (4u << 20) /* far above any real /status */
-#define STATUS_JSON_MAX_DEPTH 16
-#define STATUS_PATH_MAX 160
 
 static uint64_t status_now_ms(void)
 {
@@ -50,20 +48,14 @@ static int status_left_ms(uint64_t deadline)
 }
 
 /*
- * GET `what` over the unix socket at `path`. On success *reply holds the
- * whole response (NUL-terminated, caller frees) and 0 is returned; on
- * failure -1 with a reason in err.
+ * A non-blocking stream socket connected to the unix socket at `path`;
+ * -1 with a reason in err.
  */
-static int status_fetch(const char *path, const char *what, char **reply,
-			size_t *reply_len, char *err, size_t errlen)
+static int status_connect(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
-	uint64_t deadline = status_now_ms() + STATUS_CLIENT_TIMEOUT_MS;
 	struct timeval tv = { STATUS_CLIENT_TIMEOUT_MS / 1000, 0 };
-	char req[256];
-	size_t req_len, sent = 0, len = 0, cap = 0;
-	char *buf = NULL;
-	int fd, n;
+	int fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -72,16 +64,6 @@ static int status_fetch(const char *path, const char *what, char **reply,
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.0\r\nHost: localhost\r\n"
-		     "User-Agent: ntpverify-status\r\n\r\n",
-		     what);
-	if (n < 0 || (size_t)n >= sizeof(req)) {
-		snprintf(err, errlen, "request too long");
-		return -1;
-	}
-	req_len = (size_t)n;
-
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -106,6 +88,49 @@ static int status_fetch(const char *path, const char *what, char **reply,
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* The answer read so far. */
+struct status_buf {
+	char *buf;  /* heap, NUL-terminated when complete */
+	size_t len; /* octets received */
+	size_t cap; /* allocated */
+};
+
+/* Room for another recv(); -1 with a reason once the limit is reached. */
+static int status_buf_room(struct status_buf *b, char *err, size_t errlen)
+{
+	size_t ncap;
+	char *nb;
+
+	if (b->cap - b->len >= 4096 + 1)
+		return 0;
+	ncap = b->cap == 0 ? 16384 : b->cap * 2;
+	if (ncap > STATUS_CLIENT_MAX_REPLY + 1) {
+		snprintf(err, errlen, "answer larger than %u bytes",
+			 STATUS_CLIENT_MAX_REPLY);
+		return -1;
+	}
+	nb = realloc(b->buf, ncap);
+	if (nb == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	b->buf = nb;
+	b->cap = ncap;
+	return 0;
+}
+
+/*
+ * Send req and read until the daemon closes, all before deadline. 0, or
+ * -1 with a reason in err.
+ */
+static int status_exchange(int fd, const char *req, size_t req_len,
+			   uint64_t deadline, struct status_buf *b, char *err,
+			   size_t errlen)
+{
+	size_t sent = 0;
 
 	for (;;) {
 		struct pollfd pfd = { fd, sent < req_len ? POLLOUT : POLLIN, 0 };
@@ -115,14 +140,14 @@ static int status_fetch(const char *path, const char *what, char **reply,
 		if (left == 0) {
 			snprintf(err, errlen, "no complete answer within %d s",
 				 STATUS_CLIENT_TIMEOUT_MS / 1000);
-			goto fail;
+			return -1;
 		}
 		r = poll(&pfd, 1, left);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
 			snprintf(err, errlen, "poll: %s", strerror(errno));
-			goto fail;
+			return -1;
 		}
 		if (r == 0)
 			continue; /* the deadline check above ends it */
@@ -132,51 +157,64 @@ static int status_fetch(const char *path, const char *what, char **reply,
 				continue;
 			if (r < 0) {
 				snprintf(err, errlen, "send: %s", strerror(errno));
-				goto fail;
+				return -1;
 			}
 			sent += (size_t)r;
 			continue;
 		}
-		if (cap - len < 4096 + 1) {
-			size_t ncap = cap == 0 ? 16384 : cap * 2;
-			char *nb;
-			if (ncap > STATUS_CLIENT_MAX_REPLY + 1) {
-				snprintf(err, errlen, "answer larger than %u bytes",
-					 STATUS_CLIENT_MAX_REPLY);
-				goto fail;
-			}
-			nb = realloc(buf, ncap);
-			if (nb == NULL) {
-				snprintf(err, errlen, "out of memory");
-				goto fail;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		r = recv(fd, buf + len, cap - len - 1, 0);
+		if (status_buf_room(b, err, errlen) < 0)
+			return -1;
+		r = recv(fd, b->buf + b->len, b->cap - b->len - 1, 0);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (r < 0) {
 			snprintf(err, errlen, "recv: %s", strerror(errno));
-			goto fail;
+			return -1;
 		}
 		if (r == 0)
-			break; /* HTTP/1.0: the daemon closes after the reply */
-		len += (size_t)r;
+			return 0; /* HTTP/1.0: the daemon closes after the reply */
+		b->len += (size_t)r;
 	}
+}
+
+/*
+ * GET `what` over the unix socket at `path`. On success *reply holds the
+ * whole response (NUL-terminated, caller frees) and 0 is returned; on
+ * failure -1 with a reason in err.
+ */
+static int status_fetch(const char *path, const char *what, char **reply,
+			size_t *reply_len, char *err, size_t errlen)
+{
+	uint64_t deadline = status_now_ms() + STATUS_CLIENT_TIMEOUT_MS;
+	struct status_buf b = { NULL, 0, 0 };
+	char req[256];
+	int fd, n, rc;
+
+	n = snprintf(req, sizeof(req),
+		     "GET %s HTTP/1.0\r\nHost: localhost\r\n"
+		     "User-Agent: ntpverify-status\r\n\r\n",
+		     what);
+	if (n < 0 || (size_t)n >= sizeof(req)) {
+		snprintf(err, errlen, "request too long");
+		return -1;
+	}
+	fd = status_connect(path, err, errlen);
+	if (fd < 0)
+		return -1;
+	rc = status_exchange(fd, req, (size_t)n, deadline, &b, err, errlen);
 	close(fd);
-	if (buf == NULL) {
+	if (rc < 0) {
+		free(b.buf);
+		return -1;
+	}
+	if (b.buf == NULL) {
 		snprintf(err, errlen, "the connection closed without an answer");
 		return -1;
 	}
-	buf[len] = '\0';
-	*reply = buf;
-	*reply_len = len;
+	b.buf[b.len] = '\0';
+	*reply = b.buf;
+	*reply_len = b.len;
 	return 0;
-fail:
-	close(fd);
-	free(buf);
-	return -1;
 }
 
 /*
@@ -200,237 +238,6 @@ static int status_http_split(char *reply, size_t len, char **body,
 	return code;
 }
 
-/* --- a small JSON flattener ------------------------------------------ */
-
-struct status_jv {
-	char *path;  /* "database.connected", "recent.0.server" */
-	char *value; /* decoded string, or the literal (12, true, null) */
-	bool string; /* value was a JSON string */
-};
-
-struct status_jdoc {
-	struct status_jv *v;
-	size_t n, cap;
-};
-
-struct status_jparser {
-	const char *p, *end;
-	struct status_jdoc *doc;
-};
-
-static void status_jdoc_free(struct status_jdoc *doc)
-{
-	for (size_t i = 0; i < doc->n; i++) {
-		free(doc->v[i].path);
-		free(doc->v[i].value);
-	}
-	free(doc->v);
-	memset(doc, 0, sizeof(*doc));
-}
-
-static int status_jdoc_add(struct status_jdoc *doc, const char *path,
-			   char *value, bool string)
-{
-	if (doc->n == doc->cap) {
-		size_t ncap = doc->cap == 0 ? 64 : doc->cap * 2;
-		struct status_jv *nv = realloc(doc->v, ncap * sizeof(*nv));
-		if (nv == NULL)
-			return -1;
-		doc->v = nv;
-		doc->cap = ncap;
-	}
-	doc->v[doc->n].path = strdup(path);
-	if (doc->v[doc->n].path == NULL)
-		return -1;
-	doc->v[doc->n].value = value;
-	doc->v[doc->n].string = string;
-	doc->n++;
-	return 0;
-}
-
-static void status_jskip_ws(struct status_jparser *jp)
-{
-	while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' ||
-				   *jp->p == '\n' || *jp->p == '\r'))
-		jp->p++;
-}
-
-/*
- * A JSON string at jp->p into a new heap string. \u escapes above 0xff
- * become '?': the daemon only writes \u00XX, for single bytes.
- */
-static char *status_jstring(struct status_jparser *jp)
-{
-	size_t cap = 32, n = 0;
-	char *s;
-
-	if (jp->p >= jp->end || *jp->p != '"')
-		return NULL;
-	jp->p++;
-	s = malloc(cap);
-	if (s == NULL)
-		return NULL;
-	while (jp->p < jp->end && *jp->p != '"') {
-		char c = *jp->p++;
-		if (c == '\\') {
-			if (jp->p >= jp->end)
-				goto bad;
-			c = *jp->p++;
-			switch (c) {
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'n': c = '\n'; break;
-			case 'r': c = '\r'; break;
-			case 't': c = '\t'; break;
-			case '"': case '\\': case '/': break;
-			case 'u': {
-				int u = 0;
-				if (jp->end - jp->p < 4)
-					goto bad;
-				for (int k = 0; k < 4; k++) {
-					int h = hex_digit(jp->p[k]);
-					if (h < 0)
-						goto bad;
-					u = u * 16 + h;
-				}
-				jp->p += 4;
-				c = u <= 0xff ? (char)u : '?';
-				break;
-			}
-			default:
-				goto bad;
-			}
-		}
-		if (n + 2 > cap) {
-			char *ns = realloc(s, cap * 2);
-			if (ns == NULL)
-				goto bad;
-			s = ns;
-			cap *= 2;
-		}
-		s[n++] = c;
-	}
-	if (jp->p >= jp->end)
-		goto bad;
-	jp->p++; /* closing quote */
-	s[n] = '\0';
-	return s;
-bad:
-	free(s);
-	return NULL;
-}
-
-static int status_jvalue(struct status_jparser *jp, char *path, size_t plen,
-			 int depth);
-
-/* Members of an object or elements of an array, path extended in place. */
-static int status_jcontainer(struct status_jparser *jp, char *path,
-			     size_t plen, int depth, bool object)
-{
-	char close_c = object ? '}' : ']';
-	unsigned index = 0;
-
-	jp->p++; /* { or [ */
-	status_jskip_ws(jp);
-	if (jp->p < jp->end && *jp->p == close_c) {
-		jp->p++;
-		return 0;
-	}
-	for (;;) {
-		char part[64];
-		size_t used = strlen(path);
-		int rc;
-
-		status_jskip_ws(jp);
-		if (object) {
-			char *key = status_jstring(jp);
-			if (key == NULL)
-				return -1;
-			snprintf(part, sizeof(part), "%s", key);
-			free(key);
-			status_jskip_ws(jp);
-			if (jp->p >= jp->end || *jp->p++ != ':')
-				return -1;
-		} else {
-			snprintf(part, sizeof(part), "%u", index++);
-		}
-		if (used + 1 + strlen(part) + 1 > plen)
-			return -1;
-		snprintf(path + used, plen - used, "%s%s", used ? "." : "",
-			 part);
-		rc = status_jvalue(jp, path, plen, depth + 1);
-		path[used] = '\0';
-		if (rc < 0)
-			return -1;
-		status_jskip_ws(jp);
-		if (jp->p < jp->end && *jp->p == ',') {
-			jp->p++;
-			continue;
-		}
-		if (jp->p < jp->end && *jp->p == close_c) {
-			jp->p++;
-			return 0;
-		}
-		return -1;
-	}
-}
-
-static int status_jvalue(struct status_jparser *jp, char *path, size_t plen,
-			 int depth)
-{
-	const char *start;
-	char *v;
-
-	if (depth > STATUS_JSON_MAX_DEPTH)
-		return -1;
-	status_jskip_ws(jp);
-	if (jp->p >= jp->end)
-		return -1;
-	if (*jp->p == '{' || *jp->p == '[')
-		return status_jcontainer(jp, path, plen, depth, *jp->p == '{');
-	if (*jp->p == '"') {
-		v = status_jstring(jp);
-		if (v == NULL)
-			return -1;
-		if (status_jdoc_add(jp->doc, path, v, true) < 0) {
-			free(v);
-			return -1;
-		}
-		return 0;
-	}
-	/* Numbers, true, false, null: kept as their literal text. */
-	start = jp->p;
-	while (jp->p < jp->end && strchr(",}] \t\r\n", *jp->p) == NULL)
-		jp->p++;
-	if (jp->p == start)
-		return -1;
-	v = strndup(start, (size_t)(jp->p - start));
-	if (v == NULL || status_jdoc_add(jp->doc, path, v, false) < 0) {
-		free(v);
-		return -1;
-	}
-	return 0;
-}
-
-static int status_jparse(const char *text, size_t len, struct status_jdoc *doc)
-{
-	struct status_jparser jp = { text, text + len, doc };
-	char path[STATUS_PATH_MAX] = "";
-
-	if (status_jvalue(&jp, path, sizeof(path), 0) < 0)
-		return -1;
-	status_jskip_ws(&jp);
-	return jp.p == jp.end ? 0 : -1;
-}
-
-static const char *status_jget(const struct status_jdoc *doc, const char *path)
-{
-	for (size_t i = 0; i < doc->n; i++)
-		if (strcmp(doc->v[i].path, path) == 0)
-			return doc->v[i].value;
-	return NULL;
-}
-
 /* --- the summary --------------------------------------------------------- */
 
 static void status_put(const char *s)
@@ -439,9 +246,10 @@ static void status_put(const char *s)
 }
 
 /* A value or "?" when the daemon did not send it. */
-static const char *status_val(const struct status_jdoc *doc, const char *path)
+static const char *status_val(const struct status_json_doc *doc,
+			      const char *path)
 {
-	const char *v = status_jget(doc, path);
+	const char *v = status_json_get(doc, path);
 
 	return v != NULL ? v : "?";
 }
@@ -460,14 +268,14 @@ static void status_print_uptime(const char *text)
 }
 
 /* "name n, name n" for every non-zero member under prefix. */
-static void status_print_nonzero(const struct status_jdoc *doc,
+static void status_print_nonzero(const struct status_json_doc *doc,
 				 const char *prefix, const char *none)
 {
 	size_t plen = strlen(prefix);
 	bool any = false;
 
 	for (size_t i = 0; i < doc->n; i++) {
-		const struct status_jv *jv = &doc->v[i];
+		const struct status_json_value *jv = &doc->v[i];
 		if (strncmp(jv->path, prefix, plen) != 0 ||
 		    strcmp(jv->value, "0") == 0)
 			continue;
@@ -481,9 +289,35 @@ static void status_print_nonzero(const struct status_jdoc *doc,
 		printf("%s", none);
 }
 
-static void status_print(const struct status_jdoc *doc)
+/* The recent attempts, one per line. */
+static void status_print_recent(const struct status_json_doc *doc)
 {
-	char key[STATUS_PATH_MAX];
+	char key[STATUS_JSON_PATH_MAX];
+
+	for (unsigned i = 0;; i++) {
+		/* at  #id  server  outcome  detail */
+		static const char *const f[] = { "at", "id", "server", "outcome",
+						 "detail" };
+		static const char *const sep[] = { "", "  #", "  ", "  ", "  " };
+		snprintf(key, sizeof(key), "recent.%u.at", i);
+		if (status_json_get(doc, key) == NULL) {
+			if (i == 0)
+				printf("none yet");
+			break;
+		}
+		if (i > 0)
+			printf("\n%-12s", "");
+		for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+			snprintf(key, sizeof(key), "recent.%u.%s", i, f[k]);
+			fputs(sep[k], stdout);
+			status_put(status_val(doc, key));
+		}
+	}
+}
+
+static void status_print(const struct status_json_doc *doc)
+{
+	char key[STATUS_JSON_PATH_MAX];
 	const char *lease;
 
 	printf("%-12s", "version");
@@ -495,13 +329,13 @@ static void status_print(const struct status_jdoc *doc)
 	printf("\n%-12s", "sources");
 	for (unsigned i = 0;; i++) {
 		snprintf(key, sizeof(key), "sources.%u", i);
-		if (status_jget(doc, key) == NULL) {
+		if (status_json_get(doc, key) == NULL) {
 			if (i == 0)
 				printf("none configured (the kernel picks)");
 			break;
 		}
 		printf("%s", i > 0 ? ", " : "");
-		status_put(status_jget(doc, key));
+		status_put(status_json_get(doc, key));
 	}
 
 	printf("\n%-12s%s", "database",
@@ -540,35 +374,19 @@ static void status_print(const struct status_jdoc *doc)
 	       status_val(doc, "counters.results_dropped"));
 
 	printf("\n%-12s", "recent");
-	for (unsigned i = 0;; i++) {
-		/* at  #id  server  outcome  detail */
-		static const char *const f[] = { "at", "id", "server", "outcome",
-						 "detail" };
-		static const char *const sep[] = { "", "  #", "  ", "  ", "  " };
-		snprintf(key, sizeof(key), "recent.%u.at", i);
-		if (status_jget(doc, key) == NULL) {
-			if (i == 0)
-				printf("none yet");
-			break;
-		}
-		if (i > 0)
-			printf("\n%-12s", "");
-		for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
-			snprintf(key, sizeof(key), "recent.%u.%s", i, f[k]);
-			fputs(sep[k], stdout);
-			status_put(status_val(doc, key));
-		}
-	}
+	status_print_recent(doc);
 	printf("\n");
 }
 
-static void status_usage(FILE *f)
-{
-	fprintf(f, "usage: ntpverify status [--socket PATH] [--config FILE] "
-		   "[--json]\n");
-}
+/* What the command line asked for. */
+struct status_opts {
+	const char *config_path; /* --config, or the default */
+	const char *socket_path; /* --socket, NULL: from the configuration */
+	bool json;               /* --json: the document as received */
+};
 
-int cmd_status(int argc, char **argv)
+/* Parse the options: 0, 1 after --help, or EXIT_USAGE. */
+static int status_parse(int argc, char **argv, struct status_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -577,51 +395,57 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = DEFAULT_CONFIG_PATH, *socket_path = NULL;
-	struct nv_config cfg;
-	struct status_jdoc doc = { 0 };
-	bool json = false, have_cfg = false;
-	char err[256], *reply = NULL, *body;
-	size_t reply_len = 0, body_len;
-	int c, code, rc = EXIT_NEGATIVE;
+	int c;
 
+	o->config_path = DEFAULT_CONFIG_PATH;
+	o->socket_path = NULL;
+	o->json = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:c:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			socket_path = optarg;
+			o->socket_path = optarg;
 			break;
 		case 'c':
-			config_path = optarg;
+			o->config_path = optarg;
 			break;
 		case 'j':
-			json = true;
+			o->json = true;
 			break;
 		case 'h':
-			status_usage(stdout);
-			return 0;
+			command_usage(stdout, "status");
+			return 1;
 		default:
-			status_usage(stderr);
+			command_usage(stderr, "status");
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		status_usage(stderr);
+		command_usage(stderr, "status");
 		return EXIT_USAGE;
 	}
-	/* With --socket the configuration is not needed at all. */
-	if (socket_path == NULL) {
-		if (config_load(&cfg, config_path, print_config_error, NULL) < 0)
-			return EXIT_USAGE;
-		have_cfg = true;
-		socket_path = cfg.status_socket;
-		if (socket_path == NULL || socket_path[0] == '\0') {
-			fprintf(stderr, "%s: no status_socket configured\n",
-				config_path);
-			config_free(&cfg);
-			return EXIT_USAGE;
-		}
+	return 0;
+}
+
+/* The body as received, ending in a newline; 0 or EXIT_NEGATIVE. */
+static int status_put_raw(const char *body, size_t body_len)
+{
+	if (fwrite(body, 1, body_len, stdout) != body_len ||
+	    (body_len > 0 && body[body_len - 1] != '\n' &&
+	     putchar('\n') == EOF)) {
+		fprintf(stderr, "ntpverify status: %s\n", strerror(errno));
+		return EXIT_NEGATIVE;
 	}
+	return 0;
+}
+
+/* Ask the daemon at socket_path and print its answer; the exit status. */
+static int status_query(const char *socket_path, bool json)
+{
+	struct status_json_doc doc = { 0 };
+	char err[256], *reply = NULL, *body;
+	size_t reply_len = 0, body_len;
+	int code, rc = EXIT_NEGATIVE;
 
 	if (status_fetch(socket_path, "/status", &reply, &reply_len, err,
 			 sizeof(err)) < 0) {
@@ -630,38 +454,48 @@ int cmd_status(int argc, char **argv)
 			"(is ntpverify running, and may this user open the "
 			"socket?)\n",
 			socket_path, err);
-		goto out;
+		return EXIT_NEGATIVE;
 	}
 	code = status_http_split(reply, reply_len, &body, &body_len);
 	if (code != 200) {
 		fprintf(stderr, "ntpverify status: %s: %s%d\n", socket_path,
 			code < 0 ? "not an HTTP answer" : "the daemon answered ",
 			code < 0 ? 0 : code);
-		goto out;
-	}
-	if (json) {
-		if (fwrite(body, 1, body_len, stdout) != body_len ||
-		    (body_len > 0 && body[body_len - 1] != '\n' &&
-		     putchar('\n') == EOF)) {
-			fprintf(stderr, "ntpverify status: %s\n",
-				strerror(errno));
-			goto out;
-		}
-		rc = 0;
-		goto out;
-	}
-	if (status_jparse(body, body_len, &doc) < 0) {
+	} else if (json) {
+		rc = status_put_raw(body, body_len);
+	} else if (status_json_parse(body, body_len, &doc) < 0) {
 		fprintf(stderr, "ntpverify status: %s: the daemon's answer is "
 				"not the JSON expected\n",
 			socket_path);
-		goto out;
+	} else {
+		status_print(&doc);
+		rc = fflush(stdout) == 0 ? 0 : EXIT_NEGATIVE;
+		status_json_free(&doc);
 	}
-	status_print(&doc);
-	rc = fflush(stdout) == 0 ? 0 : EXIT_NEGATIVE;
-out:
-	status_jdoc_free(&doc);
 	free(reply);
-	if (have_cfg)
-		config_free(&cfg);
+	return rc;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct status_opts o;
+	struct nv_config cfg;
+	int rc = status_parse(argc, argv, &o);
+
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
+	/* With --socket the configuration is not needed at all. */
+	if (o.socket_path != NULL)
+		return status_query(o.socket_path, o.json);
+	if (config_load(&cfg, o.config_path, print_config_error, NULL) < 0)
+		return EXIT_USAGE;
+	if (cfg.status_socket == NULL || cfg.status_socket[0] == '\0') {
+		fprintf(stderr, "%s: no status_socket configured\n",
+			o.config_path);
+		rc = EXIT_USAGE;
+	} else {
+		rc = status_query(cfg.status_socket, o.json);
+	}
+	config_free(&cfg);
 	return rc;
 }

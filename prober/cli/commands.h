@@ -9,6 +9,8 @@
 #ifndef NTPVERIFY_COMMANDS_H
 #define NTPVERIFY_COMMANDS_H
 
+#include <stdio.h>
+
 #define EXIT_NEGATIVE 1
 #define EXIT_USAGE 2
 
@@ -32,6 +34,12 @@ int cmd_show(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+
+/*
+ * "usage: " and the usage line(s) of command `name` from main.c's command
+ * table, to f; nothing for an unknown name.
+ */
+void command_usage(FILE *f, const char *name);
 
 /* Print config errors to stderr (a config_error_fn). */
 void print_config_error(void *arg, const char *message);

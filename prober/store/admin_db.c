@@ -1,0 +1,477 @@
+/*
+ * admin_db.c - the admin commands' queries on the verification queue
+ * (see admin_db.h), over one blocking libpq connection.
+ */
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/admin_db.h"
+#include "store/migrate.h"
+
+/* Timestamps are shown in UTC with a Z, the same on every admin's machine. */
+#define SQL_UTC(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"')"
+
+struct admin_db {
+	PGconn *conn; /* blocking, CONNECTION_OK */
+	char *err;    /* the last failure's message, heap; NULL: none */
+};
+
+/* Discard NOTICEs: nothing these commands run is worth one on stderr. */
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Remember `msg` without its trailing newlines and blanks. */
+static void set_error_text(struct admin_db *db, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	free(db->err);
+	db->err = strndup(msg, n);
+}
+
+/* The primary message of a failed statement: never its DETAIL. */
+static void set_error(struct admin_db *db, const PGresult *r)
+{
+	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	if (m == NULL || *m == '\0')
+		m = PQerrorMessage(db->conn);
+	set_error_text(db, m);
+}
+
+const char *admin_db_error(const struct admin_db *db)
+{
+	return db->err ? db->err : "out of memory";
+}
+
+struct admin_db *admin_db_open(const char *conninfo, char *err, size_t errlen)
+{
+	struct admin_db *db = calloc(1, sizeof(*db));
+
+	if (db == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	db->conn = PQconnectdb(conninfo);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		/* libpq's message names host and user, never the password. */
+		if (db->conn == NULL)
+			snprintf(err, errlen, "out of memory");
+		else {
+			set_error(db, NULL);
+			snprintf(err, errlen, "%s", admin_db_error(db));
+		}
+		admin_db_close(db);
+		return NULL;
+	}
+	PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
+	return db;
+}
+
+void admin_db_close(struct admin_db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn)
+		PQfinish(db->conn);
+	free(db->err);
+	free(db);
+}
+
+int admin_db_schema_latest(void)
+{
+	return migrate_latest();
+}
+
+int admin_db_schema_current(struct admin_db *db, int *version)
+{
+	if (migrate_current(db->conn, version) < 0) {
+		set_error(db, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int admin_db_migrate(struct admin_db *db, FILE *log)
+{
+	return migrate_apply(db->conn, log);
+}
+
+/*
+ * Run `sql` with text parameters; the result when it returned rows, NULL
+ * (error recorded) otherwise. The caller PQclear()s it.
+ */
+static PGresult *query(struct admin_db *db, const char *sql, int n,
+		       const char *const *values)
+{
+	PGresult *r = PQexecParams(db->conn, sql, n, NULL, values, NULL, NULL,
+				   0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		set_error(db, r);
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* A query on one id ($1) returning rows; see query(). */
+static PGresult *query_id(struct admin_db *db, const char *sql, int64_t id)
+{
+	char idtext[24];
+	const char *values[1] = { idtext };
+
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	return query(db, sql, 1, values);
+}
+
+/* Copy a cell; a NULL cell becomes null_as (which may be NULL). */
+static char *cell(const PGresult *r, int row, int c, const char *null_as,
+		  bool *ok)
+{
+	const char *v = PQgetisnull(r, row, c) ? null_as : PQgetvalue(r, row, c);
+	char *s;
+
+	if (v == NULL)
+		return NULL;
+	s = strdup(v);
+	if (s == NULL)
+		*ok = false;
+	return s;
+}
+
+/* Copy a cell into a fixed buffer (short values: times, hosts). */
+static void cell_copy(const PGresult *r, int row, int c, char *buf,
+		      size_t len)
+{
+	snprintf(buf, len, "%s", PQgetvalue(r, row, c));
+}
+
+/* Fill n string fields from row `row` of r; false when out of memory. */
+static bool cells(const PGresult *r, int row, char **const *dst, int n,
+		  const char *null_as)
+{
+	bool ok = true;
+
+	for (int c = 0; c < n; c++)
+		*dst[c] = cell(r, row, c, null_as, &ok);
+	return ok;
+}
+
+/* Free n string fields. */
+static void cells_free(char **const *dst, int n)
+{
+	for (int c = 0; c < n; c++) {
+		free(*dst[c]);
+		*dst[c] = NULL;
+	}
+}
+
+/* ---- add -------------------------------------------------------------- */
+
+enum admin_db_result admin_db_add(struct admin_db *db,
+				  const struct admin_db_new *v,
+				  struct admin_db_added *out)
+{
+	/* ON CONFLICT names the partial unique index's predicate, so only
+	 * "another pending row for this address" is swallowed. */
+#define ADD_ON_CONFLICT \
+	" ON CONFLICT (server_ip) WHERE state = 'pending' DO NOTHING" \
+	" RETURNING id, " SQL_UTC("expires_at")
+	static const char sql_insert_token[] =
+		"INSERT INTO verification (server_ip, token)"
+		" VALUES ($1::inet, $2)" ADD_ON_CONFLICT;
+	static const char sql_insert_key[] =
+		"INSERT INTO verification"
+		"  (server_ip, method, key_id, key_type, key_secret)"
+		" VALUES ($1::inet, 'key', $2::integer, $3, $4)" ADD_ON_CONFLICT;
+#undef ADD_ON_CONFLICT
+	static const char sql_pending[] =
+		"SELECT id FROM verification"
+		" WHERE server_ip = $1::inet AND state = 'pending'";
+	bool key = v->key_hex != NULL;
+	char key_id[12];
+	const char *values[4] = { v->server, v->token };
+
+	memset(out, 0, sizeof(*out));
+	if (key) {
+		snprintf(key_id, sizeof(key_id), "%u", v->key_id);
+		values[1] = key_id;
+		values[2] = v->key_type;
+		values[3] = v->key_hex;
+	}
+	/* Twice at most: the pending row we collide with may finish between
+	 * the INSERT and the SELECT. */
+	for (int tries = 0; tries < 2; tries++) {
+		PGresult *r = query(db, key ? sql_insert_key : sql_insert_token,
+				    key ? 4 : 2, values);
+
+		if (r == NULL)
+			return ADMIN_DB_ERROR;
+		if (PQntuples(r) == 1) {
+			out->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			cell_copy(r, 0, 1, out->expires, sizeof(out->expires));
+			PQclear(r);
+			return ADMIN_DB_DONE;
+		}
+		PQclear(r);
+		r = query(db, sql_pending, 1, values);
+		if (r == NULL)
+			return ADMIN_DB_ERROR;
+		if (PQntuples(r) == 1) {
+			out->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			PQclear(r);
+			return ADMIN_DB_PENDING;
+		}
+		PQclear(r);
+	}
+	return ADMIN_DB_RACE;
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+/* The fields of a row in column order. */
+#define ROW_FIELDS(x) { &(x)->id, &(x)->server, &(x)->method, &(x)->state, \
+	&(x)->attempts, &(x)->last_outcome, &(x)->next_probe, &(x)->expires }
+#define ROW_NFIELDS 8
+
+enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
+				   struct admin_db_rows *out)
+{
+	static const char sql[] =
+		"SELECT id, host(server_ip),"
+		"  CASE method WHEN 'key' THEN 'key ' || key_id || ' ' || key_type"
+		"       ELSE method END,"
+		"  state, attempts, coalesce(last_outcome, '-'),"
+		"  CASE WHEN state <> 'pending' THEN '-'"
+		"       WHEN lease_token IS NOT NULL AND lease_until > now()"
+		"            THEN 'probing now'"
+		"       ELSE " SQL_UTC("next_probe_at") " END,"
+		"  " SQL_UTC("expires_at")
+		" FROM verification"
+		" WHERE $1::text IS NULL OR state = $1::text"
+		" ORDER BY id";
+	const char *values[1] = { state };
+	PGresult *r = query(db, sql, 1, values);
+	int rows;
+
+	memset(out, 0, sizeof(*out));
+	if (r == NULL)
+		return ADMIN_DB_ERROR;
+	rows = PQntuples(r);
+	out->row = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*out->row));
+	if (out->row == NULL)
+		goto oom;
+	for (int i = 0; i < rows; i++) {
+		char **const dst[ROW_NFIELDS] = ROW_FIELDS(&out->row[i]);
+
+		out->n++;
+		if (!cells(r, i, dst, ROW_NFIELDS, "-"))
+			goto oom;
+	}
+	PQclear(r);
+	return ADMIN_DB_DONE;
+oom:
+	PQclear(r);
+	admin_db_rows_free(out);
+	set_error_text(db, "out of memory");
+	return ADMIN_DB_ERROR;
+}
+
+void admin_db_rows_free(struct admin_db_rows *rows)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		char **const dst[ROW_NFIELDS] = ROW_FIELDS(&rows->row[i]);
+
+		cells_free(dst, ROW_NFIELDS);
+	}
+	free(rows->row);
+	memset(rows, 0, sizeof(*rows));
+}
+
+/* ---- show ------------------------------------------------------------- */
+
+#define VERIFICATION_FIELDS(x) { &(x)->id, &(x)->server, &(x)->state, \
+	&(x)->token_len, &(x)->created, &(x)->expires, &(x)->next_probe, \
+	&(x)->attempts, &(x)->last_probe, &(x)->last_outcome, \
+	&(x)->last_detail, &(x)->lease_owner, &(x)->lease_until, \
+	&(x)->verified_at, &(x)->verified_by, &(x)->method, &(x)->key_id, \
+	&(x)->key_type }
+#define VERIFICATION_NFIELDS 18
+
+enum admin_db_result admin_db_show(struct admin_db *db, int64_t id,
+				   struct admin_db_verification *out)
+{
+	/* length(token) and the key's ID and type, never the secrets. */
+	static const char sql[] =
+		"SELECT id, host(server_ip), state, length(token),"
+		"  " SQL_UTC("created_at") ", " SQL_UTC("expires_at") ","
+		"  CASE WHEN state = 'pending' THEN " SQL_UTC("next_probe_at")
+		"  END, attempts, " SQL_UTC("last_probe_at") ","
+		"  last_outcome, last_detail,"
+		"  CASE WHEN lease_token IS NOT NULL THEN lease_owner END,"
+		"  " SQL_UTC("lease_until") ","
+		"  " SQL_UTC("verified_at") ", verified_by,"
+		"  method, key_id, key_type"
+		" FROM verification WHERE id = $1::bigint";
+	char **const dst[VERIFICATION_NFIELDS] = VERIFICATION_FIELDS(out);
+	PGresult *r = query_id(db, sql, id);
+	enum admin_db_result rc = ADMIN_DB_DONE;
+
+	memset(out, 0, sizeof(*out));
+	if (r == NULL)
+		return ADMIN_DB_ERROR;
+	if (PQntuples(r) == 0) {
+		rc = ADMIN_DB_NONE;
+	} else if (!cells(r, 0, dst, VERIFICATION_NFIELDS, NULL)) {
+		admin_db_verification_free(out);
+		set_error_text(db, "out of memory");
+		rc = ADMIN_DB_ERROR;
+	}
+	PQclear(r);
+	return rc;
+}
+
+void admin_db_verification_free(struct admin_db_verification *v)
+{
+	char **const dst[VERIFICATION_NFIELDS] = VERIFICATION_FIELDS(v);
+
+	cells_free(dst, VERIFICATION_NFIELDS);
+}
+
+#define ATTEMPT_FIELDS(x) { &(x)->at, &(x)->prober, &(x)->source, \
+	&(x)->outcome, &(x)->rtt, &(x)->detail }
+#define ATTEMPT_NFIELDS 6
+
+enum admin_db_result admin_db_attempts(struct admin_db *db, int64_t id,
+				       struct admin_db_attempts *out)
+{
+	static const char sql[] =
+		"SELECT " SQL_UTC("attempted_at") ", prober,"
+		"  coalesce(host(source_address), '-'), outcome,"
+		"  CASE WHEN rtt_ms IS NULL THEN '-'"
+		"       ELSE to_char(rtt_ms, 'FM999990.000') || ' ms' END,"
+		"  coalesce(detail, '')"
+		" FROM probe_attempt WHERE verification_id = $1::bigint"
+		" ORDER BY attempted_at, id";
+	PGresult *r = query_id(db, sql, id);
+	int rows;
+
+	memset(out, 0, sizeof(*out));
+	if (r == NULL)
+		return ADMIN_DB_ERROR;
+	rows = PQntuples(r);
+	out->a = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*out->a));
+	if (out->a == NULL)
+		goto oom;
+	for (int i = 0; i < rows; i++) {
+		char **const dst[ATTEMPT_NFIELDS] = ATTEMPT_FIELDS(&out->a[i]);
+
+		out->n++;
+		if (!cells(r, i, dst, ATTEMPT_NFIELDS, "-"))
+			goto oom;
+	}
+	PQclear(r);
+	return ADMIN_DB_DONE;
+oom:
+	PQclear(r);
+	admin_db_attempts_free(out);
+	set_error_text(db, "out of memory");
+	return ADMIN_DB_ERROR;
+}
+
+void admin_db_attempts_free(struct admin_db_attempts *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		char **const dst[ATTEMPT_NFIELDS] = ATTEMPT_FIELDS(&list->a[i]);
+
+		cells_free(dst, ATTEMPT_NFIELDS);
+	}
+	free(list->a);
+	memset(list, 0, sizeof(*list));
+}
+
+/* ---- retry and cancel ------------------------------------------------- */
+
+enum admin_db_result admin_db_retry(struct admin_db *db, int64_t id,
+				    struct admin_db_change *out)
+{
+	/*
+	 * Due now. A lease that ran out (its prober died) is cleared too, so
+	 * the trigger's "not leased" test passes and the probers are woken;
+	 * a live lease is left alone: that probe is under way.
+	 */
+	static const char sql[] =
+		"UPDATE verification SET next_probe_at = now(),"
+		"  lease_owner = CASE WHEN lease_until > now() THEN lease_owner END,"
+		"  lease_token = CASE WHEN lease_until > now() THEN lease_token END,"
+		"  lease_until = CASE WHEN lease_until > now() THEN lease_until END"
+		" WHERE id = $1::bigint AND state = 'pending'"
+		" RETURNING lease_token IS NOT NULL, expires_at <= now(),"
+		"  " SQL_UTC("expires_at");
+	PGresult *r = query_id(db, sql, id);
+
+	memset(out, 0, sizeof(*out));
+	if (r == NULL)
+		return ADMIN_DB_ERROR;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return ADMIN_DB_NONE;
+	}
+	out->leased = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	out->expired = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	cell_copy(r, 0, 2, out->expires, sizeof(out->expires));
+	PQclear(r);
+	return ADMIN_DB_DONE;
+}
+
+enum admin_db_result admin_db_cancel(struct admin_db *db, int64_t id,
+				     struct admin_db_change *out)
+{
+	/*
+	 * Clearing the lease makes a probe in flight lose it, so its result
+	 * is discarded rather than written over the cancellation.
+	 */
+	static const char sql[] =
+		"UPDATE verification SET state = 'cancelled',"
+		"  lease_owner = NULL, lease_token = NULL, lease_until = NULL"
+		" WHERE id = $1::bigint AND state = 'pending'"
+		" RETURNING host(server_ip)";
+	PGresult *r = query_id(db, sql, id);
+
+	memset(out, 0, sizeof(*out));
+	if (r == NULL)
+		return ADMIN_DB_ERROR;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return ADMIN_DB_NONE;
+	}
+	cell_copy(r, 0, 0, out->server, sizeof(out->server));
+	PQclear(r);
+	return ADMIN_DB_DONE;
+}
+
+enum admin_db_result admin_db_state(struct admin_db *db, int64_t id,
+				    char *state, size_t len)
+{
+	PGresult *r = query_id(db, "SELECT state FROM verification"
+				   " WHERE id = $1::bigint", id);
+	enum admin_db_result rc = ADMIN_DB_NONE;
+
+	if (r == NULL)
+		return ADMIN_DB_ERROR;
+	if (PQntuples(r) > 0) {
+		cell_copy(r, 0, 0, state, len);
+		rc = ADMIN_DB_DONE;
+	}
+	PQclear(r);
+	return rc;
+}
