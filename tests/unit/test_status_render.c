@@ -49,6 +49,23 @@ static char *read_golden(const char *name, size_t *len)
 
 typedef int (*render_fn)(const struct status_snapshot *, FILE *);
 
+/*
+ * With NV_UPDATE_GOLDEN=1 in the environment, write what the renderer
+ * produces over the golden file instead of comparing (for a deliberate
+ * change of the documents; review the diff before committing it).
+ */
+static void update_golden(const char *name, const char *got, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/status/%s", NV_TEST_DATA, name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(got, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
 /* Render s and compare with the golden file; on a mismatch say where. */
 static void assert_golden(const struct status_snapshot *s, render_fn render,
 			  const char *golden)
@@ -56,10 +73,13 @@ static void assert_golden(const struct status_snapshot *s, render_fn render,
 	char *got = NULL, *want;
 	size_t got_len = 0, want_len, i;
 	FILE *f = open_memstream(&got, &got_len);
+	const char *update = getenv("NV_UPDATE_GOLDEN");
 
 	assert_non_null(f);
 	assert_int_equal(render(s, f), 0);
 	assert_int_equal(fclose(f), 0);
+	if (update != NULL && strcmp(update, "1") == 0)
+		update_golden(golden, got, got_len);
 	want = read_golden(golden, &want_len);
 	for (i = 0; i < got_len && i < want_len && got[i] == want[i]; i++)
 		;
