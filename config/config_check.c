@@ -138,10 +138,85 @@ static int config_check_duration(const struct config_key *key,
 	return 0;
 }
 
+static int config_check_path(const struct config_key *key, const char *label,
+			     const char *text, char *msg, size_t len)
+{
+	if (text[0] != '/') {
+		snprintf(msg, len, "%s: '%.64s' is not an absolute path",
+			 label, text);
+		return -1;
+	}
+	if (strlen(text) > key->max) {
+		snprintf(msg, len, "%s: path is %zu bytes long; a unix "
+			 "socket path holds at most %llu", label,
+			 strlen(text), (unsigned long long)key->max);
+		return -1;
+	}
+	return 0;
+}
+
+static int config_check_uint(const struct config_key *key, const char *label,
+			     const char *text, struct config_value *out,
+			     char *msg, size_t len)
+{
+	if (config_parse_uint(text, &out->number) < 0) {
+		snprintf(msg, len, "%s: '%.64s' is not a whole number",
+			 label, text);
+		return -1;
+	}
+	if (out->number < key->min || out->number > key->max) {
+		snprintf(msg, len, "%s: '%.64s' is out of range "
+			 "(%llu..%llu)", label, text,
+			 (unsigned long long)key->min,
+			 (unsigned long long)key->max);
+		return -1;
+	}
+	return 0;
+}
+
+static int config_check_rate(const struct config_key *key, const char *label,
+			     const char *text, struct config_value *out,
+			     char *msg, size_t len)
+{
+	if (config_parse_rate(text, &out->rate) < 0) {
+		snprintf(msg, len, "%s: '%.64s' is not a number (e.g. "
+			 "50 or 0.5)", label, text);
+		return -1;
+	}
+	if (!(out->rate > 0) || out->rate > (double)key->max) {
+		snprintf(msg, len, "%s: '%.64s' is out of range (above "
+			 "0, at most %llu)", label, text,
+			 (unsigned long long)key->max);
+		return -1;
+	}
+	return 0;
+}
+
+static int config_check_source(const char *label, const char *text,
+			       struct config_value *out, char *msg, size_t len)
+{
+	if (config_parse_address(text, &out->src.addr,
+				 &out->src.addrlen) < 0) {
+		snprintf(msg, len, "%s: '%.64s' is not an IPv4 or IPv6 "
+			 "address", label, text);
+		return -1;
+	}
+	if (!config_is_unicast(&out->src.addr)) {
+		snprintf(msg, len, "%s: '%.64s' is not a unicast address",
+			 label, text);
+		return -1;
+	}
+	/* inet_pton accepted it, so it is at most 45 characters. */
+	snprintf(out->src.text, sizeof(out->src.text), "%s", text);
+	out->src.family = out->src.addr.ss_family;
+	return 0;
+}
+
 int config_check_value(const struct config_key *key, const char *text,
 			      struct config_value *out, char *msg, size_t len)
 {
 	char label[64];
+	socklen_t sslen;
 
 	memset(out, 0, sizeof(*out));
 	config_key_label(key, label, sizeof(label));
@@ -156,27 +231,13 @@ int config_check_value(const struct config_key *key, const char *text,
 			 (unsigned long long)key->max);
 		return -1;
 	case CONFIG_KIND_PATH:
-		if (text[0] != '/') {
-			snprintf(msg, len, "%s: '%.64s' is not an absolute path",
-				 label, text);
-			return -1;
-		}
-		if (strlen(text) > key->max) {
-			snprintf(msg, len, "%s: path is %zu bytes long; a unix "
-				 "socket path holds at most %llu", label,
-				 strlen(text), (unsigned long long)key->max);
-			return -1;
-		}
-		return 0;
-	case CONFIG_KIND_LISTEN: {
-		socklen_t sslen;
-
+		return config_check_path(key, label, text, msg, len);
+	case CONFIG_KIND_LISTEN:
 		if (config_parse_listen(text, &out->src.addr, &sslen) == 0)
 			return 0;
 		snprintf(msg, len, "%s: '%.64s' is not ADDRESS:PORT or "
 			 "[IPV6-ADDRESS]:PORT", label, text);
 		return -1;
-	}
 	case CONFIG_KIND_BOOL:
 		if (config_parse_bool(text, &out->flag) == 0)
 			return 0;
@@ -185,51 +246,14 @@ int config_check_value(const struct config_key *key, const char *text,
 		return -1;
 	case CONFIG_KIND_UINT:
 	case CONFIG_KIND_PORT:
-		if (config_parse_uint(text, &out->number) < 0) {
-			snprintf(msg, len, "%s: '%.64s' is not a whole number",
-				 label, text);
-			return -1;
-		}
-		if (out->number < key->min || out->number > key->max) {
-			snprintf(msg, len, "%s: '%.64s' is out of range "
-				 "(%llu..%llu)", label, text,
-				 (unsigned long long)key->min,
-				 (unsigned long long)key->max);
-			return -1;
-		}
-		return 0;
+		return config_check_uint(key, label, text, out, msg, len);
 	case CONFIG_KIND_RATE:
-		if (config_parse_rate(text, &out->rate) < 0) {
-			snprintf(msg, len, "%s: '%.64s' is not a number (e.g. "
-				 "50 or 0.5)", label, text);
-			return -1;
-		}
-		if (!(out->rate > 0) || out->rate > (double)key->max) {
-			snprintf(msg, len, "%s: '%.64s' is out of range (above "
-				 "0, at most %llu)", label, text,
-				 (unsigned long long)key->max);
-			return -1;
-		}
-		return 0;
+		return config_check_rate(key, label, text, out, msg, len);
 	case CONFIG_KIND_DURATION:
 	case CONFIG_KIND_SCHEDULE:
 		return config_check_duration(key, label, text, out, msg, len);
 	case CONFIG_KIND_SOURCES:
-		if (config_parse_address(text, &out->src.addr,
-					 &out->src.addrlen) < 0) {
-			snprintf(msg, len, "%s: '%.64s' is not an IPv4 or IPv6 "
-				 "address", label, text);
-			return -1;
-		}
-		if (!config_is_unicast(&out->src.addr)) {
-			snprintf(msg, len, "%s: '%.64s' is not a unicast address",
-				 label, text);
-			return -1;
-		}
-		/* inet_pton accepted it, so it is at most 45 characters. */
-		snprintf(out->src.text, sizeof(out->src.text), "%s", text);
-		out->src.family = out->src.addr.ss_family;
-		return 0;
+		return config_check_source(label, text, out, msg, len);
 	}
 	snprintf(msg, len, "%s: internal error: unknown kind", label);
 	return -1;
