@@ -22,6 +22,7 @@
 
 #include "cli/check_output.h"
 #include "cli/commands.h"
+#include "cli/targets.h"
 #include "config/config.h"
 #include "core/evtime.h"
 #include "core/token.h"
@@ -71,8 +72,7 @@ struct check_run {
 	struct check_slot *free;       /* free list */
 	unsigned in_flight;            /* running probes */
 	int next_operand;              /* next of o->hosts */
-	FILE *list;                    /* --targets stream, or NULL */
-	bool eof;                      /* no more targets */
+	struct targets list;           /* --targets, when given */
 	char pending[256];             /* read but held back by the rate limit */
 	struct event ev_wait;          /* rate-limit wait */
 	unsigned done, negative;       /* results printed; not verified/read */
@@ -284,7 +284,12 @@ static bool check_gate(void *arg, const struct sockaddr *dst)
 	return ratelimit_take_packet(run->rl, dst, evtime_mono_ms());
 }
 
-/* The next target, or false at the end. Blank lines and '#' are skipped. */
+/*
+ * The next target, or false at the end. Blank lines and '#' are skipped;
+ * a bad line of the list (too long, a NUL octet) is reported as
+ * FILE:LINE, counted in errors like a host that cannot be probed, and
+ * skipped.
+ */
 static bool next_target(struct check_run *run, char *buf, size_t len)
 {
 	if (run->pending[0] != '\0') {
@@ -296,16 +301,26 @@ static bool next_target(struct check_run *run, char *buf, size_t len)
 		snprintf(buf, len, "%s", run->o->hosts[run->next_operand++]);
 		return true;
 	}
-	while (run->list != NULL) {
-		char line[1024];
-		if (fgets(line, sizeof(line), run->list) == NULL)
-			break;
-		char *p = line + strspn(line, " \t");
-		p[strcspn(p, " \t\r\n#")] = '\0';
-		if (*p == '\0')
+	for (;;) {
+		const char *why;
+		switch (targets_next(&run->list, buf, len, &why)) {
+		case TARGETS_HOST:
+			return true;
+		case TARGETS_BAD_LINE:
+			fprintf(stderr, "ntpverify check: %s:%lu: %s\n",
+				run->list.name, run->list.line, why);
+			run->errors++;
 			continue;
-		snprintf(buf, len, "%s", p);
-		return true;
+		case TARGETS_END:
+			if (why != NULL) {
+				fprintf(stderr, "ntpverify check: %s: %s\n",
+					run->list.name, why);
+				run->errors++;
+			}
+			targets_close(&run->list);
+			break;
+		}
+		break;
 	}
 	return false;
 }
@@ -501,11 +516,10 @@ static int check_run_init(struct check_run *run, struct check_opts *o,
 		run->rules.n_sources = 1;
 	}
 	if (o->targets != NULL) {
-		run->list = strcmp(o->targets, "-") == 0 ? stdin
-							 : fopen(o->targets, "r");
-		if (run->list == NULL) {
+		const char *why;
+		if (targets_open(&run->list, o->targets, &why) < 0) {
 			fprintf(stderr, "ntpverify check: %s: %s\n", o->targets,
-				strerror(errno));
+				why);
 			return -1;
 		}
 	}
@@ -541,8 +555,7 @@ static void check_run_free(struct check_run *run)
 		event_base_free(run->base);
 	}
 	ratelimit_free(run->rl);
-	if (run->list != NULL && run->list != stdin)
-		fclose(run->list);
+	targets_close(&run->list);
 }
 
 int cmd_check(int argc, char **argv)
