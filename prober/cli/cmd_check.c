@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,39 +225,6 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 	return 0;
 }
 
-/*
- * Resolve HOST (address literal or name) to its first address. Literals
- * take the fast path: a list of 100,000 addresses never touches the
- * resolver. Returns 0, or -1 with *err set.
- */
-static int resolve_host(const char *host, int family, uint16_t port,
-			struct sockaddr_storage *ss, socklen_t *len,
-			const char **err)
-{
-	if (config_parse_address(host, ss, len) < 0) {
-		struct addrinfo hints = { .ai_family = family,
-					  .ai_socktype = SOCK_DGRAM };
-		struct addrinfo *res;
-		int rc = getaddrinfo(host, NULL, &hints, &res);
-		if (rc != 0) {
-			*err = gai_strerror(rc);
-			return -1;
-		}
-		memcpy(ss, res->ai_addr, res->ai_addrlen);
-		*len = res->ai_addrlen;
-		freeaddrinfo(res);
-	}
-	if (family != AF_UNSPEC && ss->ss_family != family) {
-		*err = "address family differs from --source";
-		return -1;
-	}
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	return 0;
-}
-
 static void report(struct check_run *run, const char *host,
 		   const struct sockaddr *dst, const struct probe_result *r)
 {
@@ -373,7 +339,7 @@ static bool start_target(struct check_run *run, const char *host)
 	const char *why = NULL;
 	uint64_t now = evtime_mono_ms();
 
-	if (resolve_host(host, run->rules.n_sources ? run->source.family
+	if (targets_resolve(host, run->rules.n_sources ? run->source.family
 						    : AF_UNSPEC,
 			 run->port, &req.dst, &req.dstlen, &why) < 0) {
 		fprintf(stderr, "ntpverify check: %s: %s\n", host, why);

@@ -1,13 +1,17 @@
 /*
- * targets.c - the bounded reader of `check --targets`: see targets.h.
+ * targets.c - the targets of `check`: the bounded reader of --targets,
+ * and resolving a host. See targets.h.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/targets.h"
+#include "config/config.h"
 
 /*
  * What can be a list: something that ends (a file) or blocks while empty
@@ -139,4 +143,36 @@ void targets_close(struct targets *t)
 		fclose(t->f);
 	t->f = NULL;
 	t->owned = false;
+}
+
+/*
+ * Literals take the fast path: a list of 100,000 addresses never touches
+ * the resolver.
+ */
+int targets_resolve(const char *host, int family, uint16_t port,
+		    struct sockaddr_storage *ss, socklen_t *len,
+		    const char **err)
+{
+	if (config_parse_address(host, ss, len) < 0) {
+		struct addrinfo hints = { .ai_family = family,
+					  .ai_socktype = SOCK_DGRAM };
+		struct addrinfo *res;
+		int rc = getaddrinfo(host, NULL, &hints, &res);
+		if (rc != 0) {
+			*err = gai_strerror(rc);
+			return -1;
+		}
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*len = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+	if (family != AF_UNSPEC && ss->ss_family != family) {
+		*err = "address family differs from --source";
+		return -1;
+	}
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	return 0;
 }

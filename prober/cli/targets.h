@@ -1,6 +1,6 @@
 /*
- * targets.h - the target list of `ntpverify check --targets`, read one
- * bounded line at a time.
+ * targets.h - the targets of `ntpverify check`: the list of --targets,
+ * read one bounded line at a time, and resolving a host.
  *
  * One host per line; blank lines and text after '#' are ignored; a line
  * may end in CRLF. A line longer than TARGETS_LINE_MAX octets (its line
@@ -19,7 +19,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #define TARGETS_LINE_MAX 1023 /* longest line, in octets */
 #define TARGETS_HOST_MAX 255  /* longest host (a DNS name is at most 253) */
@@ -53,6 +55,15 @@ int targets_open(struct targets *t, const char *path, const char **why)
  */
 enum targets_status targets_next(struct targets *t, char *host, size_t len,
 				 const char **why);
+
+/*
+ * Resolve HOST (an address literal, or a name: the first address) in
+ * FAMILY (AF_UNSPEC: any) and set PORT. Returns 0, or -1 with a static
+ * reason in *err.
+ */
+int targets_resolve(const char *host, int family, uint16_t port,
+		    struct sockaddr_storage *ss, socklen_t *len,
+		    const char **err) __attribute__((warn_unused_result));
 
 /* Close the list (not stdin). Safe on a list never opened. */
 void targets_close(struct targets *t);
