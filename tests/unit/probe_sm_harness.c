@@ -132,6 +132,12 @@ void tick(void)
 	do_sends(&R);
 }
 
+void net_error(int err)
+{
+	probe_sm_net_error(&R.sm, err, R.now, &R.out);
+	do_sends(&R);
+}
+
 /* Run the clock from wake-up to wake-up until the attempt ends. */
 void run_to_end(void)
 {

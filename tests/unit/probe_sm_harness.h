@@ -61,6 +61,8 @@ void start_key(bool sha1);
 void at(uint64_t ms_after_start);
 /* probe_sm_tick() at R.now, and the sends. */
 void tick(void);
+/* A receive error (e.g. ICMP) at R.now, and the sends it asks for. */
+void net_error(int err);
 /* Run the clock from wake-up to wake-up until the attempt ends. */
 void run_to_end(void);
 /* Datagrams from the server: raw, a hex capture, a mode 4 capture with

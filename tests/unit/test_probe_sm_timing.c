@@ -107,27 +107,125 @@ static void test_grace_for_mode3(void **state)
 	assert_outcome(OUTCOME_VERIFIED, "token matches");
 }
 
+/* A closed port: ICMP, the one retransmit, ICMP again: unreachable. */
 static void test_icmp_unreachable(void **state)
 {
 	(void)state;
 	start_setvar(TOKEN, SEQ_V1);
 	at(20);
-	probe_sm_net_error(&R.sm, ECONNREFUSED, R.now, &R.out);
+	net_error(ECONNREFUSED);
+	assert_false(R.out.done); /* not believed yet */
+	assert_int_equal(R.primaries, 2);
+	assert_int_equal(R.plains, 2);
+	at(21);
+	net_error(ECONNREFUSED);
 	assert_outcome(OUTCOME_UNREACHABLE, "port unreachable");
+	assert_int_equal(R.res.sent, 4);
 
 	start_setvar(TOKEN, SEQ_V1);
-	probe_sm_net_error(&R.sm, EHOSTUNREACH, R.now, &R.out);
+	net_error(EHOSTUNREACH);
+	net_error(EHOSTUNREACH);
 	assert_outcome(OUTCOME_UNREACHABLE, strerror(EHOSTUNREACH));
 
 	/* Other receive errors say nothing about the server. */
 	start_setvar(TOKEN, SEQ_V1);
-	probe_sm_net_error(&R.sm, ENOBUFS, R.now, &R.out);
+	net_error(ENOBUFS);
 	assert_false(R.out.done);
 	run_to_end();
 	assert_outcome(OUTCOME_NO_RESPONSE, "no reply");
 }
 
-/* An ICMP error surfacing on a retransmit ends the attempt next tick. */
+/* A forged ICMP error, then the server's real reply: the reply wins. */
+static void test_icmp_then_reply(void **state)
+{
+	(void)state;
+	start_setvar(TOKEN, SEQ_V1);
+	at(2);
+	net_error(ECONNREFUSED);
+	at(5);
+	feed("ntp3_stratum2.hex");
+	feed("m6_v1_reply.hex");
+	assert_outcome(OUTCOME_VERIFIED, "token matches");
+
+	/* A second forged error after the reply changes nothing. */
+	start_setvar(TOKEN, SEQ_V1);
+	net_error(ECONNREFUSED);
+	feed("m6_v1_reply.hex");
+	net_error(ECONNREFUSED);
+	assert_false(R.out.done); /* the grace wait for mode 3 */
+	run_to_end();
+	assert_outcome(OUTCOME_VERIFIED, "token matches");
+
+	/* Key method: the same. */
+	start_key(false);
+	net_error(ECONNREFUSED);
+	feed("ntp3_auth_aes128_reply.hex");
+	feed_with_origin("ntp3_stratum2.hex", OTHER_XMT);
+	assert_outcome(OUTCOME_VERIFIED, "MAC verifies");
+}
+
+/* A mode 3 answer proves the port open: the ICMP error is void. */
+static void test_icmp_then_mode3(void **state)
+{
+	(void)state;
+	start_setvar(TOKEN, SEQ_V1);
+	at(2);
+	net_error(ECONNREFUSED);
+	at(4);
+	feed("ntp3_stratum2.hex");
+	net_error(ECONNREFUSED);
+	assert_false(R.out.done);
+	run_to_end();
+	assert_int_equal(R.now, T0 + 3000 * MS);
+	assert_outcome(OUTCOME_MODE6_SILENT, "NTP answers, mode 6 does not");
+}
+
+/* ICMP, then silence: unreachable one retransmit interval later. */
+static void test_icmp_then_silence(void **state)
+{
+	(void)state;
+	start_setvar(TOKEN, SEQ_V1);
+	at(500);
+	net_error(ECONNREFUSED);
+	assert_int_equal(R.res.sent, 4);
+	assert_int_equal(R.out.wake_ns, T0 + 1500 * MS);
+	at(1499);
+	tick();
+	assert_false(R.out.done);
+	at(1500);
+	tick();
+	assert_outcome(OUTCOME_UNREACHABLE, "port unreachable");
+	assert_int_equal(R.res.sent, 4); /* no retransmit besides the one */
+
+	/* The wait never outlasts the deadline, and still concludes. */
+	start_setvar(TOKEN, SEQ_V1);
+	at(2500);
+	tick(); /* the 1000 ms retransmit, late */
+	net_error(ECONNREFUSED);
+	assert_int_equal(R.out.wake_ns, T0 + 3000 * MS);
+	run_to_end();
+	assert_int_equal(R.now, T0 + 3000 * MS);
+	assert_outcome(OUTCOME_UNREACHABLE, "port unreachable");
+}
+
+/* Errors before the retransmit went out are the same evidence again. */
+static void test_icmp_before_resend(void **state)
+{
+	(void)state;
+	start_setvar(TOKEN, SEQ_V1);
+	R.gate_budget = 0; /* the rate limit holds the retransmit */
+	at(10);
+	net_error(ECONNREFUSED);
+	net_error(ECONNREFUSED);
+	assert_false(R.out.done);
+	assert_int_equal(R.res.sent, 2);
+	assert_int_equal(R.out.wake_ns, T0 + 1010 * MS);
+	run_to_end();
+	assert_int_equal(R.now, T0 + 1010 * MS);
+	assert_outcome(OUTCOME_UNREACHABLE, "port unreachable");
+}
+
+/* An ICMP error surfacing on a retransmit counts as one on receive. */
 static void test_icmp_on_send(void **state)
 {
 	(void)state;
@@ -136,10 +234,13 @@ static void test_icmp_on_send(void **state)
 	R.send_err = ECONNREFUSED;
 	tick();
 	assert_false(R.out.done);
-	assert_int_equal(R.out.wake_ns, R.now);
+	assert_int_equal(R.out.wake_ns, R.now); /* the retransmit, at once */
+	R.send_err = 0;
 	tick();
+	assert_int_equal(R.res.sent, 4);
+	assert_int_equal(R.out.wake_ns, T0 + 2000 * MS);
+	net_error(ECONNREFUSED);
 	assert_outcome(OUTCOME_UNREACHABLE, "port unreachable");
-	assert_int_equal(R.res.sent, 2);
 }
 
 /* After the primary's answer, an ICMP error does not end the wait. */
@@ -195,6 +296,10 @@ int main(void)
 		cmocka_unit_test(test_mode6_silent_vs_no_response),
 		cmocka_unit_test(test_grace_for_mode3),
 		cmocka_unit_test(test_icmp_unreachable),
+		cmocka_unit_test(test_icmp_then_reply),
+		cmocka_unit_test(test_icmp_then_mode3),
+		cmocka_unit_test(test_icmp_then_silence),
+		cmocka_unit_test(test_icmp_before_resend),
 		cmocka_unit_test(test_icmp_on_send),
 		cmocka_unit_test(test_icmp_after_answer),
 		cmocka_unit_test(test_gate_holds),
