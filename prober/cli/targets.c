@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cli/targets.h"
@@ -15,8 +16,9 @@
 
 /*
  * What can be a list: something that ends (a file) or blocks while empty
- * (a pipe, a socket, a terminal typed into). A character device such as
- * /dev/zero neither ends nor blocks; a directory is no list.
+ * (a pipe, a socket, a terminal typed into), and /dev/null. Another
+ * character device such as /dev/zero may neither end nor block; a
+ * directory is no list.
  */
 static const char *kind_refused(const struct stat *st, bool is_stdin)
 {
@@ -24,6 +26,9 @@ static const char *kind_refused(const struct stat *st, bool is_stdin)
 	    S_ISSOCK(st->st_mode))
 		return NULL;
 	if (S_ISCHR(st->st_mode) && is_stdin && isatty(STDIN_FILENO))
+		return NULL;
+	/* /dev/null ends at once: an empty list (cron, StandardInput=null). */
+	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3))
 		return NULL;
 	if (S_ISDIR(st->st_mode))
 		return "is a directory, not a list of hosts";

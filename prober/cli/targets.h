@@ -10,9 +10,9 @@
  * its newline. So memory stays at one line whatever the input, and a
  * comment can never turn into a target.
  *
- * Only a regular file, a pipe (FIFO) or socket, or a terminal on
- * standard input can be a list: a device such as /dev/zero would be an
- * endless line, and is refused when opening.
+ * Only a regular file, a pipe (FIFO) or socket, /dev/null, or a terminal
+ * on standard input can be a list: another device such as /dev/zero
+ * would be an endless line, and is refused when opening.
  */
 #ifndef NTPVERIFY_TARGETS_H
 #define NTPVERIFY_TARGETS_H

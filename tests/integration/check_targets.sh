@@ -83,6 +83,12 @@ nv_expect_eq "/dev/zero message" \
 	"ntpverify check: /dev/zero: not a regular file or a pipe" "$ERR"
 [ "$ms" -lt 2000 ] && nv_pass "/dev/zero refused in $ms ms" ||
 	nv_fail "/dev/zero took $ms ms"
+# /dev/null is an empty list, on stdin as well: the operand is probed.
+run_list null --targets /dev/null 127.0.0.5
+nv_expect_match "/dev/null: the operand probed" "127.0.0.5 port 10123 .*: no_response" "$OUT"
+nv_expect_eq "/dev/null: no error" "" "$ERR"
+run_list nullin --targets - 127.0.0.6 </dev/null
+nv_expect_match "stdin /dev/null: the operand probed" "127.0.0.6 port 10123 .*: no_response" "$OUT"
 run_list dir --targets "$NV_TMP"
 nv_expect_eq "directory exit" 2 "$RC"
 nv_expect_match "directory message" "is a directory" "$ERR"
