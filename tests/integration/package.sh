@@ -38,6 +38,7 @@
 # Needs no network namespace; runs as root or not. Everything it writes is
 # under ./package-test (CTest runs it in the build folder); TMPDIR points
 # there too. Env: NV_SOURCE_DIR (the source tree).
+# shellcheck disable=SC2034 # read by lib.sh
 NV_TEST_NAME=package
 source "$(dirname "$0")/lib.sh"
 
@@ -56,7 +57,7 @@ fi
 
 rm -rf "$WORK"
 mkdir -p "$WORK/tmp" "$ROOT"
-NV_TMP=$WORK/tmp
+NV_TMP=$WORK/tmp # nv_cleanup removes it
 export TMPDIR=$WORK/tmp
 trap nv_cleanup EXIT
 
@@ -259,7 +260,7 @@ done
 if [ "${#cmds[@]}" -ge 5 ] && [ "${#missing[@]}" -eq 0 ]; then
 	nv_pass "completion offers all ${#cmds[@]} subcommands"
 else
-	nv_fail "completion lacks subcommands: ${missing[*]} (offered: $(echo $offered))"
+	nv_fail "completion lacks subcommands: ${missing[*]} (offered: ${offered//$'\n'/ })"
 fi
 nopts=0
 missing=()
