@@ -19,6 +19,7 @@ NV_PACKAGES=(
 	clang libclang-rt-14-dev
 	curl python3-prometheus-client
 	systemd groff-base man-db
+	debhelper dpkg-dev lintian file binutils
 )
 
 missing=()
