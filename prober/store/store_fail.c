@@ -58,15 +58,21 @@ void store_arm_retry(struct store *s)
 {
 	uint64_t now = evtime_mono_ms(), next = 0;
 
+	/*
+	 * Only backoffs still running: a statement already out of its backoff
+	 * goes with the next pump, which the statement in flight (if any)
+	 * triggers when it ends; a timer for it would spin meanwhile.
+	 */
 	for (int op = 0; op < STORE_OP_N; op++) {
 		const struct store_fault *f = &s->faults[op];
-		if (f->failures > 0 && (next == 0 || f->retry_at_ms < next))
+		if (f->failures > 0 && f->retry_at_ms > now &&
+		    (next == 0 || f->retry_at_ms < next))
 			next = f->retry_at_ms;
 	}
 	if (next == 0)
 		return;
 	evtimer_del(&s->ev_retry);
-	evtime_add_ms(&s->ev_retry, next > now ? next - now : 1);
+	evtime_add_ms(&s->ev_retry, next - now);
 }
 
 /* A statement the database refuses: back off; say so when it is news. */
