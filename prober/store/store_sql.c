@@ -76,7 +76,8 @@ enum expire_col {
  * outcome are leases given back unprobed. The audit row is inserted only
  * for attempts that were applied, so a retried write never duplicates it.
  * attempts stops at the schema's bound (migration 003's CHECK): a row the
- * web site wrote at the bound still takes its result.
+ * web site wrote at the bound still takes its result (in bigint, so that
+ * not even a row from before the CHECK can overflow it).
  */
 const char store_sql_write[] =
 	"WITH r AS ("
@@ -87,7 +88,7 @@ const char store_sql_write[] =
 	" upd AS ("
 	" UPDATE verification v SET"
 	"  state = CASE WHEN r.outcome = 'verified' THEN 'verified' ELSE v.state END,"
-	"  attempts = LEAST(v.attempts + CASE WHEN r.outcome IS NULL THEN 0 ELSE 1 END,"
+	"  attempts = LEAST(v.attempts::bigint + CASE WHEN r.outcome IS NULL THEN 0 ELSE 1 END,"
 	"                   " STORE_ATTEMPTS_MAX_TEXT "),"
 	"  last_probe_at = COALESCE(to_timestamp(r.attempted_at), v.last_probe_at),"
 	"  last_outcome = COALESCE(r.outcome, v.last_outcome),"

@@ -300,7 +300,7 @@ static void test_write_clamps_attempts(void **state)
 	(void)state;
 	assert_int_equal(STORE_ATTEMPTS_MAX, 1000000);
 	assert_int_equal(atoi(STORE_ATTEMPTS_MAX_TEXT), STORE_ATTEMPTS_MAX);
-	snprintf(want, sizeof(want), "attempts = LEAST(v.attempts + ");
+	snprintf(want, sizeof(want), "attempts = LEAST(v.attempts::bigint + ");
 	assert_non_null(strstr(store_sql_write, want));
 	assert_non_null(strstr(store_sql_write, STORE_ATTEMPTS_MAX_TEXT ")"));
 	/* Nowhere else is attempts written without the bound. */
