@@ -78,8 +78,10 @@ fi
 nv_expect_match "attempt history" "token_mismatch.*verified" \
 	"$(nv_psql -c "SELECT string_agg(outcome, ' ' ORDER BY attempted_at) FROM probe_attempt WHERE verification_id = $ID2")"
 
-# 3. A result the database refuses (here: a CHECK added for one row) is
-#    isolated and dropped; the rest of its batch is still written.
+# 3. A result the database refuses (here: a CHECK added for one row's audit
+#    row) is isolated from its batch; the rest of the batch is still
+#    written, and a verified result is still applied, without its attempt
+#    row, never dropped.
 # nextval() takes one id; the INSERT below takes the next two: poison the second.
 POISON=$(nv_psql -c "SELECT nextval('verification_id_seq') + 2")
 nv_psql -c "ALTER TABLE probe_attempt ADD CONSTRAINT test_poison CHECK (verification_id <> $POISON)"
@@ -93,10 +95,12 @@ else
 	nv_fail "a poisoned result held back its batch"
 fi
 if nv_wait_for 5 "grep -q 'result for verification $POISON cannot be stored' '$NV_TMP/p1.log'"; then
-	nv_pass "the poisoned result was dropped, loudly"
+	nv_pass "the poisoned result was isolated, loudly"
 else
-	nv_fail "no log line for the dropped result"
+	nv_fail "no log line for the isolated result"
 fi
+nv_expect_eq "the poisoned row still ends verified" verified \
+	"$(nv_psql -c "SELECT state FROM verification WHERE id = $POISON")"
 nv_psql -c "ALTER TABLE probe_attempt DROP CONSTRAINT test_poison"
 nv_psql -c "UPDATE verification SET state = 'cancelled' WHERE id = $POISON"
 
