@@ -130,11 +130,16 @@ int admin_parse(int argc, char **argv, const char *cmd,
 			command_help(stdout, cmd);
 			exit(0);
 		}
-		if (c == '?' || c == ':' || strchr(allowed, c) == NULL) {
+		if (c == '?' || c == ':') {
+			command_bad_option(cmd, c, argv);
+			return -1;
+		}
+		if (strchr(allowed, c) == NULL) {
 			/* Another command's option is unknown here too. */
-			if (c != '?' && c != ':')
-				optopt = c;
-			command_bad_option(cmd, c == ':' ? ':' : '?', argv);
+			for (size_t i = 0; longopts[i].name; i++)
+				if (longopts[i].val == c)
+					command_unknown_option(cmd,
+							       longopts[i].name);
 			return -1;
 		}
 		switch (c) {

@@ -53,6 +53,8 @@ void command_help(FILE *f, const char *name);
  * needs a value" (never the value), and where --help is. To stderr.
  */
 void command_bad_option(const char *cmd, int c, char **argv);
+/* "ntpverify CMD: unknown option --NAME" (another command's option). */
+void command_unknown_option(const char *cmd, const char *name);
 /* "ntpverify CMD: missing operand: WHAT" and the usage, to stderr. */
 void command_missing_operand(const char *cmd, const char *what);
 /* "ntpverify CMD: unexpected operand 'ARG'" and the usage, to stderr. */

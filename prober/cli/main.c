@@ -226,6 +226,12 @@ void command_bad_option(const char *cmd, int c, char **argv)
 	command_try_help(cmd);
 }
 
+void command_unknown_option(const char *cmd, const char *name)
+{
+	fprintf(stderr, "ntpverify %s: unknown option --%s\n", cmd, name);
+	command_try_help(cmd);
+}
+
 void command_missing_operand(const char *cmd, const char *what)
 {
 	fprintf(stderr, "ntpverify %s: missing operand: %s\n", cmd, what);
