@@ -138,7 +138,7 @@ struct config_ctx {
 	int line[CONFIG_N_KEYS];   /* line each key was set on; 0 = default */
 	bool bad[CONFIG_N_KEYS];   /* key has a bad value: skip its cross-checks */
 	const char *text;          /* the file's text, for hints; NULL: none */
-	int retry_line;            /* line of the retry section, 0: absent */
+	int retry_line;            /* line of retry.schedule's text, 0: none */
 };
 
 /*
@@ -576,7 +576,9 @@ int config_load(struct nv_config *cfg, const char *path, config_error_fn err,
 	}
 	if (config_copy(&ctx, tree, &loaded) < 0)
 		goto out;
-	if (cfg_getsec(tree, "retry") != NULL)
+	/* Comments are blanked already, so a "schedule =" found is real. */
+	ctx.retry_line = config_key_line(text, "schedule");
+	if (ctx.retry_line == 0 && cfg_getsec(tree, "retry") != NULL)
 		ctx.retry_line = cfg_getsec(tree, "retry")->line;
 	config_cross_check(&ctx, &loaded);
 	if (ctx.n_errors == 0) {

@@ -202,7 +202,7 @@ void config_quote_hint(const char *text, int line, char *out,
 			      size_t len)
 {
 	const char *p = text, *key, *eq;
-	size_t key_len;
+	size_t key_len, val_len;
 
 	out[0] = '\0';
 	for (int l = 1; p != NULL && l < line; l++) {
@@ -219,6 +219,25 @@ void config_quote_hint(const char *text, int line, char *out,
 	eq += 1 + strspn(eq + 1, " \t");
 	if (*eq == '"' || *eq == '\'' || *eq == '{')
 		return;
+	val_len = strcspn(eq, "\r\n#");
+	while (val_len > 0 && (eq[val_len - 1] == ' ' || eq[val_len - 1] == '\t'))
+		val_len--;
 	snprintf(out, len, " (quote the value: %.*s = \"%.*s\")",
-		 (int)key_len, key, (int)strcspn(eq, "\r\n#"), eq);
+		 (int)key_len, key, (int)val_len, eq);
+}
+
+int config_key_line(const char *text, const char *key)
+{
+	size_t n = strlen(key);
+	int line = 1;
+
+	for (const char *p = text; p != NULL; line++) {
+		const char *k = p + strspn(p, " \t");
+
+		if (strncmp(k, key, n) == 0 && k[n + strspn(k + n, " \t")] == '=')
+			return line;
+		p = strchr(p, '\n');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	return 0;
 }

@@ -36,4 +36,10 @@ int config_blank_comments(char *s, int *line, char *msg, size_t len);
  */
 void config_quote_hint(const char *text, int line, char *out, size_t len);
 
+/*
+ * The first line of text that sets `key` ("key =" after blanks), or 0:
+ * for a key whose empty list libconfuse gives no line of its own.
+ */
+int config_key_line(const char *text, const char *key);
+
 #endif
