@@ -84,10 +84,10 @@ void admin_json_row(const struct admin_db_row *r)
 	printf("}\n");
 }
 
-/* The "attempts" array of show. */
-static void attempts(const struct admin_db_attempts *list)
+/* The "history" array of show: its attempts ("attempts" is the count). */
+static void history(const struct admin_db_attempts *list)
 {
-	key("attempts", 0);
+	key("history", 0);
 	putchar('[');
 	for (size_t i = 0; i < list->n; i++) {
 		const struct admin_db_attempt *t = &list->a[i];
@@ -128,6 +128,6 @@ void admin_json_show(const struct admin_db_verification *v,
 	when("lease_until", v->lease_owner ? v->lease_until : NULL);
 	when("verified_at", v->verified_at);
 	str("verified_by", v->verified_by);
-	attempts(list);
+	history(list);
 	printf("}\n");
 }

@@ -161,7 +161,8 @@ static void migrate_report(const char *report, FILE *log, char *reason,
 		const char *e;
 
 		if (strncmp(p, "migrate: applied ", 17) == 0) {
-			fprintf(log, "%.*s\n", (int)n, p);
+			/* Only `ntpverify migrate` calls this: its prefix. */
+			fprintf(log, "ntpverify %.*s\n", (int)n, p);
 		} else if (reason[0] == '\0') {
 			if (strncmp(p, "migrate: ", 9) == 0) {
 				p += 9;

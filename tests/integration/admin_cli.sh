@@ -30,7 +30,12 @@ run() {
 py() {
 	python3 -c 'import json, re, sys
 lines = [l for l in sys.stdin.read().split("\n") if l.strip()]
-rows = [json.loads(l) for l in lines]
+# Duplicate keys would pass json.loads silently: refuse them.
+def strict(pairs):
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), "duplicate key in %s" % keys
+    return dict(pairs)
+rows = [json.loads(l, object_pairs_hook=strict) for l in lines]
 d = rows[0] if rows else None
 T = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 print(eval(sys.argv[1]))' "$1"
@@ -103,7 +108,7 @@ nv_expect_eq "show --json exit" 0 "$RC"
 nv_expect_eq "show --json fields" "True" "$(printf '%s\n' "$OUT" | py \
 	'd["id"] == '"$ID1"' and d["state"] == "pending" and d["token_length"] == 32 and "token" not in d and T.match(d["created_at"]) and T.match(d["expires_at"]) and d["verified_at"] is None')"
 nv_expect_eq "show --json attempt" "True" "$(printf '%s\n' "$OUT" | py \
-	'len(d["attempts"]) == 1 and T.match(d["attempts"][0]["at"]) and d["attempts"][0]["rtt_ms"] == 1.25 and d["attempts"][0]["detail"] == "variable holds \"another\" value"')"
+	'd["attempts"] == 0 and len(d["history"]) == 1 and T.match(d["history"][0]["at"]) and d["history"][0]["rtt_ms"] == 1.25 and d["history"][0]["detail"] == "variable holds \"another\" value"')"
 run show --config "$CONF" --json "$KID"
 [[ "$OUT" == *"$KEYHEX"* ]] && nv_fail "show --json printed a key" || nv_pass "show --json prints no key"
 
