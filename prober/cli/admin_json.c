@@ -9,30 +9,30 @@
 #include "cli/timefmt.h"
 #include "core/textout.h"
 
-/* ,"key": before a value (first: no comma). */
-static void key(const char *name, int first)
+/* ,"name": before a value (every object opens with its "id"). */
+static void key(const char *name)
 {
-	printf("%s\"%s\":", first ? "" : ",", name);
+	printf(",\"%s\":", name);
 }
 
 /* A string, null for NULL or "-" (the views' "none"). */
 static void str(const char *name, const char *s)
 {
-	key(name, 0);
+	key(name);
 	json_put_cstr(stdout, s == NULL || strcmp(s, "-") == 0 ? NULL : s);
 }
 
 /* An RFC 3339 time, null for anything else ("-", "probing now"). */
 static void when(const char *name, const char *t)
 {
-	key(name, 0);
+	key(name);
 	json_put_cstr(stdout, timefmt_is_rfc3339(t) ? t : NULL);
 }
 
 /* A number the database printed (digits, a '.'), null otherwise. */
 static void num(const char *name, const char *n)
 {
-	key(name, 0);
+	key(name);
 	if (n != NULL && n[0] != '\0' && strspn(n, "0123456789.") == strlen(n))
 		fputs(n, stdout);
 	else
@@ -54,7 +54,7 @@ void admin_json_added(const struct admin_json_added *a)
 		printf(",\"key_id\":%u", a->key_id);
 		str("key_type", a->key_type);
 	}
-	key("instructions", 0);
+	key("instructions");
 	putchar('[');
 	for (int first = 1; *p != '\0'; first = 0) {
 		size_t n = strcspn(p, "\n");
@@ -87,7 +87,7 @@ void admin_json_row(const struct admin_db_row *r)
 /* The "history" array of show: its attempts ("attempts" is the count). */
 static void history(const struct admin_db_attempts *list)
 {
-	key("history", 0);
+	key("history");
 	putchar('[');
 	for (size_t i = 0; i < list->n; i++) {
 		const struct admin_db_attempt *t = &list->a[i];
@@ -98,7 +98,7 @@ static void history(const struct admin_db_attempts *list)
 		str("source", t->source);
 		str("outcome", t->outcome);
 		num("rtt_ms", t->rtt_ms);
-		key("detail", 0);
+		key("detail");
 		json_put_cstr(stdout, t->detail[0] ? t->detail : NULL);
 		putchar('}');
 	}
