@@ -137,6 +137,8 @@ struct config_ctx {
 	unsigned n_errors;         /* messages reported so far */
 	int line[CONFIG_N_KEYS];   /* line each key was set on; 0 = default */
 	bool bad[CONFIG_N_KEYS];   /* key has a bad value: skip its cross-checks */
+	const char *text;          /* the file's text, for hints; NULL: none */
+	int retry_line;            /* line of retry.schedule's text, 0: none */
 };
 
 /*
@@ -314,6 +316,8 @@ static void config_confuse_error(cfg_t *sec, const char *fmt, va_list ap)
 /* libconfuse's own errors: syntax, unknown keys. They end its parse. */
 static void config_confuse_error(cfg_t *sec, const char *fmt, va_list ap)
 {
+	char hint[256];
+
 	struct config_ctx *ctx = config_active;
 	char msg[512];
 
@@ -337,7 +341,11 @@ static void config_confuse_error(cfg_t *sec, const char *fmt, va_list ap)
 	}
 	/* sec->filename is not used: sections created before the parse
 	 * started carry none, and the path as given is what the admin typed. */
-	config_report(ctx, sec != NULL ? sec->line : 0, "%s", msg);
+	hint[0] = '\0';
+	if (ctx->text != NULL && sec != NULL &&
+	    strncmp(msg, "unexpected token", 16) == 0)
+		config_quote_hint(ctx->text, sec->line, hint, sizeof(hint));
+	config_report(ctx, sec != NULL ? sec->line : 0, "%s%s", msg, hint);
 }
 
 static cfg_opt_t config_opt_for(const struct config_key *key)
@@ -514,9 +522,12 @@ static void config_cross_check(struct config_ctx *ctx,
 			      "queue.lease_time (%s) must be longer than "
 			      "probe.timeout (%s)", a, b);
 	}
+	/* An empty list sets no line of its own: blame its section. */
 	if (!ctx->bad[schedule] && cfg->retry.n_schedule == 0)
-		config_report(ctx, ctx->line[schedule],
-			      "retry.schedule: needs at least one entry");
+		config_report(ctx, ctx->line[schedule] ? ctx->line[schedule]
+						       : ctx->retry_line,
+			      "retry.schedule: needs at least one entry "
+			      "(e.g. schedule = { 1m, 5m, 30m })");
 #undef CONFIG_BLAME
 }
 
@@ -543,6 +554,7 @@ int config_load(struct nv_config *cfg, const char *path, config_error_fn err,
 		config_report(&ctx, 0, "%s", msg);
 		goto out;
 	}
+	ctx.text = text;
 	/* Reports, and leaves the rest for libconfuse to check as well. */
 	if (config_blank_comments(text, &line, msg, sizeof(msg)) < 0)
 		config_report(&ctx, line, "%s", msg);
@@ -564,6 +576,10 @@ int config_load(struct nv_config *cfg, const char *path, config_error_fn err,
 	}
 	if (config_copy(&ctx, tree, &loaded) < 0)
 		goto out;
+	/* Comments are blanked already, so a "schedule =" found is real. */
+	ctx.retry_line = config_key_line(text, "schedule");
+	if (ctx.retry_line == 0 && cfg_getsec(tree, "retry") != NULL)
+		ctx.retry_line = cfg_getsec(tree, "retry")->line;
 	config_cross_check(&ctx, &loaded);
 	if (ctx.n_errors == 0) {
 		*cfg = loaded;

@@ -193,3 +193,51 @@ int config_blank_comments(char *s, int *line_out, char *msg, size_t len)
 	return 0;
 }
 
+/*
+ * The fix for the commonest syntax error: on `line`, a value with '=' in
+ * it written without quotes (database = host=/run/postgresql ...). Into
+ * out (empty: no hint).
+ */
+void config_quote_hint(const char *text, int line, char *out,
+			      size_t len)
+{
+	const char *p = text, *key, *eq;
+	size_t key_len, val_len;
+
+	out[0] = '\0';
+	for (int l = 1; p != NULL && l < line; l++) {
+		p = strchr(p, '\n');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	if (p == NULL || line <= 0)
+		return;
+	key = p + strspn(p, " \t");
+	key_len = strspn(key, "abcdefghijklmnopqrstuvwxyz_");
+	eq = key + key_len + strspn(key + key_len, " \t");
+	if (key_len == 0 || *eq != '=')
+		return;
+	eq += 1 + strspn(eq + 1, " \t");
+	if (*eq == '"' || *eq == '\'' || *eq == '{')
+		return;
+	val_len = strcspn(eq, "\r\n#");
+	while (val_len > 0 && (eq[val_len - 1] == ' ' || eq[val_len - 1] == '\t'))
+		val_len--;
+	snprintf(out, len, " (quote the value: %.*s = \"%.*s\")",
+		 (int)key_len, key, (int)val_len, eq);
+}
+
+int config_key_line(const char *text, const char *key)
+{
+	size_t n = strlen(key);
+	int line = 1;
+
+	for (const char *p = text; p != NULL; line++) {
+		const char *k = p + strspn(p, " \t");
+
+		if (strncmp(k, key, n) == 0 && k[n + strspn(k + n, " \t")] == '=')
+			return line;
+		p = strchr(p, '\n');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	return 0;
+}

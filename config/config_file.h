@@ -29,4 +29,17 @@ char *config_file_read(const char *path, char *msg, size_t len)
  */
 int config_blank_comments(char *s, int *line, char *msg, size_t len);
 
+/*
+ * The fix for the commonest syntax error: on `line` of text, a value with
+ * '=' in it written without quotes (database = host=/run/postgresql ...).
+ * Into out[len] as " (quote the value: ...)"; empty when no hint fits.
+ */
+void config_quote_hint(const char *text, int line, char *out, size_t len);
+
+/*
+ * The first line of text that sets `key` ("key =" after blanks), or 0:
+ * for a key whose empty list libconfuse gives no line of its own.
+ */
+int config_key_line(const char *text, const char *key);
+
 #endif

@@ -74,7 +74,8 @@ sed 's/^/    /' "$NV_TMP/daemon.log"
 
 say "an admin adds the operator's server; the operator gets these lines"
 run "$nv" add --config "$NV_TMP/ntpverify.conf" "$server" | tee "$NV_TMP/add.out"
-id=$(sed -n 's/^verification \([0-9][0-9]*\) .*/\1/p' "$NV_TMP/add.out" | head -n1)
+id=$("$nv" list --config "$NV_TMP/ntpverify.conf" --state pending --json |
+	python3 -c 'import json, sys; print([r["id"] for r in map(json.loads, sys.stdin) if r["server"] == sys.argv[1]][0])' "$server")
 setvar=$(grep '^setvar ' "$NV_TMP/add.out")
 if [ -z "$id" ] || [ -z "$setvar" ]; then
 	echo "demo: could not read the id or the setvar line from 'ntpverify add'" >&2

@@ -19,7 +19,6 @@
 /* What admin_opt() made of one option. */
 enum admin_opt_result {
 	ADMIN_OPT_OK,      /* taken */
-	ADMIN_OPT_BAD,     /* not one of this command's: print the usage */
 	ADMIN_OPT_REFUSED, /* its value is wrong, and that was said */
 };
 
@@ -89,6 +88,18 @@ static int admin_opts_check(const struct admin_opts *o)
 	return 0;
 }
 
+/* The short codes of the options each admin command takes. */
+static const char *admin_allowed(const char *cmd)
+{
+	if (strcmp(cmd, "add") == 0)
+		return "ctmkj";
+	if (strcmp(cmd, "list") == 0)
+		return "csj";
+	if (strcmp(cmd, "show") == 0)
+		return "cj";
+	return "c";
+}
+
 /*
  * Parse the options `cmd` accepts; operands are left at argv[optind..].
  * Returns optind, or -1 after printing the problem. --help exits 0.
@@ -102,46 +113,67 @@ int admin_parse(int argc, char **argv, const char *cmd,
 		{ "method", required_argument, NULL, 'm' },
 		{ "key-type", required_argument, NULL, 'k' },
 		{ "state", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool is_add = strcmp(cmd, "add") == 0;
-	bool is_list = strcmp(cmd, "list") == 0;
+	const char *allowed = admin_allowed(cmd);
 	enum admin_opt_result r;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:t:m:k:s:h", longopts,
+	opterr = 0; /* our messages, with the "ntpverify CMD:" prefix */
+	while ((c = getopt_long(argc, argv, ":c:t:m:k:s:jh", longopts,
 				NULL)) != -1) {
-		if (c == 'c') {
-			o->config_path = optarg;
-			continue;
-		}
 		if (c == 'h') {
-			command_usage(stdout, cmd);
+			command_help(stdout, cmd);
 			exit(0);
 		}
-		if (is_add && (c == 't' || c == 'm' || c == 'k'))
-			r = admin_opt_add(c, optarg, o);
-		else if (is_list && c == 's')
-			r = admin_opt_state(optarg, o);
-		else
-			r = ADMIN_OPT_BAD;
-		if (r == ADMIN_OPT_REFUSED)
-			return -1;
-		if (r == ADMIN_OPT_BAD) {
-			command_usage(stderr, cmd);
+		if (c == '?' || c == ':') {
+			command_bad_option(cmd, c, argv);
 			return -1;
 		}
+		if (strchr(allowed, c) == NULL) {
+			/* Another command's option is unknown here too. */
+			for (size_t i = 0; longopts[i].name; i++)
+				if (longopts[i].val == c)
+					command_unknown_option(cmd,
+							       longopts[i].name);
+			return -1;
+		}
+		switch (c) {
+		case 'c':
+			o->config_path = optarg;
+			continue;
+		case 'j':
+			o->json = true;
+			continue;
+		case 's':
+			r = admin_opt_state(optarg, o);
+			break;
+		default:
+			r = admin_opt_add(c, optarg, o);
+			break;
+		}
+		if (r != ADMIN_OPT_OK)
+			return -1;
 	}
 	return admin_opts_check(o) < 0 ? -1 : optind;
+}
+
+/* The hint line after a database error, when there is one. */
+static void admin_hint(const char *cmd, const char *hint)
+{
+	if (hint != NULL)
+		fprintf(stderr, "ntpverify %s: hint: %s\n", cmd, hint);
 }
 
 void admin_fail(const struct admin *a, const char *what)
 {
 	fprintf(stderr, "ntpverify %s: %s: %s\n", a->cmd, what,
 		admin_db_error(a->db));
+	admin_hint(a->cmd, admin_db_hint(a->db));
 }
 
 void admin_close(struct admin *a)
@@ -168,16 +200,18 @@ int admin_open(struct admin *a, const char *cmd, const char *config_path,
 
 	memset(a, 0, sizeof(*a));
 	a->cmd = cmd;
-	if (config_load(&a->cfg, path, print_config_error, NULL) < 0)
+	if (config_load(&a->cfg, path, print_config_error, (void *)cmd) < 0)
 		return EXIT_USAGE;
 	a->cfg_loaded = true;
 
 	a->db = admin_db_open(a->cfg.database ? a->cfg.database : "", err,
 			      sizeof(err));
 	if (a->db == NULL) {
-		fprintf(stderr, "ntpverify %s: cannot connect to the database "
-				"(the 'database' setting in %s): %s\n",
-			cmd, path, err);
+		fprintf(stderr, "ntpverify %s: cannot connect to the database: "
+				"%s\n", cmd, err);
+		fprintf(stderr, "ntpverify %s: hint: check the connection "
+				"string, the 'database' setting in %s (host, "
+				"dbname, user; docs/admins.md)\n", cmd, path);
 		admin_close(a);
 		return EXIT_USAGE;
 	}
@@ -224,8 +258,12 @@ int admin_single_id(int argc, char **argv, int first, const char *cmd,
 {
 	if (first < 0)
 		return EXIT_USAGE;
-	if (argc - first != 1) {
-		command_usage(stderr, cmd);
+	if (argc - first < 1) {
+		command_missing_operand(cmd, "ID (see 'ntpverify list')");
+		return EXIT_USAGE;
+	}
+	if (argc - first > 1) {
+		command_extra_operand(cmd, argv[first + 1]);
 		return EXIT_USAGE;
 	}
 	return parse_id(cmd, argv[first], id) < 0 ? EXIT_USAGE : 0;

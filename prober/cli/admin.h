@@ -30,6 +30,7 @@ struct admin_opts {
 	bool key_method;         /* add --method key */
 	const char *key_type;    /* add --key-type, NULL: AES128 */
 	const char *state;       /* list --state */
+	bool json;               /* add, list, show --json */
 };
 
 /*

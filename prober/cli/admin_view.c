@@ -9,7 +9,15 @@
 #include <string.h>
 
 #include "cli/admin.h"
+#include "cli/admin_json.h"
 #include "cli/commands.h"
+#include "cli/timefmt.h"
+
+/* Room for a row's two times as people read them. */
+struct view_times {
+	char next[TIMEFMT_MAX];    /* next probe */
+	char expires[TIMEFMT_MAX]; /* expiry */
+};
 
 /* ---- list ------------------------------------------------------------- */
 
@@ -22,8 +30,9 @@ static void put_cell(const char *text, int width, bool last)
 		printf("%-*s  ", width, text);
 }
 
-/* The cells of one row, in column order. */
-static void row_cells(const struct admin_db_row *row, const char **cell)
+/* The cells of one row, in column order; t holds the times' text. */
+static void row_cells(const struct admin_db_row *row, const char **cell,
+		      struct view_times *t)
 {
 	cell[0] = row->id;
 	cell[1] = row->server;
@@ -31,8 +40,8 @@ static void row_cells(const struct admin_db_row *row, const char **cell)
 	cell[3] = row->state;
 	cell[4] = row->attempts;
 	cell[5] = row->last_outcome;
-	cell[6] = row->next_probe;
-	cell[7] = row->expires;
+	cell[6] = timefmt_human(row->next_probe, t->next, sizeof(t->next));
+	cell[7] = timefmt_human(row->expires, t->expires, sizeof(t->expires));
 }
 
 /* The table of rows, each column as wide as its widest cell. */
@@ -44,11 +53,12 @@ static void print_rows(const struct admin_db_rows *rows)
 	enum { NCOLS = sizeof(heads) / sizeof(heads[0]) };
 	const char *cell[NCOLS];
 	int width[NCOLS];
+	struct view_times t;
 
 	for (int c = 0; c < NCOLS; c++)
 		width[c] = (int)strlen(heads[c]);
 	for (size_t i = 0; i < rows->n; i++) {
-		row_cells(&rows->row[i], cell);
+		row_cells(&rows->row[i], cell, &t);
 		for (int c = 0; c < NCOLS; c++)
 			if ((int)strlen(cell[c]) > width[c])
 				width[c] = (int)strlen(cell[c]);
@@ -56,7 +66,7 @@ static void print_rows(const struct admin_db_rows *rows)
 	for (int c = 0; c < NCOLS; c++)
 		put_cell(heads[c], width[c], c + 1 == NCOLS);
 	for (size_t i = 0; i < rows->n; i++) {
-		row_cells(&rows->row[i], cell);
+		row_cells(&rows->row[i], cell, &t);
 		for (int c = 0; c < NCOLS; c++)
 			put_cell(cell[c], width[c], c + 1 == NCOLS);
 	}
@@ -73,7 +83,7 @@ int cmd_list(int argc, char **argv)
 	if (first < 0)
 		return EXIT_USAGE;
 	if (first != argc) {
-		command_usage(stderr, "list");
+		command_extra_operand("list", argv[first]);
 		return EXIT_USAGE;
 	}
 	rc = admin_open(&a, "list", o.config_path, true);
@@ -84,7 +94,10 @@ int cmd_list(int argc, char **argv)
 		admin_close(&a);
 		return EXIT_USAGE;
 	}
-	if (rows.n == 0)
+	if (o.json) /* one object per line; nothing for none */
+		for (size_t i = 0; i < rows.n; i++)
+			admin_json_row(&rows.row[i]);
+	else if (rows.n == 0)
 		printf("no verifications%s%s\n", o.state ? " in state " : "",
 		       o.state ? o.state : "");
 	else
@@ -96,48 +109,52 @@ int cmd_list(int argc, char **argv)
 
 /* ---- show ------------------------------------------------------------- */
 
-static int show_attempts(struct admin *a, int64_t id)
+/* The attempt table of show, from list (not freed here). */
+static void show_attempts(const struct admin_db_attempts *list)
 {
-	struct admin_db_attempts list;
+	char at[TIMEFMT_MAX];
 	int wp = 6, ws = 6, wo = 7;
 
-	if (admin_db_attempts(a->db, id, &list) != ADMIN_DB_DONE) {
-		admin_fail(a, "reading the attempt history");
-		return EXIT_USAGE;
-	}
-	if (list.n == 0) {
+	if (list->n == 0) {
 		printf("\nno attempts yet\n");
-		admin_db_attempts_free(&list);
-		return 0;
+		return;
 	}
-	for (size_t i = 0; i < list.n; i++) {
-		if ((int)strlen(list.a[i].prober) > wp)
-			wp = (int)strlen(list.a[i].prober);
-		if ((int)strlen(list.a[i].source) > ws)
-			ws = (int)strlen(list.a[i].source);
-		if ((int)strlen(list.a[i].outcome) > wo)
-			wo = (int)strlen(list.a[i].outcome);
+	for (size_t i = 0; i < list->n; i++) {
+		if ((int)strlen(list->a[i].prober) > wp)
+			wp = (int)strlen(list->a[i].prober);
+		if ((int)strlen(list->a[i].source) > ws)
+			ws = (int)strlen(list->a[i].source);
+		if ((int)strlen(list->a[i].outcome) > wo)
+			wo = (int)strlen(list->a[i].outcome);
 	}
-	printf("\nattempts (%zu, oldest first):\n", list.n);
+	printf("\nattempts (%zu, oldest first):\n", list->n);
 	printf("%-20s  %-*s  %-*s  %-*s  %-9s  %s\n", "time", wp, "prober", ws,
 	       "source", wo, "outcome", "rtt", "detail");
-	for (size_t i = 0; i < list.n; i++) {
-		const struct admin_db_attempt *t = &list.a[i];
+	for (size_t i = 0; i < list->n; i++) {
+		const struct admin_db_attempt *t = &list->a[i];
 
-		printf("%-20s  ", t->at);
+		printf("%-20s  ", timefmt_human(t->at, at, sizeof(at)));
 		admin_put_text(t->prober);
 		printf("%*s  %-*s  %-*s  %-9s  ", wp - (int)strlen(t->prober), "",
 		       ws, t->source, wo, t->outcome, t->rtt);
 		admin_put_text(t->detail);
 		printf("\n");
 	}
-	admin_db_attempts_free(&list);
-	return 0;
+}
+
+/* "  name          time" for a time column (NULL: "-"). */
+static void show_time(const char *name, const char *t)
+{
+	char buf[TIMEFMT_MAX];
+
+	printf("  %-13s %s\n", name, timefmt_human(t, buf, sizeof(buf)));
 }
 
 /* The verification's own lines; nothing secret is in v. */
 static void show_verification(const struct admin_db_verification *v)
 {
+	char buf[TIMEFMT_MAX];
+
 	printf("verification %s\n", admin_col(v->id));
 	printf("  %-13s %s\n", "server", admin_col(v->server));
 	printf("  %-13s %s\n", "state", admin_col(v->state));
@@ -148,11 +165,11 @@ static void show_verification(const struct admin_db_verification *v)
 	else
 		printf("  %-13s %s characters (not shown)\n", "token",
 		       admin_col(v->token_len));
-	printf("  %-13s %s\n", "created", admin_col(v->created));
-	printf("  %-13s %s\n", "expires", admin_col(v->expires));
-	printf("  %-13s %s\n", "next probe", admin_col(v->next_probe));
+	show_time("created", v->created);
+	show_time("expires", v->expires);
+	show_time("next probe", v->next_probe);
 	printf("  %-13s %s\n", "attempts", admin_col(v->attempts));
-	printf("  %-13s %s\n", "last probe", admin_col(v->last_probe));
+	show_time("last probe", v->last_probe);
 	printf("  %-13s %s", "last outcome", admin_col(v->last_outcome));
 	if (v->last_detail != NULL) {
 		printf(": ");
@@ -162,13 +179,35 @@ static void show_verification(const struct admin_db_verification *v)
 	if (v->lease_owner != NULL) {
 		printf("  %-13s ", "leased by");
 		admin_put_text(v->lease_owner);
-		printf(" until %s\n", admin_col(v->lease_until));
+		printf(" until %s\n", timefmt_human(v->lease_until, buf,
+						      sizeof(buf)));
 	}
 	if (v->verified_at != NULL) {
-		printf("  %-13s %s by ", "verified", v->verified_at);
+		printf("  %-13s %s by ", "verified",
+		       timefmt_human(v->verified_at, buf, sizeof(buf)));
 		admin_put_text(admin_col(v->verified_by));
 		printf("\n");
 	}
+}
+
+/* Verification v (found) and its attempts, as text or JSON. */
+static int show_one(struct admin *a, const struct admin_db_verification *v,
+		    int64_t id, bool json)
+{
+	struct admin_db_attempts list;
+
+	if (admin_db_attempts(a->db, id, &list) != ADMIN_DB_DONE) {
+		admin_fail(a, "reading the attempt history");
+		return EXIT_USAGE;
+	}
+	if (json) {
+		admin_json_show(v, &list);
+	} else {
+		show_verification(v);
+		show_attempts(&list);
+	}
+	admin_db_attempts_free(&list);
+	return 0;
 }
 
 int cmd_show(int argc, char **argv)
@@ -188,9 +227,8 @@ int cmd_show(int argc, char **argv)
 		return rc;
 	switch (admin_db_show(a.db, id, &v)) {
 	case ADMIN_DB_DONE:
-		show_verification(&v);
+		rc = show_one(&a, &v, id, o.json);
 		admin_db_verification_free(&v);
-		rc = show_attempts(&a, id);
 		break;
 	case ADMIN_DB_NONE:
 		fprintf(stderr, "ntpverify show: no verification with id %" PRId64

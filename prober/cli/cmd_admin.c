@@ -23,8 +23,10 @@
 #include <openssl/crypto.h>
 
 #include "cli/admin.h"
+#include "cli/admin_json.h"
 #include "cli/admin_key.h"
 #include "cli/commands.h"
+#include "cli/timefmt.h"
 #include "config/config.h"
 #include "core/random.h"
 #include "core/token.h"
@@ -46,7 +48,7 @@ int cmd_migrate(int argc, char **argv)
 	if (first < 0)
 		return EXIT_USAGE;
 	if (first != argc) {
-		command_usage(stderr, "migrate");
+		command_extra_operand("migrate", argv[first]);
 		return EXIT_USAGE;
 	}
 	rc = admin_open(&a, "migrate", o.config_path, false);
@@ -54,8 +56,7 @@ int cmd_migrate(int argc, char **argv)
 		return rc;
 	if (admin_db_migrate(a.db, stderr) < 0 ||
 	    admin_db_schema_current(a.db, &version) < 0) {
-		fprintf(stderr, "ntpverify migrate: the schema was not brought "
-				"up to date\n");
+		admin_fail(&a, "the schema was not brought up to date");
 		admin_close(&a);
 		return EXIT_USAGE;
 	}
@@ -93,37 +94,70 @@ static int canonical_address(const struct sockaddr_storage *ss, char *buf,
 	return inet_ntop(ss->ss_family, a, buf, len) ? 0 : -1;
 }
 
-/* What the operator of `server` must do, after the row was inserted. */
-static void print_instructions(const struct admin *a,
+/* The ntp.conf lines and steps of the setvar method, to f. */
+static void print_setvar_steps(FILE *f, const struct admin *a,
+			       const char *server, const char *var,
+			       const char *token)
+{
+	fprintf(f, "add these lines to ntp.conf on %s, after any 'restrict "
+		   "default' line:\n\n", server);
+	fprintf(f, "setvar %s = \"%s\"\n", var, token);
+	for (size_t i = 0; i < a->cfg.n_sources; i++) {
+		char addr[INET6_ADDRSTRLEN];
+
+		fprintf(f, "restrict %s\n",
+			canonical_address(&a->cfg.sources[i].addr, addr,
+					  sizeof(addr)) == 0
+				? addr : a->cfg.sources[i].text);
+	}
+	if (a->cfg.n_sources == 0)
+		fprintf(f, "# (no source_addresses configured: add 'restrict "
+			   "ADDR' for each address the prober sends from)\n");
+	fprintf(f, "\nthen restart ntpd (it reads setvar only at start-up) "
+		   "and test on the server:\n\n");
+	fprintf(f, "ntpq -c \"rv 0 %s\" 127.0.0.1\n\n", var);
+}
+
+/*
+ * What the operator of `server` must do, after the row was inserted: as
+ * text, or (--json) one object whose "instructions" are the same lines.
+ */
+static void print_instructions(const struct admin *a, bool json,
 			       const struct admin_db_added *row,
 			       const char *server, const char *token,
 			       const struct admin_key *key)
 {
 	const char *var = a->cfg.variable ? a->cfg.variable : "ntppool_verify";
+	struct admin_json_added j = {
+		.id = row->id, .server = server, .expires_at = row->expires,
+		.variable = var, .token = token,
+		.key_id = key ? key->id : 0,
+		.key_type = key ? ntpauth_type_name(key->type) : NULL,
+	};
+	char when[TIMEFMT_MAX], *text = NULL;
+	size_t len = 0;
+	FILE *f = json ? open_memstream(&text, &len) : stdout;
 
-	printf("verification %" PRId64 " for %s (pending until %s)\n", row->id,
-	       server, row->expires);
-	if (key != NULL) {
-		admin_key_print(stdout, key, server);
+	if (f == NULL) {
+		fprintf(stderr, "ntpverify add: out of memory\n");
 		return;
 	}
-	printf("add these lines to ntp.conf on %s, after any 'restrict default' "
-	       "line:\n\n", server);
-	printf("setvar %s = \"%s\"\n", var, token);
-	for (size_t i = 0; i < a->cfg.n_sources; i++) {
-		char addr[INET6_ADDRSTRLEN];
-
-		printf("restrict %s\n",
-		       canonical_address(&a->cfg.sources[i].addr, addr,
-					 sizeof(addr)) == 0
-			       ? addr : a->cfg.sources[i].text);
-	}
-	if (a->cfg.n_sources == 0)
-		printf("# (no source_addresses configured: add 'restrict ADDR' "
-		       "for each address the prober sends from)\n");
-	printf("\nthen restart ntpd (it reads setvar only at start-up) and "
-	       "test on the server:\n\n");
-	printf("ntpq -c \"rv 0 %s\" 127.0.0.1\n\n", var);
+	if (!json)
+		printf("verification %" PRId64 " for %s (pending until %s)\n",
+		       row->id, server,
+		       timefmt_human(row->expires, when, sizeof(when)));
+	if (key != NULL)
+		admin_key_print(f, key, server);
+	else
+		print_setvar_steps(f, a, server, var, token);
+	if (!json)
+		return;
+	fclose(f);
+	j.instructions = text;
+	admin_json_added(&j);
+	/* The text holds the token or the key. */
+	OPENSSL_cleanse(text, len);
+	free(text);
 }
 
 /*
@@ -132,8 +166,9 @@ static void print_instructions(const struct admin *a,
  * warning. Returns 0 (printed), EXIT_NEGATIVE (already pending: named) or
  * EXIT_USAGE (database trouble).
  */
-static int add_one(struct admin *a, const char *server, const char *token,
-		   const struct admin_key *key, const char *refused_why)
+static int add_one(struct admin *a, bool json, const char *server,
+		   const char *token, const struct admin_key *key,
+		   const char *refused_why)
 {
 	struct admin_db_new v = { .server = server, .token = token };
 	struct admin_db_added row;
@@ -145,7 +180,7 @@ static int add_one(struct admin *a, const char *server, const char *token,
 	}
 	switch (admin_db_add(a->db, &v, &row)) {
 	case ADMIN_DB_DONE:
-		print_instructions(a, &row, server, token, key);
+		print_instructions(a, json, &row, server, token, key);
 		/* Added anyway: the web site could add it too, and the
 		 * daemon records why it never sends there. */
 		if (refused_why)
@@ -183,9 +218,8 @@ static int add_operands(int argc, char **argv, int first,
 	int n = argc - first;
 
 	if (n < 1) {
-		fprintf(stderr, "ntpverify add: at least one server address "
-				"expected\n");
-		command_usage(stderr, "add");
+		command_missing_operand("add", "IP (one or more server "
+					       "addresses)");
 		return -1;
 	}
 	if (o->token && n > 1) {
@@ -248,7 +282,7 @@ static int add_server(struct admin *a, const struct admin_opts *o,
 	    policy_allows((const struct sockaddr *)&ss,
 			  a->cfg.allow_private_targets, &why))
 		why = NULL;
-	rc = add_one(a, server, o->key_method ? NULL : token,
+	rc = add_one(a, o->json, server, o->key_method ? NULL : token,
 		     o->key_method ? &key : NULL, why);
 out:
 	admin_key_wipe(&key);
@@ -356,6 +390,7 @@ static int change_pending(int argc, char **argv, const char *cmd,
 int cmd_retry(int argc, char **argv)
 {
 	struct admin_db_change ch;
+	char when[TIMEFMT_MAX];
 	int64_t id;
 	int rc = change_pending(argc, argv, "retry", admin_db_retry, &ch, &id);
 
@@ -363,7 +398,8 @@ int cmd_retry(int argc, char **argv)
 		return rc;
 	if (ch.expired)
 		printf("verification %" PRId64 " expired at %s: the probers will "
-		       "mark it expired instead of probing it\n", id, ch.expires);
+		       "mark it expired instead of probing it\n", id,
+		       timefmt_human(ch.expires, when, sizeof(when)));
 	else if (ch.leased)
 		printf("verification %" PRId64 " is being probed right now; the "
 		       "result will be recorded shortly\n", id);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/timefmt.h"
 #include "config/config.h"
 #include "core/textout.h"
 #include "cli/status_json.h"
@@ -254,17 +255,21 @@ static const char *status_val(const struct status_json_doc *doc,
 	return v != NULL ? v : "?";
 }
 
+/* Uptime in the one duration style of the human output ("3m 7s"). */
 static void status_print_uptime(const char *text)
 {
-	unsigned long long s = strtoull(text, NULL, 10);
+	char buf[TIMEFMT_MAX];
 
-	if (s >= 86400)
-		printf("%llud %02lluh %02llum %02llus", s / 86400,
-		       s % 86400 / 3600, s % 3600 / 60, s % 60);
-	else if (s >= 3600)
-		printf("%lluh %02llum %02llus", s / 3600, s % 3600 / 60, s % 60);
-	else
-		printf("%llum %02llus", s / 60, s % 60);
+	printf("%s", timefmt_duration(strtoull(text, NULL, 10), buf,
+				      sizeof(buf)));
+}
+
+/* A time from the document (RFC 3339) as people read it, escaped. */
+static void status_put_time(const char *t)
+{
+	char buf[TIMEFMT_MAX];
+
+	status_put(timefmt_human(t, buf, sizeof(buf)));
 }
 
 /* "name n, name n" for every non-zero member under prefix. */
@@ -310,7 +315,10 @@ static void status_print_recent(const struct status_json_doc *doc)
 		for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
 			snprintf(key, sizeof(key), "recent.%u.%s", i, f[k]);
 			fputs(sep[k], stdout);
-			status_put(status_val(doc, key));
+			if (k == 0)
+				status_put_time(status_val(doc, key));
+			else
+				status_put(status_val(doc, key));
 		}
 	}
 }
@@ -348,7 +356,7 @@ static void status_print(const struct status_json_doc *doc)
 		       : status_val(doc, "database.pending_seen"),
 	       status_val(doc, "database.results_waiting"));
 	lease = status_val(doc, "database.last_lease_at");
-	status_put(strcmp(lease, "null") == 0 ? "never" : lease);
+	status_put_time(strcmp(lease, "null") == 0 ? "never" : lease);
 
 	printf("\n%-12s%s in flight, %s leases held, %s started, %s packets "
 	       "sent, %s received",
@@ -401,7 +409,8 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 	o->socket_path = NULL;
 	o->json = false;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:c:jh", longopts, NULL)) != -1) {
+	opterr = 0; /* our messages, with the "ntpverify status:" prefix */
+	while ((c = getopt_long(argc, argv, ":s:c:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->socket_path = optarg;
@@ -413,15 +422,15 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 			o->json = true;
 			break;
 		case 'h':
-			command_usage(stdout, "status");
+			command_help(stdout, "status");
 			return 1;
 		default:
-			command_usage(stderr, "status");
+			command_bad_option("status", c, argv);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		command_usage(stderr, "status");
+		command_extra_operand("status", argv[optind]);
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -487,10 +496,11 @@ int cmd_status(int argc, char **argv)
 	/* With --socket the configuration is not needed at all. */
 	if (o.socket_path != NULL)
 		return status_query(o.socket_path, o.json);
-	if (config_load(&cfg, o.config_path, print_config_error, NULL) < 0)
+	if (config_load(&cfg, o.config_path, print_config_error, "status") < 0)
 		return EXIT_USAGE;
 	if (cfg.status_socket == NULL || cfg.status_socket[0] == '\0') {
-		fprintf(stderr, "%s: no status_socket configured\n",
+		fprintf(stderr, "ntpverify status: %s: no status_socket "
+				"configured (or give --socket PATH)\n",
 			o.config_path);
 		rc = EXIT_USAGE;
 	} else {

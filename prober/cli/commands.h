@@ -41,7 +41,29 @@ int cmd_status(int argc, char **argv);
  */
 void command_usage(FILE *f, const char *name);
 
-/* Print config errors to stderr (a config_error_fn). */
+/*
+ * "usage:", the summary and every option described, from the command
+ * table: what `ntpverify CMD --help` prints (to stdout, exit 0).
+ */
+void command_help(FILE *f, const char *name);
+
+/*
+ * After getopt_long (opterr = 0, optstring starting with ':') returned c,
+ * '?' or ':': say "ntpverify CMD: unknown option --x" or "option --x
+ * needs a value" (never the value), and where --help is. To stderr.
+ */
+void command_bad_option(const char *cmd, int c, char **argv);
+/* "ntpverify CMD: unknown option --NAME" (another command's option). */
+void command_unknown_option(const char *cmd, const char *name);
+/* "ntpverify CMD: missing operand: WHAT" and the usage, to stderr. */
+void command_missing_operand(const char *cmd, const char *what);
+/* "ntpverify CMD: unexpected operand 'ARG'" and the usage, to stderr. */
+void command_extra_operand(const char *cmd, const char *arg);
+
+/*
+ * Print config errors to stderr (a config_error_fn); arg is the command
+ * name for the "ntpverify CMD: " prefix, or NULL for none.
+ */
 void print_config_error(void *arg, const char *message);
 
 #endif

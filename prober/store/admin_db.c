@@ -10,13 +10,18 @@
 #include "store/admin_db.h"
 #include "store/migrate.h"
 
-/* Timestamps are shown in UTC with a Z, the same on every admin's machine. */
+/*
+ * Timestamps are RFC 3339 in UTC with milliseconds, the same on every
+ * admin's machine; the commands shorten them for people (cli/timefmt.h).
+ */
 #define SQL_UTC(col) \
-	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"')"
+	"to_char(" col " AT TIME ZONE 'UTC'," \
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 struct admin_db {
-	PGconn *conn; /* blocking, CONNECTION_OK */
-	char *err;    /* the last failure's message, heap; NULL: none */
+	PGconn *conn;      /* blocking, CONNECTION_OK */
+	char *err;         /* the last failure's message, heap; NULL: none */
+	char sqlstate[6];  /* the last failure's SQLSTATE, "" if none */
 };
 
 /* Discard NOTICEs: nothing these commands run is worth one on stderr. */
@@ -41,7 +46,9 @@ static void set_error_text(struct admin_db *db, const char *msg)
 static void set_error(struct admin_db *db, const PGresult *r)
 {
 	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", st ? st : "");
 	if (m == NULL || *m == '\0')
 		m = PQerrorMessage(db->conn);
 	set_error_text(db, m);
@@ -50,6 +57,48 @@ static void set_error(struct admin_db *db, const PGresult *r)
 const char *admin_db_error(const struct admin_db *db)
 {
 	return db->err ? db->err : "out of memory";
+}
+
+const char *admin_db_hint_for(const char *sqlstate)
+{
+	if (sqlstate == NULL)
+		return NULL;
+	if (strcmp(sqlstate, "42501") == 0)
+		return "this database role may not do that: the admin "
+		       "commands need the role that owns the tables (the "
+		       "admin configuration, not the prober's; see "
+		       "docs/admins.md)";
+	if (strcmp(sqlstate, "42P01") == 0 || strcmp(sqlstate, "42703") == 0)
+		return "the schema is missing or old: run 'ntpverify migrate'";
+	if (strcmp(sqlstate, "3D000") == 0 || strncmp(sqlstate, "28", 2) == 0)
+		return "check the connection string (the 'database' setting: "
+		       "dbname, user, password)";
+	return NULL;
+}
+
+const char *admin_db_hint(const struct admin_db *db)
+{
+	return admin_db_hint_for(db->sqlstate);
+}
+
+/*
+ * libpq's connection failure on one line: "connection to server ...
+ * failed: FATAL:  role ..." loses its line breaks and doubled blanks.
+ */
+static void one_line(const char *msg, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = msg; *p != '\0' && o + 1 < len; p++) {
+		char ch = *p == '\n' || *p == '\t' ? ' ' : *p;
+
+		if (ch == ' ' && (o == 0 || out[o - 1] == ' '))
+			continue;
+		out[o++] = ch;
+	}
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
 }
 
 struct admin_db *admin_db_open(const char *conninfo, char *err, size_t errlen)
@@ -65,10 +114,8 @@ struct admin_db *admin_db_open(const char *conninfo, char *err, size_t errlen)
 		/* libpq's message names host and user, never the password. */
 		if (db->conn == NULL)
 			snprintf(err, errlen, "out of memory");
-		else {
-			set_error(db, NULL);
-			snprintf(err, errlen, "%s", admin_db_error(db));
-		}
+		else
+			one_line(PQerrorMessage(db->conn), err, errlen);
 		admin_db_close(db);
 		return NULL;
 	}
@@ -100,9 +147,64 @@ int admin_db_schema_current(struct admin_db *db, int *version)
 	return 0;
 }
 
+/*
+ * Copy migrate's "applied migration" lines to log and keep the first
+ * other line as the reason, without its "migrate: " and "ERROR:  ": the
+ * LINE/caret block libpq adds is dropped.
+ */
+static void migrate_report(const char *report, FILE *log, char *reason,
+			   size_t len)
+{
+	reason[0] = '\0';
+	for (const char *p = report; *p != '\0';) {
+		size_t n = strcspn(p, "\n");
+		const char *e;
+
+		if (strncmp(p, "migrate: applied ", 17) == 0) {
+			/* Only `ntpverify migrate` calls this: its prefix. */
+			fprintf(log, "ntpverify %.*s\n", (int)n, p);
+		} else if (reason[0] == '\0') {
+			if (strncmp(p, "migrate: ", 9) == 0) {
+				p += 9;
+				n -= 9;
+			}
+			e = strstr(p, "ERROR:  ");
+			if (e != NULL && (size_t)(e - p) < n)
+				snprintf(reason, len, "%.*s%.*s", (int)(e - p),
+					 p, (int)(n - (size_t)(e - p) - 8),
+					 e + 8);
+			else
+				snprintf(reason, len, "%.*s", (int)n, p);
+		}
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
+
 int admin_db_migrate(struct admin_db *db, FILE *log)
 {
-	return migrate_apply(db->conn, log);
+	char *report = NULL, reason[512];
+	size_t report_len = 0;
+	FILE *mem = open_memstream(&report, &report_len);
+	int rc;
+
+	if (mem == NULL)
+		return migrate_apply(db->conn, log);
+	rc = migrate_apply(db->conn, mem);
+	fclose(mem);
+	migrate_report(report ? report : "", log, reason, sizeof(reason));
+	if (rc != 0) {
+		/* The code for the hint went with the result; its words did
+		 * not (an English server's: otherwise no hint). */
+		set_error_text(db, reason[0] ? reason : "failed");
+		snprintf(db->sqlstate, sizeof(db->sqlstate), "%s",
+			 strstr(reason, "permission denied") ||
+					 strstr(reason, "must be owner")
+				 ? "42501" : "");
+	}
+	free(report);
+	return rc;
 }
 
 /*
@@ -240,8 +342,10 @@ enum admin_db_result admin_db_add(struct admin_db *db,
 
 /* The fields of a row in column order. */
 #define ROW_FIELDS(x) { &(x)->id, &(x)->server, &(x)->method, &(x)->state, \
-	&(x)->attempts, &(x)->last_outcome, &(x)->next_probe, &(x)->expires }
-#define ROW_NFIELDS 8
+	&(x)->attempts, &(x)->last_outcome, &(x)->next_probe, &(x)->expires, \
+	&(x)->method_name, &(x)->key_id, &(x)->key_type, &(x)->next_probe_at, \
+	&(x)->leased }
+#define ROW_NFIELDS 13
 
 enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
 				   struct admin_db_rows *out)
@@ -255,7 +359,11 @@ enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
 		"       WHEN lease_token IS NOT NULL AND lease_until > now()"
 		"            THEN 'probing now'"
 		"       ELSE " SQL_UTC("next_probe_at") " END,"
-		"  " SQL_UTC("expires_at")
+		"  " SQL_UTC("expires_at") ", method, key_id, key_type,"
+		"  CASE WHEN state = 'pending' THEN " SQL_UTC("next_probe_at")
+		"  END,"
+		"  CASE WHEN state = 'pending' AND lease_token IS NOT NULL"
+		"        AND lease_until > now() THEN 't' ELSE 'f' END"
 		" FROM verification"
 		" WHERE $1::text IS NULL OR state = $1::text"
 		" ORDER BY id";
@@ -348,8 +456,8 @@ void admin_db_verification_free(struct admin_db_verification *v)
 }
 
 #define ATTEMPT_FIELDS(x) { &(x)->at, &(x)->prober, &(x)->source, \
-	&(x)->outcome, &(x)->rtt, &(x)->detail }
-#define ATTEMPT_NFIELDS 6
+	&(x)->outcome, &(x)->rtt, &(x)->detail, &(x)->rtt_ms }
+#define ATTEMPT_NFIELDS 7
 
 enum admin_db_result admin_db_attempts(struct admin_db *db, int64_t id,
 				       struct admin_db_attempts *out)
@@ -359,7 +467,8 @@ enum admin_db_result admin_db_attempts(struct admin_db *db, int64_t id,
 		"  coalesce(host(source_address), '-'), outcome,"
 		"  CASE WHEN rtt_ms IS NULL THEN '-'"
 		"       ELSE to_char(rtt_ms, 'FM999990.000') || ' ms' END,"
-		"  coalesce(detail, '')"
+		"  coalesce(detail, ''),"
+		"  coalesce(to_char(rtt_ms, 'FM999990.000'), '-')"
 		" FROM probe_attempt WHERE verification_id = $1::bigint"
 		" ORDER BY attempted_at, id";
 	PGresult *r = query_id(db, sql, id);

@@ -35,7 +35,7 @@ enum admin_db_result {
 	ADMIN_DB_RACE,       /* add: that pending row kept changing; retry */
 };
 
-/* Timestamps are text in UTC with a Z ("2026-12-01 12:00:00Z"). */
+/* Timestamps are RFC 3339 text in UTC ("2026-12-01T12:00:00.213Z"). */
 #define ADMIN_DB_TIME_MAX 32
 /* host(server_ip): an IPv6 address with a zone at most. */
 #define ADMIN_DB_HOST_MAX 64
@@ -52,13 +52,24 @@ void admin_db_close(struct admin_db *db);
 
 /* Why the last call failed, one line, no trailing newline; owned by db. */
 const char *admin_db_error(const struct admin_db *db);
+/*
+ * What to do about the last failure, one line, or NULL: 42501 (no
+ * privilege) names the owner role and docs/admins.md, 42P01 (no table)
+ * `ntpverify migrate`, 3D000 and 28xxx the connection string.
+ */
+const char *admin_db_hint(const struct admin_db *db);
+/* The same for a given SQLSTATE (NULL: none). */
+const char *admin_db_hint_for(const char *sqlstate);
 
 /* The schema version this binary needs (the highest migration it has). */
 int admin_db_schema_latest(void);
 /* The version the database has (0: empty). 0, or -1 (admin_db_error). */
 int admin_db_schema_current(struct admin_db *db, int *version)
 	__attribute__((warn_unused_result));
-/* Apply missing migrations, one line each to log. 0, or -1 (said on log). */
+/*
+ * Apply missing migrations, one line each to log. 0, or -1 with the
+ * reason (one line) in admin_db_error() and admin_db_hint().
+ */
 int admin_db_migrate(struct admin_db *db, FILE *log)
 	__attribute__((warn_unused_result));
 
@@ -96,6 +107,11 @@ struct admin_db_row {
 	char *last_outcome; /* outcome name or "-" */
 	char *next_probe;   /* time, "probing now" or "-" */
 	char *expires;      /* time */
+	char *method_name;  /* "setvar" or "key" */
+	char *key_id;       /* key method: decimal; "-" otherwise */
+	char *key_type;     /* key method: AES128 or SHA1; "-" otherwise */
+	char *next_probe_at; /* time while pending, "-" otherwise */
+	char *leased;       /* "t": a prober holds a live lease, else "f" */
 };
 
 /* Rows of list or attempts: heap arrays, freed with their _free(). */
@@ -146,6 +162,7 @@ struct admin_db_attempt {
 	char *outcome; /* outcome name */
 	char *rtt;     /* "1.234 ms" or "-" */
 	char *detail;  /* prober's text, may be "": escape */
+	char *rtt_ms;  /* "1.234" or "-" */
 };
 
 /* The attempts of verification `id`, oldest first. */

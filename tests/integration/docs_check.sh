@@ -9,7 +9,8 @@
 #   - every subcommand in `ntpverify --help` has a section in ntpverify(8)
 #     and is named in README.md;
 #   - every option in each subcommand's --help usage appears in that
-#     subcommand's section of ntpverify(8);
+#     subcommand's section of ntpverify(8), every option that section
+#     describes (.TP) is described by --help, and --help exits 0;
 #   - every outcome in prober/core/outcome.c (but `read`) has a section in
 #     docs/operators.md, an entry in ntpverify(8) and a row in README.md;
 #   - every key in dist/ntpverify.conf has an entry in ntpverify.conf(5),
@@ -101,6 +102,19 @@ for cmd in "${cmds[@]}"; do
 			nv_pass "ntpverify(8) documents $cmd $opt"
 		else
 			nv_fail "ntpverify(8) section '$cmd' does not document $opt (from: $usage)"
+		fi
+	done
+	# ... and the other way: every option the section describes (a .TP
+	# entry) is one --help describes, exit 0.
+	"$NTPVERIFY" "$cmd" --help >/dev/null 2>&1 ||
+		nv_fail "ntpverify $cmd --help exits non-zero"
+	mapfile -t manopts < <(printf '%s\n' "$section" | awk 'prev == ".TP" { print } { prev = $0 }' |
+		grep -o -- '--[a-z][a-z-]*' | sort -u)
+	for opt in "${manopts[@]}"; do
+		if printf '%s\n' "$usage" | grep -q -- "^  $opt\b"; then
+			nv_pass "ntpverify $cmd --help describes $opt"
+		else
+			nv_fail "ntpverify(8) section '$cmd' describes $opt, but 'ntpverify $cmd --help' does not"
 		fi
 	done
 done

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/config_file.h"
 
 #define CONFIG_DIR NV_TEST_DATA "/config/"
 
@@ -254,6 +255,30 @@ static void test_listen(void **state)
 	}
 }
 
+/* The fix offered for an unquoted value, and the line of a key's text. */
+static void test_quote_hint(void **state)
+{
+	static const char text[] = "prober_name = \"p\"\n"
+				   "  database = host=/tmp dbname=x # c\n"
+				   "variable = \"v=1\"\n"
+				   "retry {\n  schedule = {}\n}\n";
+	char hint[128];
+
+	(void)state;
+	config_quote_hint(text, 2, hint, sizeof(hint));
+	assert_string_equal(hint, " (quote the value: database = "
+				  "\"host=/tmp dbname=x\")");
+	config_quote_hint(text, 3, hint, sizeof(hint));
+	assert_string_equal(hint, "");
+	config_quote_hint(text, 5, hint, sizeof(hint));
+	assert_string_equal(hint, "");
+	config_quote_hint(text, 99, hint, sizeof(hint));
+	assert_string_equal(hint, "");
+	assert_int_equal(config_key_line(text, "schedule"), 5);
+	assert_int_equal(config_key_line(text, "database"), 2);
+	assert_int_equal(config_key_line(text, "sched"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_quote_hint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
