@@ -1,6 +1,5 @@
 /*
- * check_output.c - `ntpverify check`'s result lines and JSON objects,
- * and its usage.
+ * check_output.c - `ntpverify check`'s result lines and JSON objects.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -9,31 +8,6 @@
 #include "cli/check_output.h"
 #include "core/outcome.h"
 #include "core/textout.h"
-
-void check_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: ntpverify check [--config FILE] [--token TOKEN] "
-		"[--variable NAME]\n"
-		"                       [--source ADDR] [--port N] "
-		"[--timeout DURATION]\n"
-		"                       [--allow-private] [--json] "
-		"[--targets FILE|-]\n"
-		"                       [--key-id N [--key-type AES128|SHA1] "
-		"--key-file FILE|-]\n"
-		"                       [HOST...]\n");
-}
-
-/* Name the offending option without its value (it may be a secret). */
-void check_bad_option(const char *arg)
-{
-	size_t n = strcspn(arg, "=");
-
-	if (optopt != 0 && arg[0] == '-' && arg[1] != '-')
-		fprintf(stderr, "ntpverify check: bad option -%c\n", optopt);
-	else
-		fprintf(stderr, "ntpverify check: bad option %.*s\n", (int)n, arg);
-}
 
 void check_print_json(const char *host, const char *server, unsigned port,
 		      const char *variable, const struct probe_result *r,

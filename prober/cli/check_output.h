@@ -1,5 +1,5 @@
 /*
- * check_output.h - what `ntpverify check` prints: its usage, and one result: a line (and a
+ * check_output.h - what `ntpverify check` prints for one result: a line (and a
  * hint for the operator when one host was asked for), or one JSON object
  * per line. Writes to stdout; never the token, never a key's secret.
  */
@@ -10,12 +10,6 @@
 #include <stdio.h>
 
 #include "engine/probe.h"
-
-/* The usage message, to f. */
-void check_usage(FILE *f);
-
-/* Name the offending option without its value (it may be a secret). */
-void check_bad_option(const char *arg);
 
 /*
  * One JSON object: `host` as given, `server` its address, `key` the key

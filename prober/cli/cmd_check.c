@@ -189,18 +189,18 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 	optind = 1;
 	/* Our own messages: getopt's would quote '--opt=VALUE' whole. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:t:V:s:p:T:f:K:Y:F:ajh", longopts,
+	while ((c = getopt_long(argc, argv, ":c:t:V:s:p:T:f:K:Y:F:ajh", longopts,
 				NULL)) != -1) {
 		if (c == 'h') {
-			check_usage(stdout);
+			command_help(stdout, "check");
 			exit(0);
 		}
 		rc = parse_option(c, optarg, o);
 		if (rc < 0)
 			return -1;
 		if (rc > 0) {
-			check_bad_option(argv[optind - 1]);
-			check_usage(stderr);
+			/* '?' unknown, ':' missing value: never the value. */
+			command_bad_option("check", c, argv);
 			return -1;
 		}
 	}
@@ -218,8 +218,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 	o->hosts = argv + optind;
 	o->n_hosts = argc - optind;
 	if (o->n_hosts == 0 && o->targets == NULL) {
-		fprintf(stderr, "ntpverify check: no HOST given\n");
-		check_usage(stderr);
+		command_missing_operand("check", "HOST (or --targets FILE)");
 		return -1;
 	}
 	return 0;
@@ -536,7 +535,7 @@ int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	if (o.config_path != NULL) {
 		if (config_load(&cfg, o.config_path, print_config_error,
-				NULL) < 0)
+				(void *)"check") < 0)
 			return EXIT_USAGE;
 	} else {
 		config_defaults(&cfg);
