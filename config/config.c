@@ -59,6 +59,8 @@
  */
 static const struct config_key config_keys[] = {
 	CONFIG_KEY(NULL, "prober_name", NAME, NULL, 1, 64, prober_name),
+	CONFIG_KEY(NULL, "perspective", NAME, "default", 1, 64, perspective),
+	CONFIG_KEY(NULL, "region", NAME, "default", 1, 32, region),
 	CONFIG_KEY(NULL, "database", STRING, "", 0, 0, database),
 	CONFIG_KEY(NULL, "source_addresses", SOURCES, NULL, 0, 0, sources),
 	CONFIG_KEY(NULL, "variable", NAME, "ntppool_verify", 1, 64, variable),
@@ -438,16 +440,14 @@ void config_defaults(struct nv_config *cfg)
 
 void config_free(struct nv_config *cfg)
 {
-	free(cfg->prober_name);
-	free(cfg->database);
-	free(cfg->variable);
-	free(cfg->status_socket);
-	free(cfg->status_listen);
-	cfg->prober_name = NULL;
-	cfg->database = NULL;
-	cfg->variable = NULL;
-	cfg->status_socket = NULL;
-	cfg->status_listen = NULL;
+	char **strings[] = { &cfg->prober_name, &cfg->perspective, &cfg->region,
+			     &cfg->database, &cfg->variable, &cfg->status_socket,
+			     &cfg->status_listen };
+
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		free(*strings[i]);
+		*strings[i] = NULL;
+	}
 }
 
 /* Copy the parsed tree into *cfg, skipping values already reported bad. */

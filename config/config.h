@@ -41,6 +41,9 @@ struct config_source {
 /* Durations are kept in milliseconds everywhere. */
 struct nv_config {
 	char *prober_name;       /* names this prober in the database; required for run */
+	char *perspective;       /* the site this prober probes from; probers of one
+				    perspective share its work; default "default" */
+	char *region;            /* the perspective's region (e.g. an RIR); default "default" */
 	char *database;          /* libpq conninfo string; may be empty */
 	struct config_source sources[CONFIG_MAX_SOURCES]; /* published addresses */
 	size_t n_sources;        /* entries used in sources[]; 0 = none configured */

@@ -266,9 +266,16 @@ static int daemon_open(struct daemon *d)
 		return -1;
 	}
 
+	const char *sources[CONFIG_MAX_SOURCES];
+	for (size_t i = 0; i < d->cfg.n_sources; i++)
+		sources[i] = d->cfg.sources[i].text;
 	struct store_params sp = {
 		.conninfo = d->cfg.database,
 		.prober_name = d->cfg.prober_name,
+		.perspective = d->cfg.perspective,
+		.region = d->cfg.region,
+		.sources = sources,
+		.n_sources = d->cfg.n_sources,
 		.lease_time_ms = d->cfg.queue.lease_time_ms,
 		.reconnect_max_ms = d->cfg.queue.reconnect_max_ms,
 		.max_unwritten = d->cfg.queue.max_unwritten,

@@ -59,6 +59,8 @@ void job_finish(struct daemon *d, struct job *j, int outcome,
 		snprintf(r.source, sizeof(r.source), "%s", pr->source);
 	r.attempted_at = evtime_wall_s();
 	r.retry_after_s = retry_after_s;
+	r.contrary = pr != NULL && pr->contrary;
+	r.proof_version = j->lease.proof_version;
 
 	if (outcome >= 0) {
 		counters_count_attempt(&d->c, j->lease.id, j->lease.server,

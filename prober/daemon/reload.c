@@ -25,6 +25,10 @@ static void report_fixed(const struct nv_config *old,
 	(strcmp(old->f ? old->f : "", new->f ? new->f : "") != 0)
 	if (STR_CHANGED(prober_name))
 		log_warn("reload: prober_name changed; restart to apply");
+	if (STR_CHANGED(perspective))
+		log_warn("reload: perspective changed; restart to apply");
+	if (STR_CHANGED(region))
+		log_warn("reload: region changed; restart to apply");
 	if (STR_CHANGED(database))
 		log_warn("reload: database changed; restart to apply");
 	if (STR_CHANGED(status_socket))
@@ -40,16 +44,21 @@ static void take_config(struct daemon *d, struct nv_config *fresh)
 	struct nv_config old = d->cfg;
 
 	d->cfg = *fresh;
-	char *keep[4] = { old.prober_name, old.database, old.status_socket,
-			  old.status_listen };
-	old.prober_name = fresh->prober_name;
-	old.database = fresh->database;
-	old.status_socket = fresh->status_socket;
-	old.status_listen = fresh->status_listen;
-	d->cfg.prober_name = keep[0];
-	d->cfg.database = keep[1];
-	d->cfg.status_socket = keep[2];
-	d->cfg.status_listen = keep[3];
+	/* Swap each restart-only string back: the old value stays in use,
+	 * the fresh one is freed with old. */
+	char **fields[][2] = {
+		{ &d->cfg.prober_name, &old.prober_name },
+		{ &d->cfg.perspective, &old.perspective },
+		{ &d->cfg.region, &old.region },
+		{ &d->cfg.database, &old.database },
+		{ &d->cfg.status_socket, &old.status_socket },
+		{ &d->cfg.status_listen, &old.status_listen },
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		char *kept = *fields[i][1];
+		*fields[i][1] = *fields[i][0];
+		*fields[i][0] = kept;
+	}
 	config_free(&old);
 }
 

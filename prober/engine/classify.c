@@ -35,6 +35,7 @@ static void classify_data(const struct probe_obs *obs, struct probe_verdict *v)
 	case VARLIST_NOT_FOUND:
 		verdict(v, OUTCOME_VARIABLE_MISSING,
 			"reply does not contain %s", obs->variable);
+		v->contrary = true;
 		return;
 	case VARLIST_DUPLICATE:
 		verdict(v, OUTCOME_MALFORMED, "variable appears twice");
@@ -64,6 +65,8 @@ static void classify_data(const struct probe_obs *obs, struct probe_verdict *v)
 		verdict(v, OUTCOME_TOKEN_MISMATCH,
 			"%s has another value (%zu octets)", obs->variable,
 			v->value_len);
+	/* A read-only check (no token) proves nothing either way. */
+	v->contrary = v->outcome == OUTCOME_TOKEN_MISMATCH;
 }
 
 static const char *kiss_name(enum ntp3_kind k)
@@ -116,6 +119,9 @@ static void classify_key(const struct probe_obs *obs, struct probe_verdict *v)
 		return;
 	case AUTH_REFUSED:
 		verdict(v, OUTCOME_KEY_NOT_ACCEPTED, "%s", obs->auth_reason);
+		/* A reply without a MAC may be a server that ignores keys
+		 * altogether; only a crypto-NAK says "not this key". */
+		v->contrary = obs->crypto_nak;
 		return;
 	case AUTH_BAD:
 		verdict(v, OUTCOME_MALFORMED, "%s", obs->auth_reason);
@@ -141,10 +147,11 @@ void probe_classify(const struct probe_obs *obs, struct probe_verdict *v)
 		return;
 	case M6_STATE_ERROR: {
 		const char *name = m6_error_name(obs->error_code);
-		if (obs->error_code == M6_ERR_UNKNOWNVAR)
+		if (obs->error_code == M6_ERR_UNKNOWNVAR) {
 			verdict(v, OUTCOME_VARIABLE_MISSING,
 				"mode 6 error: unknown variable");
-		else if (name != NULL)
+			v->contrary = obs->token != NULL;
+		} else if (name != NULL)
 			verdict(v, OUTCOME_MODE6_ERROR, "mode 6 error: %s",
 				name);
 		else

@@ -45,6 +45,7 @@ struct probe_obs {
 	bool key_method;           /* key method: auth below, not m6 */
 	enum auth_state auth;      /* key method: the keyed request */
 	const char *auth_reason;   /* ntpauth_check_name() of the reply */
+	bool crypto_nak;           /* key method: the refusal was a crypto-NAK */
 	const char *variable;      /* the name asked for */
 	const char *token;         /* expected value, or NULL to only read it */
 };
@@ -55,6 +56,8 @@ struct probe_verdict {
 	char detail[OUTCOME_DETAIL_MAX];          /* never contains the token or the value */
 	const char *value;         /* the variable's value when present (points into obs->data) */
 	size_t value_len;
+	bool contrary;             /* a definite observation against the proof:
+				      another value, unknown variable, crypto-NAK */
 };
 
 void probe_classify(const struct probe_obs *obs, struct probe_verdict *v);

@@ -117,6 +117,7 @@ static void finish(struct probe_sm *sm, struct probe_sm_out *out)
 	probe_classify(&sm->obs, &v);
 
 	r->outcome = v.outcome;
+	r->contrary = v.contrary;
 	snprintf(r->detail, sizeof(r->detail), "%s", v.detail);
 	if (v.value != NULL) {
 		size_t n = v.value_len < PROBE_VALUE_MAX ? v.value_len
@@ -394,6 +395,7 @@ static void handle_auth(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 	case NTPAUTH_NO_MAC:
 	case NTPAUTH_CRYPTO_NAK:
 		sm->obs.auth = AUTH_REFUSED;
+		sm->obs.crypto_nak = c == NTPAUTH_CRYPTO_NAK;
 		break;
 	default:
 		sm->obs.auth = AUTH_BAD;

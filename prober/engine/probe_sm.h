@@ -78,6 +78,8 @@ struct probe_request {
 
 struct probe_result {
 	enum outcome outcome;         /* the verdict */
+	bool contrary;                /* a definite contrary observation
+					 (classify.h): counts against the quorum */
 	char detail[OUTCOME_DETAIL_MAX]; /* never the token or the value */
 	bool have_value;              /* the variable was present */
 	char value[PROBE_VALUE_MAX + 1]; /* NUL-terminated copy, maybe truncated */

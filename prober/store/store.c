@@ -79,25 +79,32 @@ static void store_up(void *arg)
 static bool send_write(struct store *s)
 {
 	struct store_write_params wp;
+	/* Minimal: the verified head alone, without its audit row. */
+	struct store_write_who who = {
+		.perspective = s->params.perspective,
+		.prober_name = s->params.prober_name,
+		.audit = !s->write_minimal,
+	};
 	int ok;
 
-	if (s->write_minimal) {
-		struct store_sql_params p;
-		store_sql_verified_params(&p, s->q.head, s->params.prober_name);
-		ok = PQsendQueryParams(s->pg.conn, store_sql_write_verified,
-				       p.n, NULL, p.values, NULL, NULL, 0);
-		s->writing = ok ? 1 : 0;
-		return ok;
-	}
-
-	store_write_params_build(&wp, s->q.head, s->write_limit,
-				 s->params.prober_name);
+	store_write_params_build(&wp, s->q.head,
+				 s->write_minimal ? 1 : s->write_limit, &who);
 	ok = PQsendQueryParams(s->pg.conn, store_sql_write, STORE_WRITE_PARAMS,
 			       NULL, wp.values, NULL, NULL, 0);
 	if (ok)
 		s->writing = wp.n;
 	store_write_params_free(&wp);
 	return ok;
+}
+
+/* After LISTEN: our perspective, its region and our source addresses. */
+static bool send_register(struct store *s)
+{
+	const char *values[3] = { s->params.perspective, s->params.region,
+				  s->sources_literal };
+
+	return PQsendQueryParams(s->pg.conn, store_sql_register, 3, NULL,
+				 values, NULL, NULL, 0);
 }
 
 static bool send_expire(struct store *s)
@@ -116,7 +123,8 @@ static bool send_lease(struct store *s)
 	s->lease_batch = s->lease_want;
 	s->leased_rows = 0;
 	store_sql_lease_params(&p, s->lease_batch, s->params.prober_name,
-			       s->params.lease_time_ms, s->params.expiry_ms);
+			       s->params.lease_time_ms, s->params.expiry_ms,
+			       s->params.perspective);
 	return PQsendQueryParams(s->pg.conn, store_sql_lease, p.n, NULL, p.values,
 				 NULL, NULL, 0);
 }
@@ -171,15 +179,22 @@ void store_pump(struct store *s)
 	store_conn_sent(&s->pg);
 }
 
+static void store_arm_due(struct store *s, double in_s);
+
 static void handle_write_result(struct store *s, PGresult *res)
 {
 	int rows = PQntuples(res);
 	unsigned applied = 0;
 	struct store_written w;
 
+	double soonest = -1;
+
 	for (int i = 0; i < rows; i++) {
 		store_sql_written_row(res, i, &w);
 		applied++;
+		if (w.state == VERIFICATION_PENDING && w.next_in_s >= 0 &&
+		    (soonest < 0 || w.next_in_s < soonest))
+			soonest = w.next_in_s;
 		if (w.state != VERIFICATION_PENDING && s->hooks.state_changed)
 			s->hooks.state_changed(s->hooks.arg, w.id, w.server,
 					       w.state, w.verified_by);
@@ -192,6 +207,32 @@ static void handle_write_result(struct store *s, PGresult *res)
 				s->hooks.discarded(s->hooks.arg, r->id);
 		}
 	}
+	if (soonest >= 0)
+		store_arm_due(s, soonest);
+}
+
+/*
+ * A row of ours becomes due in `in_s` seconds, maybe before the daemon's
+ * next poll: wake it then, as a NOTIFY would.
+ */
+static void store_arm_due(struct store *s, double in_s)
+{
+	uint64_t at = evtime_mono_ms() + (uint64_t)(in_s * 1000.0) + 5;
+
+	if (evtimer_pending(&s->ev_due, NULL) && s->due_at_ms <= at)
+		return;
+	s->due_at_ms = at;
+	evtime_add_ms(&s->ev_due, at - evtime_mono_ms());
+}
+
+static void store_due_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->connected && s->hooks.notified != NULL)
+		s->hooks.notified(s->hooks.arg);
 }
 
 static void handle_listen_result(struct store *s)
@@ -245,6 +286,8 @@ static void handle_result(struct store *s, PGresult *res)
 	store_statement_ok(s);
 	switch (s->op) {
 	case STORE_OP_LISTEN:
+		break; /* REGISTER follows when it is done */
+	case STORE_OP_REGISTER:
 		handle_listen_result(s);
 		break;
 	case STORE_OP_WRITE:
@@ -275,6 +318,15 @@ static void op_finished(struct store *s)
 	unsigned n = s->leased_rows;
 
 	s->op = STORE_OP_NONE;
+	if (op == STORE_OP_LISTEN && s->pg.conn != NULL) {
+		s->op = STORE_OP_REGISTER;
+		if (!send_register(s)) {
+			disconnect(s, store_conn_error(&s->pg));
+			return;
+		}
+		store_conn_sent(&s->pg);
+		return;
+	}
 	if (op == STORE_OP_LEASE) {
 		/* A refused LEASE is tried again after its backoff. */
 		if (!s->op_failed)
@@ -325,6 +377,27 @@ static void store_readable(void *arg)
 	consume(arg);
 }
 
+/* The source addresses as a PostgreSQL array literal; NULL: no memory. */
+static char *sources_literal(const char *const *sources, size_t n)
+{
+	struct pg_array a;
+
+	pg_array_open(&a);
+	for (size_t i = 0; i < n; i++)
+		pg_array_push(&a, sources[i], true);
+	pg_array_close(&a);
+	return a.buf;
+}
+
+static void store_free_params(struct store *s)
+{
+	free((char *)s->params.conninfo);
+	free((char *)s->params.prober_name);
+	free((char *)s->params.perspective);
+	free((char *)s->params.region);
+	free(s->sources_literal);
+}
+
 struct store *store_new(struct event_base *base,
 			const struct store_params *params,
 			const struct store_hooks *hooks)
@@ -338,9 +411,17 @@ struct store *store_new(struct event_base *base,
 	s->params = *params;
 	s->params.conninfo = strdup(params->conninfo ? params->conninfo : "");
 	s->params.prober_name = strdup(params->prober_name);
-	if (s->params.conninfo == NULL || s->params.prober_name == NULL) {
-		free((char *)s->params.conninfo);
-		free((char *)s->params.prober_name);
+	s->params.perspective = strdup(params->perspective ? params->perspective
+							    : "default");
+	s->params.region = strdup(params->region ? params->region : "default");
+	s->sources_literal = sources_literal(params->sources,
+					     params->n_sources);
+	s->params.sources = NULL;
+	s->params.n_sources = 0;
+	if (s->params.conninfo == NULL || s->params.prober_name == NULL ||
+	    s->params.perspective == NULL || s->params.region == NULL ||
+	    s->sources_literal == NULL) {
+		store_free_params(s);
 		free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -349,6 +430,7 @@ struct store *store_new(struct event_base *base,
 	s->pending_seen = -1;
 	evtimer_assign(&s->ev_expire, base, store_expire_cb, s);
 	evtimer_assign(&s->ev_retry, base, store_retry_cb, s);
+	evtimer_assign(&s->ev_due, base, store_due_cb, s);
 	s->write_limit = STORE_WRITE_BATCH;
 	s->pg.up = store_up;
 	s->pg.readable = store_readable;
@@ -366,9 +448,9 @@ void store_free(struct store *s)
 	store_conn_close(&s->pg);
 	evtimer_del(&s->ev_expire);
 	evtimer_del(&s->ev_retry);
+	evtimer_del(&s->ev_due);
 	store_queue_clear(&s->q);
-	free((char *)s->params.conninfo);
-	free((char *)s->params.prober_name);
+	store_free_params(s);
 	free(s);
 }
 

@@ -6,9 +6,16 @@
  * one statement at a time from a small set of jobs, in priority order:
  *
  *   LISTEN      right after (re)connecting: NOTIFY only wakes us up
+ *   REGISTER    then: our perspective, region and source addresses
  *   WRITE       a batch of finished attempts (and released leases)
  *   EXPIRE      pending rows past expires_at become expired, unprobed
- *   LEASE       due rows, FOR UPDATE SKIP LOCKED inside a CTE
+ *   LEASE       our perspective's due rows, FOR UPDATE SKIP LOCKED
+ *
+ * A WRITE is ntpverify_record() (sql/schema.sql): the results are applied
+ * to our perspective's rows and the quorum is decided in the same
+ * transaction. When a row of ours becomes due sooner than the next poll
+ * (a second confirmation after confirmation_gap) the store calls the
+ * notified hook at that time.
  *
  * Results stay queued in memory until a WRITE that contained them has
  * committed, so a database restart loses nothing while the process lives;
@@ -50,6 +57,7 @@ struct store_lease {
 	unsigned key_id;                   /* key method: 1..65535 */
 	char key_type[8];                  /* key method: "AES128" / "SHA1" */
 	char key_secret[41];               /* key method: hex; secret, never log */
+	int proof_version;                 /* verification.proof_version leased */
 };
 
 /* One finished attempt, or a lease given back unprobed (outcome < 0). */
@@ -62,6 +70,8 @@ struct store_result {
 	double rtt_ms;                     /* < 0: none */
 	double attempted_at;               /* wall clock, seconds since the epoch */
 	double retry_after_s;              /* next_probe_at = now() + this */
+	bool contrary;                     /* a definite contrary observation */
+	int proof_version;                 /* the lease's proof_version */
 	struct store_result *next;         /* queue link */
 };
 
@@ -103,6 +113,10 @@ struct store_hooks {
 struct store_params {
 	const char *conninfo;       /* libpq connection string */
 	const char *prober_name;    /* lease_owner and probe_attempt.prober */
+	const char *perspective;    /* our perspective: whose rows we lease */
+	const char *region;         /* registered with the perspective */
+	const char *const *sources; /* published source addresses (text) */
+	size_t n_sources;           /* entries in sources */
 	uint64_t lease_time_ms;     /* lease length */
 	uint64_t expiry_ms;         /* rows older than this end expired (retry.expiry) */
 	uint64_t reconnect_max_ms;  /* backoff cap */

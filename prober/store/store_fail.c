@@ -8,7 +8,7 @@
  * failure about one result's data isolates it: a batch is retried one
  * result at a time, an unverified result the database rejects is dropped
  * with a log line, and a verified one is written once more with only its
- * state change (store_sql_write_verified). If even that is rejected, it
+ * state change (store_sql_write with audit off). If even that is rejected, it
  * is kept and retried like a database fault: a verified result is never
  * dropped while the process lives.
  */
@@ -26,6 +26,7 @@
 /* The statement in flight, for log lines. */
 static const char *const op_names[STORE_OP_N] = {
 	[STORE_OP_NONE] = "listen",   [STORE_OP_LISTEN] = "listen",
+	[STORE_OP_REGISTER] = "register",
 	[STORE_OP_WRITE] = "write",   [STORE_OP_EXPIRE] = "expire",
 	[STORE_OP_LEASE] = "lease",   [STORE_OP_COUNT] = "count",
 };
@@ -154,10 +155,11 @@ void store_statement_failed(struct store *s, const PGresult *res)
 		state = "";
 	s->n_errors++;
 	s->op_failed = true;
-	if (s->op == STORE_OP_LISTEN) {
+	if (s->op == STORE_OP_LISTEN || s->op == STORE_OP_REGISTER) {
 		char msg[STORE_ERR_TEXT_MAX + 1], why[STORE_ERR_TEXT_MAX + 48];
 		/* Not connected without it: try a new connection, with backoff. */
-		snprintf(why, sizeof(why), "LISTEN refused (SQLSTATE %s: %s)",
+		snprintf(why, sizeof(why), "%s refused (SQLSTATE %s: %s)",
+			 s->op == STORE_OP_LISTEN ? "LISTEN" : "registering the perspective",
 			 state, error_text(res, msg, sizeof(msg)));
 		store_conn_drop(&s->pg, why);
 	} else if (s->op == STORE_OP_WRITE)

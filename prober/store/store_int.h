@@ -23,6 +23,7 @@
 enum store_op {
 	STORE_OP_NONE = 0,
 	STORE_OP_LISTEN,
+	STORE_OP_REGISTER,
 	STORE_OP_WRITE,
 	STORE_OP_EXPIRE,
 	STORE_OP_LEASE,
@@ -38,6 +39,9 @@ struct store {
 	bool connected;             /* CONNECTION_OK and LISTEN done */
 	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
 	struct event ev_retry;      /* the next statement out of its backoff */
+	struct event ev_due;        /* a row of ours becomes due: wake the owner */
+	uint64_t due_at_ms;         /* monotonic time ev_due is armed for */
+	char *sources_literal;      /* params' source addresses as {..}, owned */
 
 	enum store_op op;           /* statement in flight */
 	unsigned lease_want;        /* rows wanted by the daemon; 0 = none */

@@ -13,27 +13,31 @@
 const char store_sql_listen[] = "LISTEN ntpverify_due";
 
 /*
- * Claim due rows. The CTE locks at most $1 rows and skips rows another
- * prober holds, so several probers share one database safely; the lease
- * token proves ownership when the result is written.
+ * Claim our perspective's due rows ($5). The CTE locks at most $1 rows of
+ * verification_probe and skips rows another prober of the same perspective
+ * holds; other perspectives have rows of their own and never block us.
+ * The lease token proves ownership when the result is written.
  */
 const char store_sql_lease[] =
 	"WITH due AS ("
-	" SELECT id FROM verification"
-	" WHERE state = 'pending' AND next_probe_at <= now()"
-	"   AND expires_at > now()"
-	"   AND created_at > now() - $4::double precision * interval '1 millisecond'"
-	"   AND (lease_until IS NULL OR lease_until < now())"
-	" ORDER BY next_probe_at"
+	" SELECT p.verification_id FROM verification_probe p"
+	" JOIN verification v ON v.id = p.verification_id"
+	" WHERE p.perspective = $5 AND p.active AND p.next_probe_at <= now()"
+	"   AND (p.lease_until IS NULL OR p.lease_until < now())"
+	"   AND v.state = 'pending' AND v.expires_at > now()"
+	"   AND v.created_at > now() - $4::double precision * interval '1 millisecond'"
+	" ORDER BY p.next_probe_at"
 	" LIMIT $1"
-	" FOR UPDATE SKIP LOCKED)"
-	" UPDATE verification v"
+	" FOR UPDATE OF p SKIP LOCKED)"
+	" UPDATE verification_probe p"
 	" SET lease_owner = $2, lease_token = gen_random_uuid(),"
 	"     lease_until = now() + $3::double precision * interval '1 millisecond'"
-	" FROM due WHERE v.id = due.id"
-	" RETURNING v.id, host(v.server_ip), v.token, v.attempts,"
-	"           v.lease_token::text, v.method, v.key_id, v.key_type,"
-	"           v.key_secret";
+	" FROM due, verification v"
+	" WHERE p.verification_id = due.verification_id AND p.perspective = $5"
+	"   AND v.id = p.verification_id"
+	" RETURNING v.id, host(v.server_ip), v.token, p.attempts,"
+	"           p.lease_token::text, v.method, v.key_id, v.key_type,"
+	"           v.key_secret, v.proof_version";
 
 /* The columns of sql_lease's RETURNING list, in order. */
 enum lease_col {
@@ -46,6 +50,7 @@ enum lease_col {
 	LEASE_COL_KEY_ID,
 	LEASE_COL_KEY_TYPE,
 	LEASE_COL_KEY_SECRET,
+	LEASE_COL_PROOF_VERSION,
 };
 
 /*
@@ -60,6 +65,9 @@ const char store_sql_expire[] =
 	"   AND (expires_at <= now()"
 	"        OR created_at <= now() - $1::double precision * interval '1 millisecond')"
 	"   AND (lease_until IS NULL OR lease_until < now())"
+	"   AND NOT EXISTS (SELECT 1 FROM verification_probe p"
+	"       WHERE p.verification_id = verification.id AND p.active"
+	"         AND p.lease_until >= now())"
 	" RETURNING id, host(server_ip)";
 
 /* The columns of sql_expire's RETURNING list. */
@@ -69,60 +77,22 @@ enum expire_col {
 };
 
 /*
- * Record a batch of attempts in one statement. A row is updated only while
- * it is pending and we still hold its lease; a verified result is applied
- * even after the lease was lost (it is a fact, and writing it twice is a
- * no-op because the row is then no longer pending). Rows with a NULL
- * outcome are leases given back unprobed. The audit row is inserted only
- * for attempts that were applied, so a retried write never duplicates it.
- * attempts stops at the schema's bound (migration 003's CHECK): a row the
- * web site wrote at the bound still takes its result (in bigint, so that
- * not even a row from before the CHECK can overflow it).
+ * Record a batch of attempts in one statement: ntpverify_record() (see
+ * sql/schema.sql) applies them to our perspective's rows while the row is
+ * pending and the lease is ours (a verified result also without it, once),
+ * writes the audit rows and takes the quorum decision, atomically. Rows
+ * with a NULL outcome are leases given back unprobed. $3 false: a verified
+ * result alone, without its audit row (the database rejected that).
  */
 const char store_sql_write[] =
-	"WITH r AS ("
-	" SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[],"
-	"                      $5::inet[], $6::float8[], $7::float8[], $8::float8[])"
-	"   AS r(id, lease_token, outcome, detail, source, rtt_ms, attempted_at,"
-	"        retry_after)),"
-	" upd AS ("
-	" UPDATE verification v SET"
-	"  state = CASE WHEN r.outcome = 'verified' THEN 'verified' ELSE v.state END,"
-	"  attempts = LEAST(v.attempts::bigint + CASE WHEN r.outcome IS NULL THEN 0 ELSE 1 END,"
-	"                   " STORE_ATTEMPTS_MAX_TEXT "),"
-	"  last_probe_at = COALESCE(to_timestamp(r.attempted_at), v.last_probe_at),"
-	"  last_outcome = COALESCE(r.outcome, v.last_outcome),"
-	"  last_detail = CASE WHEN r.outcome IS NULL THEN v.last_detail ELSE r.detail END,"
-	"  verified_at = CASE WHEN r.outcome = 'verified' THEN to_timestamp(r.attempted_at)"
-	"                ELSE v.verified_at END,"
-	"  verified_by = CASE WHEN r.outcome = 'verified'"
-	"                THEN $9 || ' ' || host(r.source) ELSE v.verified_by END,"
-	"  next_probe_at = now() + r.retry_after * interval '1 second',"
-	"  lease_owner = NULL, lease_token = NULL, lease_until = NULL"
-	" FROM r"
-	" WHERE v.id = r.id AND v.state = 'pending'"
-	"   AND (v.lease_token = r.lease_token OR r.outcome = 'verified')"
-	" RETURNING v.id, host(v.server_ip) AS server, v.state, v.verified_by,"
-	"           r.outcome, r.detail, r.source, r.rtt_ms, r.attempted_at),"
-	" ins AS ("
-	" INSERT INTO probe_attempt (verification_id, attempted_at, prober,"
-	"                            source_address, outcome, detail, rtt_ms)"
-	" SELECT id, to_timestamp(attempted_at), $9, source, outcome, detail, rtt_ms"
-	" FROM upd WHERE outcome IS NOT NULL)"
-	" SELECT id, server, state, verified_by FROM upd";
+	"SELECT id, server, state, verified_by, next_in FROM ntpverify_record("
+	" $1, $2, $3::boolean, $4::bigint[], $5::uuid[], $6::text[], $7::text[],"
+	" $8::inet[], $9::float8[], $10::float8[], $11::float8[],"
+	" $12::boolean[], $13::integer[])";
 
-/*
- * A verified result whose full WRITE the database rejected as data: only
- * the state change, no attempt row, no detail, attempts untouched. Same
- * columns as sql_write's final SELECT.
- */
-const char store_sql_write_verified[] =
-	"UPDATE verification SET state = 'verified',"
-	"  verified_at = to_timestamp($2::float8),"
-	"  verified_by = $4 || ' ' || host($3::inet),"
-	"  lease_owner = NULL, lease_token = NULL, lease_until = NULL"
-	" WHERE id = $1::bigint AND state = 'pending'"
-	" RETURNING id, host(server_ip) AS server, state, verified_by";
+/* Register our perspective: $1 name, $2 region, $3 source addresses. */
+const char store_sql_register[] =
+	"SELECT ntpverify_register($1, $2, $3::inet[])";
 
 /* The columns of sql_write's final SELECT list. */
 enum write_col {
@@ -130,9 +100,10 @@ enum write_col {
 	WRITE_COL_SERVER,
 	WRITE_COL_STATE,
 	WRITE_COL_VERIFIED_BY,
+	WRITE_COL_NEXT_IN,
 };
 
-/* The arrays $1..$8 of sql_write's unnest(), in order. */
+/* The arrays $4..$13 of sql_write, in order (indexes into arrays[]). */
 enum write_param {
 	WRITE_PARAM_ID,
 	WRITE_PARAM_LEASE_TOKEN,
@@ -142,8 +113,12 @@ enum write_param {
 	WRITE_PARAM_RTT_MS,
 	WRITE_PARAM_ATTEMPTED_AT,
 	WRITE_PARAM_RETRY_AFTER,
-	WRITE_PARAM_PROBER, /* $9, a plain text parameter */
+	WRITE_PARAM_CONTRARY,
+	WRITE_PARAM_PROOF_VERSION,
 };
+
+/* The scalar parameters before the arrays. */
+#define WRITE_SCALARS 3 /* $1 perspective, $2 prober, $3 audit */
 
 const char store_sql_count[] =
 	"SELECT count(*) FROM verification WHERE state = 'pending'";
@@ -157,7 +132,7 @@ enum count_col {
 
 void store_sql_lease_params(struct store_sql_params *p, unsigned n,
 			    const char *prober_name, uint64_t lease_time_ms,
-			    uint64_t expiry_ms)
+			    uint64_t expiry_ms, const char *perspective)
 {
 	snprintf(p->buf[0], sizeof(p->buf[0]), "%u", n);
 	snprintf(p->buf[2], sizeof(p->buf[2]), "%" PRIu64, lease_time_ms);
@@ -166,7 +141,8 @@ void store_sql_lease_params(struct store_sql_params *p, unsigned n,
 	p->values[1] = prober_name;
 	p->values[2] = p->buf[2];
 	p->values[3] = p->buf[3];
-	p->n = 4;
+	p->values[4] = perspective;
+	p->n = 5;
 }
 
 void store_sql_expire_params(struct store_sql_params *p, uint64_t expiry_ms)
@@ -185,19 +161,6 @@ const char *store_sql_error_text(const char *msg, char *buf, size_t len)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	return buf[0] ? buf : "connection lost";
-}
-
-void store_sql_verified_params(struct store_sql_params *p,
-			       const struct store_result *r,
-			       const char *prober_name)
-{
-	snprintf(p->buf[0], sizeof(p->buf[0]), "%" PRId64, r->id);
-	snprintf(p->buf[1], sizeof(p->buf[1]), "%.6f", r->attempted_at);
-	p->values[0] = p->buf[0];
-	p->values[1] = p->buf[1];
-	p->values[2] = r->source[0] ? r->source : NULL;
-	p->values[3] = prober_name;
-	p->n = 4;
 }
 
 /* --- array literals ---------------------------------------------------- */
@@ -297,11 +260,14 @@ static void push_result(struct pg_array *a, const struct store_result *r)
 		    r->attempted_at);
 	push_double(&a[WRITE_PARAM_RETRY_AFTER], true, 3,
 		    r->retry_after_s);
+	pg_array_push(&a[WRITE_PARAM_CONTRARY], r->contrary ? "t" : "f", false);
+	snprintf(num, sizeof(num), "%d", r->proof_version);
+	pg_array_push(&a[WRITE_PARAM_PROOF_VERSION], num, false);
 }
 
 void store_write_params_build(struct store_write_params *wp,
 			      const struct store_result *head, unsigned limit,
-			      const char *prober_name)
+			      const struct store_write_who *who)
 {
 	wp->n = 0;
 	for (int i = 0; i < STORE_WRITE_ARRAYS; i++)
@@ -309,11 +275,13 @@ void store_write_params_build(struct store_write_params *wp,
 	for (const struct store_result *r = head; r && wp->n < limit;
 	     r = r->next, wp->n++)
 		push_result(wp->arrays, r);
+	wp->values[0] = who->perspective;
+	wp->values[1] = who->prober_name;
+	wp->values[2] = who->audit ? "t" : "f";
 	for (int i = 0; i < STORE_WRITE_ARRAYS; i++) {
 		pg_array_close(&wp->arrays[i]);
-		wp->values[i] = wp->arrays[i].buf;
+		wp->values[WRITE_SCALARS + i] = wp->arrays[i].buf;
 	}
-	wp->values[WRITE_PARAM_PROBER] = prober_name;
 }
 
 void store_write_params_free(struct store_write_params *wp)
@@ -352,6 +320,7 @@ void store_sql_lease_row(const PGresult *res, int i, struct store_lease *l)
 		col_copy(res, i, LEASE_COL_KEY_SECRET, l->key_secret,
 			 sizeof(l->key_secret));
 	}
+	l->proof_version = atoi(PQgetvalue(res, i, LEASE_COL_PROOF_VERSION));
 }
 
 void store_sql_written_row(const PGresult *res, int i,
@@ -361,6 +330,9 @@ void store_sql_written_row(const PGresult *res, int i,
 	out->server = PQgetvalue(res, i, WRITE_COL_SERVER);
 	out->state = verification_state_parse(PQgetvalue(res, i, WRITE_COL_STATE));
 	out->verified_by = PQgetvalue(res, i, WRITE_COL_VERIFIED_BY);
+	out->next_in_s = PQgetisnull(res, i, WRITE_COL_NEXT_IN)
+				 ? -1
+				 : strtod(PQgetvalue(res, i, WRITE_COL_NEXT_IN), NULL);
 }
 
 int64_t store_sql_written_id(const PGresult *res, int i)
@@ -375,6 +347,7 @@ void store_sql_expired_row(const PGresult *res, int i,
 	out->server = PQgetvalue(res, i, EXPIRE_COL_SERVER);
 	out->state = VERIFICATION_EXPIRED;
 	out->verified_by = "";
+	out->next_in_s = -1;
 }
 
 bool store_sql_written_has(const PGresult *res, int64_t id)

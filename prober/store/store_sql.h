@@ -17,12 +17,11 @@
 #include "store/store.h"
 
 extern const char store_sql_listen[]; /* LISTEN for the due channel */
-extern const char store_sql_lease[];  /* $1 n, $2 prober, $3 lease ms, $4 expiry ms */
+extern const char store_sql_lease[];  /* $1 n, $2 prober, $3 lease ms, $4 expiry ms, $5 perspective */
 extern const char store_sql_expire[]; /* $1 expiry ms */
-extern const char store_sql_write[];  /* $1..$8 arrays, $9 prober */
+extern const char store_sql_write[];  /* $1 perspective, $2 prober, $3 audit, $4..$13 arrays */
+extern const char store_sql_register[]; /* $1 perspective, $2 region, $3 inet[] */
 extern const char store_sql_count[];  /* pending rows */
-/* A verified result's state change alone: $1 id, $2 attempted_at, $3 source, $4 prober */
-extern const char store_sql_write_verified[];
 
 /* verification.attempts stops here (migration 003's CHECK). */
 #define STORE_ATTEMPTS_MAX 1000000
@@ -30,14 +29,14 @@ extern const char store_sql_write_verified[];
 
 /* The text parameters of a LEASE or an EXPIRE. */
 struct store_sql_params {
-	char buf[4][32];        /* formatted numbers */
-	const char *values[4];  /* for PQsendQueryParams */
+	char buf[5][32];        /* formatted numbers */
+	const char *values[5];  /* for PQsendQueryParams */
 	int n;                  /* parameters used */
 };
 
 void store_sql_lease_params(struct store_sql_params *p, unsigned n,
 			    const char *prober_name, uint64_t lease_time_ms,
-			    uint64_t expiry_ms);
+			    uint64_t expiry_ms, const char *perspective);
 void store_sql_expire_params(struct store_sql_params *p, uint64_t expiry_ms);
 
 /*
@@ -46,14 +45,6 @@ void store_sql_expire_params(struct store_sql_params *p, uint64_t expiry_ms);
  * Returns buf or that constant.
  */
 const char *store_sql_error_text(const char *msg, char *buf, size_t len);
-
-/*
- * The parameters of store_sql_write_verified for r (a verified result):
- * values[] point into p and r, which must outlive the call.
- */
-void store_sql_verified_params(struct store_sql_params *p,
-			       const struct store_result *r,
-			       const char *prober_name);
 
 /* A PostgreSQL array literal being built: {a,"b",NULL}. */
 struct pg_array {
@@ -70,13 +61,21 @@ void pg_array_push(struct pg_array *a, const char *val, bool quote);
 void pg_array_close(struct pg_array *a);
 void pg_array_free(struct pg_array *a);
 
-#define STORE_WRITE_ARRAYS 8 /* $1..$8 of store_sql_write */
-#define STORE_WRITE_PARAMS 9 /* and $9, the prober name */
+#define STORE_WRITE_ARRAYS 10 /* $4..$13 of store_sql_write */
+#define STORE_WRITE_PARAMS 13 /* and $1..$3 before them */
+
+/* Who writes, and whether with audit rows ($1..$3 of store_sql_write). */
+struct store_write_who {
+	const char *perspective; /* verification_probe.perspective */
+	const char *prober_name; /* probe_attempt.prober */
+	bool audit;              /* false: a verified result alone, no attempt row */
+};
 
 /* The parameters of one WRITE; values[] point into arrays[] and prober. */
 struct store_write_params {
 	struct pg_array arrays[STORE_WRITE_ARRAYS]; /* owned */
-	const char *values[STORE_WRITE_PARAMS];     /* for PQsendQueryParams */
+	const char *values[STORE_WRITE_PARAMS];     /* for PQsendQueryParams;
+						       [0..2] point into who */
 	unsigned n;                                 /* results included */
 };
 
@@ -87,7 +86,7 @@ struct store_write_params {
  */
 void store_write_params_build(struct store_write_params *wp,
 			      const struct store_result *head, unsigned limit,
-			      const char *prober_name);
+			      const struct store_write_who *who);
 void store_write_params_free(struct store_write_params *wp);
 
 /* One row of a WRITE or EXPIRE that reached the database. */
@@ -96,6 +95,7 @@ struct store_written {
 	const char *server;               /* host(server_ip); points into res */
 	enum verification_state state;    /* the row's state now */
 	const char *verified_by;          /* "" unless verified; into res */
+	double next_in_s;                 /* our perspective's next probe in; < 0 none */
 };
 
 /*

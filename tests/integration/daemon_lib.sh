@@ -47,6 +47,12 @@ nv_sql_wait() {
 	done
 }
 
+# nv_migrate CONF: bring the test database's schema up to date. The
+# policy's confirmations become NV_CONFIRMATIONS (default 1: the tests that
+# predate corroboration count one probe per verification; the quorum_*
+# tests set the policy themselves).
 nv_migrate() { # CONF
 	"$NTPVERIFY" migrate --config "$1" >/dev/null || { nv_log "migrate failed"; exit 1; }
+	nv_psql -c "UPDATE verification_policy SET confirmations = ${NV_CONFIRMATIONS:-1}" ||
+		{ nv_log "setting the policy failed"; exit 1; }
 }

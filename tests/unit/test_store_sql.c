@@ -129,25 +129,35 @@ static void test_write_params(void **state)
 	r[1].attempted_at = 99;
 	r[1].retry_after_s = 0.25;
 	r[1].next = &r[2];
+	r[1].contrary = true;
+	r[1].proof_version = 3;
+	r[0].proof_version = 1;
 	r[2].id = 9; /* beyond the limit: not included */
 
-	store_write_params_build(&wp, r, 2, "prober-a");
+	struct store_write_who who = { "fra1", "prober-a", true };
+	store_write_params_build(&wp, r, 2, &who);
 	assert_int_equal(wp.n, 2);
-	assert_string_equal(wp.values[0], "{42,-7}");
-	assert_string_equal(wp.values[1],
+	assert_string_equal(wp.values[0], "fra1");
+	assert_string_equal(wp.values[1], "prober-a");
+	assert_string_equal(wp.values[2], "t");
+	assert_string_equal(wp.values[3], "{42,-7}");
+	assert_string_equal(wp.values[4],
 			    "{\"0b7e9a44-3c1f-4a55-9a0e-2f1d6c1e8b11\",NULL}");
-	assert_string_equal(wp.values[2], "{\"verified\",NULL}");
-	assert_string_equal(wp.values[3], "{\"token \\\"ok\\\"\",NULL}");
-	assert_string_equal(wp.values[4], "{\"192.0.2.10\",NULL}");
-	assert_string_equal(wp.values[5], "{12.346,NULL}");
-	assert_string_equal(wp.values[6], "{1700000000.500000,NULL}");
-	assert_string_equal(wp.values[7], "{60.000,0.250}");
-	assert_string_equal(wp.values[8], "prober-a");
+	assert_string_equal(wp.values[5], "{\"verified\",NULL}");
+	assert_string_equal(wp.values[6], "{\"token \\\"ok\\\"\",NULL}");
+	assert_string_equal(wp.values[7], "{\"192.0.2.10\",NULL}");
+	assert_string_equal(wp.values[8], "{12.346,NULL}");
+	assert_string_equal(wp.values[9], "{1700000000.500000,NULL}");
+	assert_string_equal(wp.values[10], "{60.000,0.250}");
+	assert_string_equal(wp.values[11], "{f,t}");
+	assert_string_equal(wp.values[12], "{1,3}");
 	store_write_params_free(&wp);
 
-	store_write_params_build(&wp, NULL, 1000, "p");
+	who.audit = false;
+	store_write_params_build(&wp, NULL, 1000, &who);
 	assert_int_equal(wp.n, 0);
-	assert_string_equal(wp.values[0], "{}");
+	assert_string_equal(wp.values[2], "f");
+	assert_string_equal(wp.values[3], "{}");
 	store_write_params_free(&wp);
 }
 
@@ -156,12 +166,12 @@ static void test_lease_rows(void **state)
 	static const char *const cells[] = {
 		"12", "192.0.2.5", "tok-abc", "3",
 		"11111111-2222-3333-4444-555555555555", "setvar", NULL, NULL,
-		NULL,
+		NULL, "1",
 		"9223372036854775807", "2001:db8::1", "", "0",
 		"66666666-2222-3333-4444-555555555555", "key", "65535",
-		"AES128", "00112233445566778899aabbccddeeff",
+		"AES128", "00112233445566778899aabbccddeeff", "7",
 	};
-	PGresult *res = make_result(9, 2, cells);
+	PGresult *res = make_result(10, 2, cells);
 	struct store_lease l;
 
 	(void)state;
@@ -173,6 +183,7 @@ static void test_lease_rows(void **state)
 	assert_string_equal(l.lease_token,
 			    "11111111-2222-3333-4444-555555555555");
 	assert_false(l.key_method);
+	assert_int_equal(l.proof_version, 1);
 	assert_int_equal(l.key_id, 0);
 	assert_string_equal(l.key_type, "");
 	assert_string_equal(l.key_secret, "");
@@ -252,9 +263,10 @@ static void test_statement_parameters(void **state)
 {
 	(void)state;
 	assert_non_null(strstr(store_sql_write, "$9"));
-	assert_null(strstr(store_sql_write, "$10"));
-	assert_non_null(strstr(store_sql_lease, "$4"));
-	assert_null(strstr(store_sql_lease, "$5"));
+	assert_non_null(strstr(store_sql_write, "$13"));
+	assert_null(strstr(store_sql_write, "$14"));
+	assert_non_null(strstr(store_sql_lease, "$5"));
+	assert_null(strstr(store_sql_lease, "$6"));
 	assert_non_null(strstr(store_sql_expire, "$1"));
 	assert_null(strstr(store_sql_expire, "$2"));
 }
@@ -266,8 +278,9 @@ static void test_params_and_errors(void **state)
 	char buf[32];
 
 	(void)state;
-	store_sql_lease_params(&p, 250, "prober-a", 60000, 259200000);
-	assert_int_equal(p.n, 4);
+	store_sql_lease_params(&p, 250, "prober-a", 60000, 259200000, "fra1");
+	assert_int_equal(p.n, 5);
+	assert_string_equal(p.values[4], "fra1");
 	assert_string_equal(p.values[0], "250");
 	assert_string_equal(p.values[1], "prober-a");
 	assert_string_equal(p.values[2], "60000");
@@ -290,51 +303,19 @@ static void test_params_and_errors(void **state)
 }
 
 /*
- * attempts stops at the schema's bound, so a row the web site wrote at
- * attempts = 1000000 still takes its result instead of failing the CHECK.
+ * The WRITE is the database's ntpverify_record(): attempts stop at the
+ * schema's bound there (tests/integration/quorum_*.sh exercise it); here
+ * only that every parameter reaches it, the audit switch included.
  */
-static void test_write_clamps_attempts(void **state)
+static void test_write_calls_record(void **state)
 {
-	char want[96];
-
 	(void)state;
 	assert_int_equal(STORE_ATTEMPTS_MAX, 1000000);
 	assert_int_equal(atoi(STORE_ATTEMPTS_MAX_TEXT), STORE_ATTEMPTS_MAX);
-	snprintf(want, sizeof(want), "attempts = LEAST(v.attempts::bigint + ");
-	assert_non_null(strstr(store_sql_write, want));
-	assert_non_null(strstr(store_sql_write, STORE_ATTEMPTS_MAX_TEXT ")"));
-	/* Nowhere else is attempts written without the bound. */
-	assert_null(strstr(strstr(store_sql_write, want) + 1, "attempts ="));
-}
-
-/* The fallback for a verified result: the state change and nothing else. */
-static void test_verified_params(void **state)
-{
-	struct store_sql_params p;
-	struct store_result r;
-
-	(void)state;
-	memset(&r, 0, sizeof(r));
-	r.id = 9007199254740993; /* beyond a double's integers */
-	r.outcome = OUTCOME_VERIFIED;
-	r.attempted_at = 1714567890.25;
-	snprintf(r.source, sizeof(r.source), "192.0.2.10");
-	store_sql_verified_params(&p, &r, "prober-a");
-	assert_int_equal(p.n, 4);
-	assert_string_equal(p.values[0], "9007199254740993");
-	assert_string_equal(p.values[1], "1714567890.250000");
-	assert_string_equal(p.values[2], "192.0.2.10");
-	assert_string_equal(p.values[3], "prober-a");
-	r.source[0] = '\0';
-	store_sql_verified_params(&p, &r, "prober-a");
-	assert_null(p.values[2]);
-	/* No audit row, no attempts, no detail: nothing a row's data can break. */
-	assert_non_null(strstr(store_sql_write_verified, "$4"));
-	assert_null(strstr(store_sql_write_verified, "$5"));
-	assert_null(strstr(store_sql_write_verified, "probe_attempt"));
-	assert_null(strstr(store_sql_write_verified, "attempts"));
-	assert_null(strstr(store_sql_write_verified, "detail"));
-	assert_non_null(strstr(store_sql_write_verified, "state = 'pending'"));
+	assert_non_null(strstr(store_sql_write, "ntpverify_record("));
+	assert_non_null(strstr(store_sql_write, "$3::boolean"));
+	assert_non_null(strstr(store_sql_register, "ntpverify_register("));
+	assert_int_equal(STORE_WRITE_PARAMS, STORE_WRITE_ARRAYS + 3);
 }
 
 static void test_written_has(void **state)
@@ -454,8 +435,7 @@ int main(void)
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_statement_parameters),
 		cmocka_unit_test(test_params_and_errors),
-		cmocka_unit_test(test_write_clamps_attempts),
-		cmocka_unit_test(test_verified_params),
+		cmocka_unit_test(test_write_calls_record),
 		cmocka_unit_test(test_written_has),
 		cmocka_unit_test(test_queue_bound),
 		cmocka_unit_test(test_queue_all_verified),
