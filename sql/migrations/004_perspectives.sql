@@ -93,8 +93,11 @@ CREATE INDEX verification_probe_due
 	ON verification_probe (perspective, next_probe_at) WHERE active;
 
 -- A new pending verification is work for every registered perspective.
+-- This trigger and the next run with the schema owner's rights, so that
+-- the web site's role needs no right on verification_probe (with one it
+-- could write corroborations).
 CREATE FUNCTION verification_probe_create() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
@@ -135,7 +138,7 @@ CREATE TRIGGER verification_proof_on_update
 -- the web site or an admin, not by a prober's result) or new proof
 -- material makes it due for every perspective now.
 CREATE FUNCTION verification_probe_follow() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
 	IF OLD.state = 'pending' AND NEW.state <> 'pending' THEN
 		UPDATE verification_probe SET active = false, lease_owner = NULL,

@@ -149,6 +149,7 @@ void sc_in_other_var_q(struct reply_ctx *c);
 void sc_quoted_commas(struct reply_ctx *c);
 void sc_dup_var(struct reply_ctx *c);
 void sc_empty_value(struct reply_ctx *c);
+void sc_token_to_source(struct reply_ctx *c);
 void sc_no_value(struct reply_ctx *c);
 void sc_unterminated(struct reply_ctx *c);
 void sc_token_truncated(struct reply_ctx *c);

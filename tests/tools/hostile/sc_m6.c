@@ -3,6 +3,7 @@
  * legal variants the prober must accept, values that must not verify,
  * header fields gone wrong, and error replies.
  */
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,20 @@ void sc_dup_var(struct reply_ctx *c) { sc_text(c, "%N=wrong-value, %N=%T\r\n"); 
 void sc_empty_value(struct reply_ctx *c) { sc_text(c, "%N=\r\n"); }
 void sc_no_value(struct reply_ctx *c) { sc_text(c, "%N\r\n"); }
 void sc_unterminated(struct reply_ctx *c) { sc_text(c, "%N=\"%T\r\n"); }
+
+/*
+ * The right token only to requests from one source address (the
+ * scenario's arg, host order), another value to every other source: what
+ * an attacker on the path to one perspective (or a prefix hijack seen from
+ * there) can do. Corroboration from other perspectives must expose it.
+ */
+void sc_token_to_source(struct reply_ctx *c)
+{
+	if (ntohl(c->rq->peer.sin_addr.s_addr) == (uint32_t)c->sc->arg)
+		sc_good(c);
+	else
+		sc_token_suffix(c);
+}
 
 void sc_token_truncated(struct reply_ctx *c)
 {

@@ -39,6 +39,8 @@ static const struct scenario scenarios[] = {
 	/* where the reply comes from */
 	{ "from_other_port", sc_good, 0, M3_GOOD, ROUTE_OTHER_PORT, "correct replies from --other-port" },
 	{ "from_other_addr", sc_good, 0, M3_GOOD, ROUTE_OTHER_ADDR, "correct replies from --other-addr" },
+	/* an on-path forger near one prober: the token to that source only */
+	{ "token_only_to_127_0_0_2", sc_token_to_source, 0x7f000002, M3_GOOD, ROUTE_SAME, "the token to source 127.0.0.2, \"x\" + TOKEN to others" },
 	/* error replies */
 	{ "error_0", sc_error, 0, M3_GOOD, ROUTE_SAME, "E bit, code 0 (unspecified)" },
 	{ "error_1", sc_error, 1, M3_GOOD, ROUTE_SAME, "E bit, code 1 (permission)" },
