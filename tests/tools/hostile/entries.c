@@ -28,9 +28,12 @@ struct entry *find_entry(struct in_addr a)
 static void write_entry(FILE *f, const struct entry *e, const char *addr)
 {
 	fprintf(f, "%s %s m6=%lu m3=%lu other=%lu sent=%lu junk=%lu "
-		   "first_ms=%lld last_ms=%lld\n",
+		   "first_ms=%lld last_ms=%lld m6_last=%u/%u/%lld "
+		   "m6_prev=%u/%u/%lld\n",
 		addr, e->sc->name, e->m6, e->m3, e->other, e->sent, e->junk,
-		e->first_ms, e->last_ms);
+		e->first_ms, e->last_ms, e->m6_log[0].port, e->m6_log[0].seq,
+		e->m6_log[0].ms, e->m6_log[1].port, e->m6_log[1].seq,
+		e->m6_log[1].ms);
 }
 
 void write_stats(FILE *f)

@@ -57,6 +57,10 @@ struct entry {
 	unsigned long sent, junk;    /* datagrams sent (junk included) */
 	bool have_seq;               /* a mode 6 request arrived: */
 	uint16_t seq;                /* its sequence (junk must never hit it) */
+	/* The last two mode 6 requests, [0] the latest: source port,
+	 * sequence, CLOCK_REALTIME ms (0 = none), so a test can tell
+	 * independent probes apart. */
+	struct { uint16_t port, seq; long long ms; } m6_log[2];
 	long long first_ms, last_ms; /* CLOCK_REALTIME; 0 = never */
 };
 

@@ -26,10 +26,13 @@
  * so a test can assert what each destination received and sent:
  *
  *     ADDRESS SCENARIO m6=N m3=N other=N sent=N junk=N first_ms=T last_ms=T
+ *         m6_last=PORT/SEQ/T m6_prev=PORT/SEQ/T
  *
  * first_ms/last_ms are CLOCK_REALTIME milliseconds of the first request
  * and of the last datagram sent or received for that address (0 = none),
- * comparable with timestamps PostgreSQL records.
+ * comparable with timestamps PostgreSQL records; m6_last and m6_prev are
+ * the source port, sequence number and time of the last two mode 6
+ * requests (0/0/0 when there were fewer).
  *
  * Everything is bounded: at most MAX_FRAGS fragments per request, --junk
  * (at most JUNK_MAX) junk datagrams per request, JUNK_TOTAL_MAX in all,

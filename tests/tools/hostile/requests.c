@@ -2,6 +2,7 @@
  * requests.c - reading datagrams off the main socket, parsing them the
  * way a server would, and handing each to its address's scenario.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,6 +60,10 @@ static void handle(struct request *rq)
 	e->m6++;
 	e->have_seq = true;
 	e->seq = rq->sequence;
+	e->m6_log[1] = e->m6_log[0];
+	e->m6_log[0].port = ntohs(rq->peer.sin_port);
+	e->m6_log[0].seq = rq->sequence;
+	e->m6_log[0].ms = e->last_ms;
 	if (e->sc->m6 != NULL)
 		e->sc->m6(&c);
 }
