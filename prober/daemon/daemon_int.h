@@ -28,8 +28,24 @@
 #include "engine/ratelimit.h"
 #include "store/store.h"
 
-/* How long SIGTERM waits for the database once probes are done. */
-#define DRAIN_DB_GRACE_MS 15000
+/*
+ * SIGTERM's bound, independent of probe.timeout: probes in flight get at
+ * most DRAIN_PROBE_GRACE_MS to finish (then they are cancelled and their
+ * leases given back), then the database gets at most DRAIN_DB_GRACE_MS to
+ * take the results. No wait at all for probes when none is in flight.
+ * DRAIN_MAX_MS stays well under the unit's TimeoutStopSec (30 s).
+ */
+#define DRAIN_PROBE_GRACE_MS 5000
+#define DRAIN_DB_GRACE_MS 10000
+#define DRAIN_MAX_MS (DRAIN_PROBE_GRACE_MS + DRAIN_DB_GRACE_MS)
+/*
+ * Of a lease, the end is kept free: a probe starts at the latest
+ * probe.timeout + LEASE_MARGIN_MS before the lease ends, so that its result
+ * reaches the database while the row is still ours (clock skew between us
+ * and PostgreSQL, the LEASE's round trip, the WRITE's). With a lease only
+ * a little longer than probe.timeout the margin shrinks to half the slack.
+ */
+#define LEASE_MARGIN_MS 2000
 #define PRUNE_INTERVAL_MS 60000
 
 /* One leased verification, from lease to written result. */
@@ -40,6 +56,7 @@ struct job {
 	struct sockaddr_storage dst;  /* server address, NTP port */
 	socklen_t dstlen;             /* sizeof the address in dst */
 	uint64_t not_before_ms;       /* monotonic; rate limits said wait */
+	uint64_t start_by_ms;         /* monotonic; not started by then: give back */
 	bool probing;                 /* in the probing list */
 	struct probe probe;           /* the attempt on the wire */
 	struct daemon *d;             /* back pointer for callbacks */
@@ -60,7 +77,10 @@ struct daemon {
 	unsigned next_source[2];      /* round-robin per family (v4, v6) */
 	bool db_up;                   /* store connected */
 	bool draining;                /* SIGTERM: finish and exit */
+	bool drain_db_phase;          /* draining: probes done, waiting for the database */
 	bool lease_more;              /* last lease was full: ask again */
+	double bucket_est;            /* the global bucket's level, as we count it */
+	uint64_t bucket_est_ms;       /* monotonic time of bucket_est */
 	int exit_status;              /* for cmd_run */
 	struct event ev_sched;        /* next waiting job may start */
 	struct event ev_poll;         /* lease even without NOTIFY */
@@ -79,6 +99,21 @@ struct daemon {
 void sched_run(struct daemon *d);
 
 /* jobs.c */
+/* Of a lease, the milliseconds in which a probe may still start. */
+uint64_t lease_usable_ms(const struct nv_config *cfg);
+/*
+ * Attempts the global limit lets start within lease_usable_ms(), with
+ * `tokens` in the bucket now (at most max_in_flight, at least 1).
+ */
+unsigned lease_start_capacity(const struct nv_config *cfg, double tokens);
+/*
+ * Our count of the global bucket, for lease_start_capacity(): refilled at
+ * global_pps up to global_burst, one token less per packet sent (called
+ * from the packet gate). ratelimit.c enforces; this only estimates.
+ */
+void lease_bucket_refill(struct daemon *d, uint64_t now_ms);
+void lease_bucket_take(struct daemon *d, uint64_t now_ms);
+/* Lease what can be probed before the leases end (see jobs.c). */
 void maybe_lease(struct daemon *d);
 void job_free(struct daemon *d, struct job *j);
 /* Record an outcome (or, with outcome < 0, give the lease back). */
