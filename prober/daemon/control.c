@@ -148,7 +148,7 @@ static void prune_cb(evutil_socket_t fd, short what, void *arg)
 static void log_unwritten_one(void *arg, const struct store_result *r)
 {
 	unsigned *releases = arg;
-	char when[32] = "?";
+	char when[32] = "?", rtt[32] = "-";
 	time_t t = (time_t)r->attempted_at;
 	struct tm tm;
 
@@ -158,10 +158,12 @@ static void log_unwritten_one(void *arg, const struct store_result *r)
 	}
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (r->rtt_ms >= 0)
+		snprintf(rtt, sizeof(rtt), "%.3f", r->rtt_ms);
 	log_err("shutdown: unwritten result: verification %" PRId64
-		" outcome %s attempted_at %s source %s rtt_ms %.3f",
+		" outcome %s attempted_at %s source %s rtt_ms %s",
 		r->id, outcome_name((enum outcome)r->outcome), when,
-		r->source[0] != '\0' ? r->source : "-", r->rtt_ms);
+		r->source[0] != '\0' ? r->source : "-", rtt);
 }
 
 static void log_unwritten(struct daemon *d)
