@@ -32,7 +32,7 @@ static bool gate(void *arg, const struct sockaddr *dst)
 	uint64_t now = evtime_mono_ms();
 
 	if (ratelimit_take_packet(d->rl, dst, now)) {
-		lease_bucket_take(d, now);
+		lease_bucket_take(&d->bucket, &d->cfg, now);
 		return true;
 	}
 	d->c.held_by_ratelimit++;
@@ -158,20 +158,20 @@ void sched_run(struct daemon *d)
 		return;
 	for (j = TAILQ_FIRST(&d->waiting); j != NULL; j = next) {
 		next = TAILQ_NEXT(j, link);
-		if (j->start_by_ms <= now) {
+		if (j->start_by_ms < now) {
 			give_back_late(d, j);
 			given_back++;
 			continue;
 		}
-		if (d->n_probing >= d->cfg.probe.max_in_flight ||
-		    j->not_before_ms > now) {
-			wake_at(&wake, j->not_before_ms > now ? j->not_before_ms
-							      : j->start_by_ms);
-			wake_at(&wake, j->start_by_ms);
+		/* Past start_by_ms, the next run gives it back. */
+		wake_at(&wake, j->start_by_ms + 1);
+		if (j->not_before_ms > now) {
+			wake_at(&wake, j->not_before_ms);
 			continue;
 		}
-		if (!try_start(d, j, now, &wake))
-			wake_at(&wake, j->start_by_ms);
+		if (d->n_probing >= d->cfg.probe.max_in_flight)
+			continue; /* probe_done() runs us again */
+		try_start(d, j, now, &wake);
 	}
 	evtimer_del(&d->ev_sched);
 	if (wake != UINT64_MAX)
@@ -282,8 +282,7 @@ static struct daemon *daemon_new(const char *path)
 	d->exit_status = 0;
 	TAILQ_INIT(&d->waiting);
 	TAILQ_INIT(&d->probing);
-	d->bucket_est = (double)d->cfg.rate_limit.global_burst; /* full, as ratelimit_new() */
-	d->bucket_est_ms = evtime_mono_ms();
+	lease_bucket_init(&d->bucket, &d->cfg, evtime_mono_ms());
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
 	return d;
 }

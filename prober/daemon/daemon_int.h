@@ -8,6 +8,7 @@
  *   jobs.c     leases become jobs, jobs become results; the store's hooks
  *   control.c  signals, timers, draining, systemd status, snapshots
  *   reload.c   SIGHUP
+ *   lease.c    how much may be leased (pure; lease.h)
  */
 #ifndef NTPVERIFY_DAEMON_INT_H
 #define NTPVERIFY_DAEMON_INT_H
@@ -22,6 +23,7 @@
 #include "config/config.h"
 #include "core/outcome.h"
 #include "daemon/counters.h"
+#include "daemon/lease.h"
 #include "daemon/retry.h"
 #include "daemon/status_snapshot.h"
 #include "engine/probe.h"
@@ -38,14 +40,6 @@
 #define DRAIN_PROBE_GRACE_MS 5000
 #define DRAIN_DB_GRACE_MS 10000
 #define DRAIN_MAX_MS (DRAIN_PROBE_GRACE_MS + DRAIN_DB_GRACE_MS)
-/*
- * Of a lease, the end is kept free: a probe starts at the latest
- * probe.timeout + LEASE_MARGIN_MS before the lease ends, so that its result
- * reaches the database while the row is still ours (clock skew between us
- * and PostgreSQL, the LEASE's round trip, the WRITE's). With a lease only
- * a little longer than probe.timeout the margin shrinks to half the slack.
- */
-#define LEASE_MARGIN_MS 2000
 #define PRUNE_INTERVAL_MS 60000
 
 /* One leased verification, from lease to written result. */
@@ -79,8 +73,7 @@ struct daemon {
 	bool draining;                /* SIGTERM: finish and exit */
 	bool drain_db_phase;          /* draining: probes done, waiting for the database */
 	bool lease_more;              /* last lease was full: ask again */
-	double bucket_est;            /* the global bucket's level, as we count it */
-	uint64_t bucket_est_ms;       /* monotonic time of bucket_est */
+	struct lease_bucket bucket;   /* the global bucket, as we count it */
 	int exit_status;              /* for cmd_run */
 	struct event ev_sched;        /* next waiting job may start */
 	struct event ev_poll;         /* lease even without NOTIFY */
@@ -99,20 +92,6 @@ struct daemon {
 void sched_run(struct daemon *d);
 
 /* jobs.c */
-/* Of a lease, the milliseconds in which a probe may still start. */
-uint64_t lease_usable_ms(const struct nv_config *cfg);
-/*
- * Attempts the global limit lets start within lease_usable_ms(), with
- * `tokens` in the bucket now (at most max_in_flight, at least 1).
- */
-unsigned lease_start_capacity(const struct nv_config *cfg, double tokens);
-/*
- * Our count of the global bucket, for lease_start_capacity(): refilled at
- * global_pps up to global_burst, one token less per packet sent (called
- * from the packet gate). ratelimit.c enforces; this only estimates.
- */
-void lease_bucket_refill(struct daemon *d, uint64_t now_ms);
-void lease_bucket_take(struct daemon *d, uint64_t now_ms);
 /* Lease what can be probed before the leases end (see jobs.c). */
 void maybe_lease(struct daemon *d);
 void job_free(struct daemon *d, struct job *j);

@@ -14,54 +14,6 @@
 #include "core/log.h"
 #include "daemon/daemon_int.h"
 
-uint64_t lease_usable_ms(const struct nv_config *cfg)
-{
-	/* config_load() makes sure the lease is longer than the timeout. */
-	uint64_t slack = cfg->queue.lease_time_ms > cfg->probe.timeout_ms
-				 ? cfg->queue.lease_time_ms - cfg->probe.timeout_ms
-				 : 0;
-	uint64_t margin = slack / 2 < LEASE_MARGIN_MS ? slack / 2 : LEASE_MARGIN_MS;
-
-	return slack - margin;
-}
-
-unsigned lease_start_capacity(const struct nv_config *cfg, double tokens)
-{
-	/*
-	 * An attempt may start only with two tokens in the bucket (one when
-	 * the burst is 1: ratelimit_may_start) and spends at least one;
-	 * counting two per attempt keeps the estimate on the safe side and
-	 * leaves room for the retransmits of probes already out.
-	 */
-	double per_start = cfg->rate_limit.global_burst >= 2 ? 2.0 : 1.0;
-	double n = (tokens + cfg->rate_limit.global_pps *
-				     (double)lease_usable_ms(cfg) / 1000.0) /
-		   per_start; /* truncated below */
-
-	if (!(n >= 1.0))
-		return 1;
-	return n > (double)cfg->probe.max_in_flight ? cfg->probe.max_in_flight
-						     : (unsigned)n;
-}
-
-void lease_bucket_refill(struct daemon *d, uint64_t now_ms)
-{
-	double burst = (double)d->cfg.rate_limit.global_burst;
-
-	if (now_ms > d->bucket_est_ms)
-		d->bucket_est += d->cfg.rate_limit.global_pps *
-				 (double)(now_ms - d->bucket_est_ms) / 1000.0;
-	d->bucket_est_ms = now_ms;
-	if (d->bucket_est > burst)
-		d->bucket_est = burst;
-}
-
-void lease_bucket_take(struct daemon *d, uint64_t now_ms)
-{
-	lease_bucket_refill(d, now_ms);
-	d->bucket_est = d->bucket_est >= 1.0 ? d->bucket_est - 1.0 : 0.0;
-}
-
 /*
  * Lease only what can be probed before the lease ends: the rows we hold
  * stay within max_in_flight, and the rows waiting for a start within what
@@ -77,8 +29,8 @@ void maybe_lease(struct daemon *d)
 	unsigned cap = d->cfg.probe.max_in_flight;
 	unsigned starts;
 
-	lease_bucket_refill(d, evtime_mono_ms());
-	starts = lease_start_capacity(&d->cfg, d->bucket_est);
+	lease_bucket_refill(&d->bucket, &d->cfg, evtime_mono_ms());
+	starts = lease_start_capacity(&d->cfg, d->bucket.level);
 
 	if (d->draining || !d->db_up || held >= cap || d->n_waiting >= starts)
 		return;
