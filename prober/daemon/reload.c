@@ -72,6 +72,8 @@ void reload(struct daemon *d)
 		return;
 	}
 	report_fixed(&d->cfg, &fresh);
+	/* Our bucket count, like the limiter's: the old rate up to now. */
+	lease_bucket_refill(&d->bucket, &d->cfg, evtime_mono_ms());
 	take_config(d, &fresh);
 
 	struct ratelimit_params rp = limits_from_config(&d->cfg);
