@@ -358,7 +358,7 @@ int cmd_run(int argc, char **argv)
 	status = run_parse_args(argc, argv, &path);
 	if (status >= 0)
 		return status;
-	if (getenv("JOURNAL_STREAM") != NULL)
+	if (log_stderr_is_journal(getenv("JOURNAL_STREAM")))
 		log_set_journal(true);
 	if (notify_init() < 0)
 		log_warn("systemd notifications disabled");
