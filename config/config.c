@@ -68,6 +68,10 @@ static const struct config_key config_keys[] = {
 	CONFIG_KEY(NULL, "status_socket", PATH, "/run/ntpverify/status.sock",
 		   1, CONFIG_MAX_SOCKET_PATH, status_socket),
 	CONFIG_KEY(NULL, "status_listen", LISTEN, NULL, 0, 0, status_listen),
+	CONFIG_KEY(NULL, "status_max_clients", UINT, "256", 8, 65536,
+		   status_max_clients),
+	CONFIG_KEY(NULL, "status_allow", ALLOW, "{127.0.0.0/8, ::1}", 0, 0,
+		   status_allow),
 
 	CONFIG_KEY("probe", "timeout", DURATION, "3s",
 		   100, 60 * CONFIG_SECOND, probe.timeout_ms),
@@ -276,7 +280,8 @@ static int config_parse_element(cfg_t *sec, cfg_opt_t *opt, const char *text,
 	}
 
 	max = key->kind == CONFIG_KIND_SOURCES ? CONFIG_MAX_SOURCES :
-		CONFIG_MAX_SCHEDULE;
+	      key->kind == CONFIG_KIND_ALLOW ? CONFIG_MAX_ALLOW :
+					       CONFIG_MAX_SCHEDULE;
 	if (n > max) {
 		if (n == max + 1)
 			config_report(ctx, sec->line, "%s: more than %u entries",
