@@ -145,6 +145,6 @@ nv_stop_pid_wait "$DAEMON_PID"
 # --- 4. a limit that leaves no room for status clients: refuse to start ---
 CONF2=$(nv_daemon_config fl2 "probe { max_in_flight = 256 }")
 NV_NOFILE=200 timeout 20 "$NV_TMP/limited.sh" run --config "$CONF2" >"$NV_TMP/fl2.log" 2>&1
-nv_expect_eq "exit status with 200 descriptors for 256 probes" 1 "$?"
+nv_expect_eq "exit status (2: cannot start) with 200 descriptors for 256 probes" 2 "$?"
 nv_expect_match "it says why" "open file limit 200 .*probe.max_in_flight" "$(cat "$NV_TMP/fl2.log")"
 nv_finish
