@@ -60,7 +60,12 @@ if [ "$IN_NETNS" = 0 ]; then
 			{ apt-get update >/dev/null 2>&1 && apt-get install -y nmap >/dev/null 2>&1; } ||
 			say "nmap could not be installed: its comparison is skipped"
 	fi
-	command -v ntpq >/dev/null || say "ntpq missing (apt-get install ntpsec): its comparison is skipped"
+	# ntpq from NTPsec's .deb, unpacked into the build folder, never
+	# installed (tests/integration/peers.sh).
+	export NV_CACHE_DIR="$ROOT/build/peers"
+	NV_TEST_NAME=bench
+	. "$ROOT/tests/integration/lib.sh"
+	nv_ntpsec_fetch >/dev/null || say "NTPsec could not be unpacked: the ntpq comparison is skipped"
 	command -v /usr/bin/time >/dev/null || apt-get install -y time >/dev/null 2>&1 ||
 		die "/usr/bin/time missing (apt-get install time)"
 
@@ -202,14 +207,15 @@ done
 
 # --- 3. ntpq loop and nmap ---------------------------------------------------------
 say "3/4 ntpq loop and nmap over the same targets"
-if command -v ntpq >/dev/null; then
+NTPQ=$(nv_ntpq_path)
+if [ -n "$NTPQ" ] && "$NTPQ" --version >/dev/null 2>&1; then
 	c0=$(resp_counts)
 	ok=0
 	t0=$(now)
 	# One ntpq per target, as an admin's shell loop does; bounded by count
 	# (NTPQ_N) and by time (each call 5 s, the loop 600 s).
 	while read -r ip; do
-		if timeout 5 ntpq -c "rv 0 $VAR" "$ip" 2>/dev/null | grep -q "$VAR=\"\?$TOKEN"; then
+		if timeout 5 "$NTPQ" -c "rv 0 $VAR" "$ip" 2>/dev/null | grep -q "$VAR=\"\?$TOKEN"; then
 			ok=$((ok + 1))
 		fi
 		[ "$(awk -v a="$t0" -v b="$(now)" 'BEGIN {print (b - a > 600)}')" = 1 ] && break

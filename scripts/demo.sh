@@ -19,7 +19,13 @@ if [ -z "${NV_DEMO_INNER:-}" ]; then
 	echo "== building (build/demo)" >&2
 	cmake -S "$top" -B build/demo -DBUILD_TESTING=OFF >/dev/null
 	cmake --build build/demo -j "$(nproc)" >/dev/null
-	export NV_DEMO_INNER=1
+	# NTPsec from its .deb, unpacked into build/peers, never installed
+	# (tests/integration/peers.sh): needs the network, so before unshare.
+	export NV_CACHE_DIR="$top/build/peers"
+	NV_TEST_NAME=demo
+	. tests/integration/lib.sh
+	NV_NTPD=$(nv_ntpsec_fetch) || { echo "demo: cannot unpack NTPsec's ntpd" >&2; exit 1; }
+	export NV_NTPD NV_DEMO_INNER=1
 	exec unshare --net -- bash "$0" "$@"
 fi
 
@@ -92,7 +98,7 @@ disable kernel
 CONF
 sed 's/^/    /' "$NV_TMP/ntp.conf"
 setpriv --bounding-set=-sys_time --inh-caps=-sys_time \
-	ntpd -n -c "$NV_TMP/ntp.conf" -l "$NV_TMP/ntpd.log" >>"$NV_TMP/ntpd.log" 2>&1 &
+	"$NV_NTPD" -n -c "$NV_TMP/ntp.conf" -l "$NV_TMP/ntpd.log" >>"$NV_TMP/ntpd.log" 2>&1 &
 NV_PIDS+=("$!")
 for _ in $(seq 1 100); do
 	grep -q "Listen normally on .* $server:123" "$NV_TMP/ntpd.log" && break

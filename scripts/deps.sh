@@ -2,19 +2,24 @@
 # deps.sh - install what building and testing ntpverify needs (Debian 12),
 # only what is missing. Sourced or run by demo.sh and test.sh, as root.
 #
-# Service packages (ntpsec, postgresql) are installed without starting
-# their system services: the tests run their own private instances, and a
-# system ntpd would try to steer the machine's clock.
+# No NTP daemon is installed: ntpsec or chrony as a package would become
+# the machine's time service (each conflicts with systemd-timesyncd and
+# with the other, and its unit is enabled). The tests and the demo unpack
+# them from their .deb files into the build folder instead
+# (tests/integration/peers.sh); only their shared libraries and Python are
+# installed here. PostgreSQL is installed without starting its system
+# service: the tests run their own private clusters.
 set -euo pipefail
 
 NV_PACKAGES=(
 	build-essential cmake pkg-config git
 	libevent-dev libpq-dev libconfuse-dev libcmocka-dev libssl-dev
-	ntpsec postgresql-15 postgresql-client-15
+	libbsd0 libcap2 libssl3 python3 postgresql-15 postgresql-client-15
 	iproute2 util-linux procps
 	clang libclang-rt-14-dev
 	curl python3-prometheus-client
 	systemd groff-base man-db
+	debhelper dpkg-dev lintian file binutils
 )
 
 missing=()

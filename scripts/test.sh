@@ -7,6 +7,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
+# The host's time service before anything runs: the suite must leave it
+# exactly so (no NTP daemon installed, removed, enabled or started).
+time_service_state() {
+	local p u
+	for p in ntpsec chrony ntp openntpd systemd-timesyncd; do
+		printf '%s=%s\n' "$p" "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || echo absent)"
+	done
+	for u in ntpsec.service chrony.service systemd-timesyncd.service; do
+		printf '%s=%s\n' "$u" "$(systemctl is-enabled "$u" 2>/dev/null || true)"
+	done
+}
+time_before=$(time_service_state)
+# Files outside build/ that git does not track, and the tests' temporary
+# folders: the same after the run as before it.
+left_behind() {
+	git -C "$top" status --porcelain --untracked-files=all --ignored=matching 2>/dev/null |
+		grep -v ' build/' | grep '^[?!]' || true
+	ls -d /tmp/ntpverify-* /var/cache/ntpverify-test 2>/dev/null || true
+}
+left_before=$(left_behind)
+
 bash scripts/deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -16,7 +37,8 @@ run_suite() { # name builddir cmake-args...
 	local name=$1 dir=$2
 	shift 2
 	echo "=== $name: configure and build ($dir)"
-	cmake -S "$top" -B "$dir" -DNTPVERIFY_WERROR=ON "$@" >/dev/null
+	cmake -S "$top" -B "$dir" -DNTPVERIFY_WERROR=ON \
+		-DNTPVERIFY_PEER_CACHE="$top/build/peers" "$@" >/dev/null
 	cmake --build "$dir" -j "$jobs"
 	echo "=== $name: tests"
 	if ! (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600); then
@@ -62,6 +84,19 @@ run_fuzz() { # builddir
 	done
 }
 run_fuzz build/fuzz
+
+time_after=$(time_service_state)
+if [ "$time_before" != "$time_after" ]; then
+	echo "test.sh: the host's time service changed during the run:" >&2
+	diff <(printf '%s\n' "$time_before") <(printf '%s\n' "$time_after") >&2 || true
+	status=1
+fi
+left_after=$(left_behind)
+if [ "$left_before" != "$left_after" ]; then
+	echo "test.sh: files left behind outside build/:" >&2
+	diff <(printf '%s\n' "$left_before") <(printf '%s\n' "$left_after") >&2 || true
+	status=1
+fi
 
 if [ "$status" -eq 0 ]; then
 	echo "test.sh: all suites passed"

@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include "cli/check_output.h"
 #include "cli/commands.h"
+#include "cli/targets.h"
 #include "config/config.h"
 #include "core/evtime.h"
 #include "core/token.h"
@@ -71,8 +71,7 @@ struct check_run {
 	struct check_slot *free;       /* free list */
 	unsigned in_flight;            /* running probes */
 	int next_operand;              /* next of o->hosts */
-	FILE *list;                    /* --targets stream, or NULL */
-	bool eof;                      /* no more targets */
+	struct targets list;           /* --targets, when given */
 	char pending[256];             /* read but held back by the rate limit */
 	struct event ev_wait;          /* rate-limit wait */
 	unsigned done, negative;       /* results printed; not verified/read */
@@ -226,39 +225,6 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 	return 0;
 }
 
-/*
- * Resolve HOST (address literal or name) to its first address. Literals
- * take the fast path: a list of 100,000 addresses never touches the
- * resolver. Returns 0, or -1 with *err set.
- */
-static int resolve_host(const char *host, int family, uint16_t port,
-			struct sockaddr_storage *ss, socklen_t *len,
-			const char **err)
-{
-	if (config_parse_address(host, ss, len) < 0) {
-		struct addrinfo hints = { .ai_family = family,
-					  .ai_socktype = SOCK_DGRAM };
-		struct addrinfo *res;
-		int rc = getaddrinfo(host, NULL, &hints, &res);
-		if (rc != 0) {
-			*err = gai_strerror(rc);
-			return -1;
-		}
-		memcpy(ss, res->ai_addr, res->ai_addrlen);
-		*len = res->ai_addrlen;
-		freeaddrinfo(res);
-	}
-	if (family != AF_UNSPEC && ss->ss_family != family) {
-		*err = "address family differs from --source";
-		return -1;
-	}
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	return 0;
-}
-
 static void report(struct check_run *run, const char *host,
 		   const struct sockaddr *dst, const struct probe_result *r)
 {
@@ -284,7 +250,12 @@ static bool check_gate(void *arg, const struct sockaddr *dst)
 	return ratelimit_take_packet(run->rl, dst, evtime_mono_ms());
 }
 
-/* The next target, or false at the end. Blank lines and '#' are skipped. */
+/*
+ * The next target, or false at the end. Blank lines and '#' are skipped;
+ * a bad line of the list (too long, a NUL octet) is reported as
+ * FILE:LINE, counted in errors like a host that cannot be probed, and
+ * skipped.
+ */
 static bool next_target(struct check_run *run, char *buf, size_t len)
 {
 	if (run->pending[0] != '\0') {
@@ -296,16 +267,26 @@ static bool next_target(struct check_run *run, char *buf, size_t len)
 		snprintf(buf, len, "%s", run->o->hosts[run->next_operand++]);
 		return true;
 	}
-	while (run->list != NULL) {
-		char line[1024];
-		if (fgets(line, sizeof(line), run->list) == NULL)
-			break;
-		char *p = line + strspn(line, " \t");
-		p[strcspn(p, " \t\r\n#")] = '\0';
-		if (*p == '\0')
+	for (;;) {
+		const char *why;
+		switch (targets_next(&run->list, buf, len, &why)) {
+		case TARGETS_HOST:
+			return true;
+		case TARGETS_BAD_LINE:
+			fprintf(stderr, "ntpverify check: %s:%lu: %s\n",
+				run->list.name, run->list.line, why);
+			run->errors++;
 			continue;
-		snprintf(buf, len, "%s", p);
-		return true;
+		case TARGETS_END:
+			if (why != NULL) {
+				fprintf(stderr, "ntpverify check: %s: %s\n",
+					run->list.name, why);
+				run->errors++;
+			}
+			targets_close(&run->list);
+			break;
+		}
+		break;
 	}
 	return false;
 }
@@ -358,7 +339,7 @@ static bool start_target(struct check_run *run, const char *host)
 	const char *why = NULL;
 	uint64_t now = evtime_mono_ms();
 
-	if (resolve_host(host, run->rules.n_sources ? run->source.family
+	if (targets_resolve(host, run->rules.n_sources ? run->source.family
 						    : AF_UNSPEC,
 			 run->port, &req.dst, &req.dstlen, &why) < 0) {
 		fprintf(stderr, "ntpverify check: %s: %s\n", host, why);
@@ -501,11 +482,10 @@ static int check_run_init(struct check_run *run, struct check_opts *o,
 		run->rules.n_sources = 1;
 	}
 	if (o->targets != NULL) {
-		run->list = strcmp(o->targets, "-") == 0 ? stdin
-							 : fopen(o->targets, "r");
-		if (run->list == NULL) {
+		const char *why;
+		if (targets_open(&run->list, o->targets, &why) < 0) {
 			fprintf(stderr, "ntpverify check: %s: %s\n", o->targets,
-				strerror(errno));
+				why);
 			return -1;
 		}
 	}
@@ -541,8 +521,7 @@ static void check_run_free(struct check_run *run)
 		event_base_free(run->base);
 	}
 	ratelimit_free(run->rl);
-	if (run->list != NULL && run->list != stdin)
-		fclose(run->list);
+	targets_close(&run->list);
 }
 
 int cmd_check(int argc, char **argv)

@@ -89,6 +89,14 @@ void daemon_snapshot(void *arg, struct status_snapshot *out)
 	out->db_errors = ss.errors;
 	out->db_reconnects = ss.reconnects;
 	out->results_dropped = ss.dropped;
+	out->results_rejected = ss.rejected;
+	out->db_writes_blocked = ss.writes_blocked;
+	for (int c = 0; c < STORE_ERR_COUNT && c < STATUS_MAX_ERR_CLASSES; c++) {
+		out->db_refused[c].cls =
+			store_err_class_name((enum store_err_class)c);
+		out->db_refused[c].n = ss.refused[c];
+		out->n_db_refused = (size_t)c + 1;
+	}
 
 	out->in_flight = d->n_probing;
 	out->leases_held = d->n_waiting + d->n_probing;

@@ -22,7 +22,7 @@ struct status_counter {
 	uint64_t value;
 };
 
-#define STATUS_N_COUNTERS 9
+#define STATUS_N_COUNTERS 10
 
 static void status_counters(const struct status_snapshot *d,
 			    struct status_counter out[STATUS_N_COUNTERS])
@@ -56,6 +56,10 @@ static void status_counters(const struct status_snapshot *d,
 		  "Results dropped because too many were waiting for the "
 		  "database.",
 		  d->results_dropped },
+		{ "results_rejected", "results_rejected",
+		  "Unverified results dropped because the database rejected "
+		  "their data.",
+		  d->results_rejected },
 	};
 	memcpy(out, c, sizeof(c));
 }
@@ -249,6 +253,14 @@ static void prom_counters(const struct status_snapshot *d, FILE *f)
 		"\n",
 		d->c.verified, d->c.expired);
 
+	prom_family(f, "database_writes_refused_total", "counter",
+		    "Writes the database refused, by SQLSTATE class.");
+	for (size_t i = 0; i < d->n_db_refused; i++) {
+		fputs("ntpverify_database_writes_refused_total{class=", f);
+		prom_label_value(f, d->db_refused[i].cls);
+		fprintf(f, "} %" PRIu64 "\n", d->db_refused[i].n);
+	}
+
 	prom_family(f, "ratelimit_deferrals_total", "counter",
 		    "Attempt starts postponed by the rate limits, by reason.");
 	for (size_t i = 0; i < STATUS_N_DEFERRALS; i++) {
@@ -310,6 +322,10 @@ static void prom_gauges(const struct status_snapshot *d, FILE *f)
 	prom_gauge(f, "database_connected",
 		   "1 when the database connection is up.",
 		   d->db_connected ? 1.0 : 0.0);
+	prom_gauge(f, "database_writes_blocked",
+		   "1 while the database refuses writes; results wait in "
+		   "memory.",
+		   d->db_writes_blocked ? 1.0 : 0.0);
 	prom_gauge(f, "results_waiting",
 		   "Results waiting to be written to the database.",
 		   (double)d->results_waiting);
@@ -452,8 +468,15 @@ int status_render_json(const struct status_snapshot *d, FILE *f)
 		fprintf(f, "%" PRId64, d->pending_seen);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"results_waiting\":%u,\"last_lease_at\":",
-		d->results_waiting);
+	fprintf(f, ",\"results_waiting\":%u,\"writes_blocked\":%s,"
+		   "\"writes_refused\":{",
+		d->results_waiting, d->db_writes_blocked ? "true" : "false");
+	for (size_t i = 0; i < d->n_db_refused; i++) {
+		fputs(i > 0 ? "," : "", f);
+		json_put_cstr(f, d->db_refused[i].cls);
+		fprintf(f, ":%" PRIu64, d->db_refused[i].n);
+	}
+	fputs("},\"last_lease_at\":", f);
 	json_time_or_null(f, d->last_lease_at);
 	fprintf(f, "},\"in_flight\":%u,\"leases_held\":%u,"
 		   "\"ratelimit_destinations\":%zu,\"status_clients\":%u,"

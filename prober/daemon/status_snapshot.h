@@ -14,6 +14,7 @@
 #include "daemon/counters.h"
 
 #define STATUS_MAX_SOURCES 16 /* at least CONFIG_MAX_SOURCES */
+#define STATUS_MAX_ERR_CLASSES 16 /* at least STORE_ERR_COUNT */
 
 /* The status server's own counters (status_http.c), and its clients now. */
 struct status_http_stats {
@@ -43,7 +44,15 @@ struct status_snapshot {
 	double last_lease_at;   /* wall clock of the last lease; 0 = none */
 	uint64_t db_errors;     /* failed statements and connections */
 	uint64_t db_reconnects; /* connections re-established after a loss */
-	uint64_t results_dropped; /* results the store had to drop */
+	uint64_t results_dropped; /* results the store had to drop: queue full */
+	uint64_t results_rejected; /* unverified results dropped as bad data */
+	bool db_writes_blocked; /* the database refuses writes; results wait */
+	/* Failed writes by SQLSTATE class; names borrowed (static strings). */
+	struct {
+		const char *cls;    /* label value, e.g. "resources" */
+		uint64_t n;         /* writes refused with it */
+	} db_refused[STATUS_MAX_ERR_CLASSES];
+	size_t n_db_refused;    /* entries used in db_refused[] */
 
 	unsigned in_flight;     /* probes on the wire */
 	unsigned leases_held;   /* leased rows, waiting or probing */

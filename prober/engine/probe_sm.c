@@ -50,6 +50,9 @@ const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
 	sm->asked_primary = sm->asked_plain = false;
 	sm->deadline_ns = sm->next_send_ns = sm->grace_until_ns = 0;
 	sm->last_primary_ns = 0;
+	sm->icmp_errno = 0;
+	sm->icmp_until_ns = 0;
+	sm->icmp_resent = false;
 
 	sm->sequence = rnd->sequence;
 	sm->xmt = rnd->xmt != 0 ? rnd->xmt : 1; /* a zero origin would match
@@ -89,8 +92,7 @@ static bool primary_finished(const struct probe_sm *sm)
 }
 
 /* When the next tick is due, from the timers. */
-static void plan_wake(const struct probe_sm *sm, uint64_t now,
-		      struct probe_sm_out *out)
+static void plan_wake(const struct probe_sm *sm, struct probe_sm_out *out)
 {
 	uint64_t when = sm->deadline_ns;
 
@@ -98,9 +100,8 @@ static void plan_wake(const struct probe_sm *sm, uint64_t now,
 		when = sm->grace_until_ns;
 	if (sm->next_send_ns != 0 && sm->next_send_ns < when)
 		when = sm->next_send_ns;
-	/* A send error ends the attempt on the next tick. */
-	if (sm->obs.net_errno != 0 && !primary_finished(sm))
-		when = now;
+	if (sm->icmp_until_ns != 0 && sm->icmp_until_ns < when)
+		when = sm->icmp_until_ns;
 	out->wake_ns = when;
 }
 
@@ -165,6 +166,51 @@ static void transmit(struct probe_sm *sm, uint64_t now,
 		plan_retransmit(sm, now);
 }
 
+/*
+ * ICMP errors. Anyone who guesses the ephemeral port can forge one, so
+ * the first is not believed at once: the unanswered requests go out once
+ * more and a real reply gets up to one retransmit interval to arrive.
+ * A second ICMP error after that retransmit, or the wait running out,
+ * ends the attempt as unreachable; a valid reply voids the error. The
+ * cost: a closed port takes one more round trip and two more datagrams
+ * (docs/security.md, "Forged ICMP errors").
+ */
+static bool icmp_void(const struct probe_sm *sm)
+{
+	return primary_finished(sm) || sm->obs.ntp_answered;
+}
+
+static void icmp_conclude(struct probe_sm *sm, int err,
+			  struct probe_sm_out *out)
+{
+	sm->obs.net_errno = err;
+	finish(sm, out);
+}
+
+/*
+ * An ICMP error arrived (`may_send`: on receive, where the retransmit
+ * can be asked for in `out`; else it goes out on the next tick).
+ */
+static void icmp_seen(struct probe_sm *sm, int err, uint64_t now,
+		      bool may_send, struct probe_sm_out *out)
+{
+	if (icmp_void(sm))
+		return;
+	if (sm->icmp_until_ns != 0) {
+		/* Before the retransmit it is the same evidence again. */
+		if (sm->icmp_resent)
+			icmp_conclude(sm, err, out);
+		return;
+	}
+	uint64_t until = now + sm->req->retransmit_ms * NS_PER_MS;
+	sm->icmp_errno = err;
+	sm->icmp_until_ns = until < sm->deadline_ns ? until : sm->deadline_ns;
+	if (may_send)
+		transmit(sm, now, out);
+	else
+		sm->next_send_ns = now;
+}
+
 static void out_reset(struct probe_sm_out *out)
 {
 	out->send_primary = out->send_plain = out->done = false;
@@ -178,7 +224,7 @@ void probe_sm_start(struct probe_sm *sm, uint64_t now_ns,
 	sm->deadline_ns = now_ns + sm->req->timeout_ms * NS_PER_MS;
 	sm->last_primary_ns = now_ns;
 	transmit(sm, now_ns, out);
-	plan_wake(sm, now_ns, out);
+	plan_wake(sm, out);
 }
 
 void probe_sm_sent(struct probe_sm *sm, unsigned n_sent, int err,
@@ -191,14 +237,16 @@ void probe_sm_sent(struct probe_sm *sm, unsigned n_sent, int err,
 	sm->result->sent += n_sent;
 	if (sm->asked_primary && n_sent >= 1)
 		sm->last_primary_ns = now_ns;
-	/* An earlier ICMP error surfaces on send as well as on receive. */
-	if (n_sent < asked && is_icmp_errno(err))
-		sm->obs.net_errno = err;
+	if (sm->icmp_until_ns != 0 && n_sent >= 1)
+		sm->icmp_resent = true;
 	sm->asked_primary = sm->asked_plain = false;
 	out->send_primary = out->send_plain = false;
 	plan_retransmit(sm, now_ns);
+	/* An earlier ICMP error surfaces on send as well as on receive. */
+	if (n_sent < asked && is_icmp_errno(err))
+		icmp_seen(sm, err, now_ns, false, out);
 	if (!out->done)
-		plan_wake(sm, now_ns, out);
+		plan_wake(sm, out);
 }
 
 static void reject(struct probe_sm *sm, const char *why)
@@ -395,8 +443,10 @@ void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		handle_m4(sm, pkt, len, now_ns, out);
 	else if (!primary_finished(sm))
 		handle_m6(sm, pkt, len, now_ns, out);
+	if (icmp_void(sm))
+		sm->icmp_until_ns = 0; /* a valid reply: the ICMP error was not */
 	if (!out->done)
-		plan_wake(sm, now_ns, out);
+		plan_wake(sm, out);
 }
 
 void probe_sm_net_error(struct probe_sm *sm, int err, uint64_t now_ns,
@@ -407,14 +457,10 @@ void probe_sm_net_error(struct probe_sm *sm, int err, uint64_t now_ns,
 		out->done = true;
 		return;
 	}
-	if (is_icmp_errno(err)) {
-		sm->obs.net_errno = err;
-		if (!primary_finished(sm)) {
-			finish(sm, out);
-			return;
-		}
-	}
-	plan_wake(sm, now_ns, out);
+	if (is_icmp_errno(err))
+		icmp_seen(sm, err, now_ns, true, out);
+	if (!out->done)
+		plan_wake(sm, out);
 }
 
 void probe_sm_tick(struct probe_sm *sm, uint64_t now_ns,
@@ -425,15 +471,18 @@ void probe_sm_tick(struct probe_sm *sm, uint64_t now_ns,
 		out->done = true;
 		return;
 	}
-	if ((sm->obs.net_errno != 0 && !primary_finished(sm)) ||
-	    now_ns >= sm->deadline_ns ||
+	if (sm->icmp_until_ns != 0 && now_ns >= sm->icmp_until_ns) {
+		icmp_conclude(sm, sm->icmp_errno, out);
+		return;
+	}
+	if (now_ns >= sm->deadline_ns ||
 	    (sm->grace_until_ns != 0 && now_ns >= sm->grace_until_ns)) {
 		finish(sm, out);
 		return;
 	}
 	if (sm->next_send_ns != 0 && now_ns >= sm->next_send_ns)
 		transmit(sm, now_ns, out);
-	plan_wake(sm, now_ns, out);
+	plan_wake(sm, out);
 }
 
 void probe_sm_cancel(struct probe_sm *sm)

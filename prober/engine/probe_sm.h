@@ -130,6 +130,10 @@ struct probe_sm {
 	uint64_t grace_until_ns;      /* primary answered: wait for mode 3
 					 until here; 0: not yet */
 	uint64_t last_primary_ns;     /* last send of the primary, for the RTT */
+	int icmp_errno;               /* ICMP error not yet believed; 0: none */
+	uint64_t icmp_until_ns;       /* then unreachable at this time, unless
+					 a valid reply comes; 0: no wait */
+	bool icmp_resent;             /* the retransmit after it went out */
 	bool asked_primary;           /* out.send_primary pending a report */
 	bool asked_plain;             /* out.send_plain pending a report */
 	bool finished;                /* result final */
@@ -175,9 +179,15 @@ void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		       uint64_t now_ns, struct probe_sm_out *out);
 
 /*
- * A receive error. ICMP errors (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH,
- * EHOSTDOWN) end the attempt unless the primary is already answered;
- * other errors are ignored.
+ * A receive error. An ICMP error (ECONNREFUSED, EHOSTUNREACH,
+ * ENETUNREACH, EHOSTDOWN) is not believed at once, since anyone who
+ * guesses the ephemeral port can forge one: the unanswered requests are
+ * sent once more, and the attempt ends as unreachable at a second ICMP
+ * error after that retransmit, or one retransmit interval later (never
+ * past the deadline) when nothing else came. A valid reply meanwhile
+ * wins. Once the primary or mode 3 has a valid answer, ICMP errors are
+ * ignored; so are other errors. An ICMP error that surfaces on a send
+ * (probe_sm_sent) counts the same.
  */
 void probe_sm_net_error(struct probe_sm *sm, int err, uint64_t now_ns,
 			struct probe_sm_out *out);

@@ -19,53 +19,10 @@
 #include "core/log.h"
 #include "store/store.h"
 #include "store/store_conn.h"
+#include "store/store_int.h"
 #include "store/store_queue.h"
 #include "store/store_sql.h"
 
-#define STORE_WRITE_BATCH 1000
-#define STORE_RETRY_PAUSE_MS 1000
-
-enum store_op {
-	STORE_OP_NONE = 0,
-	STORE_OP_LISTEN,
-	STORE_OP_WRITE,
-	STORE_OP_EXPIRE,
-	STORE_OP_LEASE,
-	STORE_OP_COUNT,
-};
-
-struct store {
-	struct event_base *base;    /* not owned */
-	struct store_params params; /* strings owned (copied) */
-	struct store_hooks hooks;   /* callbacks into the owner */
-	struct store_conn pg;       /* the connection (store_conn.c) */
-	bool connected;             /* CONNECTION_OK and LISTEN done */
-	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
-	struct event ev_retry;      /* ends write_pause */
-
-	enum store_op op;           /* statement in flight */
-	unsigned lease_want;        /* rows wanted by the daemon; 0 = none */
-	unsigned lease_batch;       /* n of the LEASE in flight */
-	unsigned leased_rows;       /* rows returned by it */
-	bool expire_due;            /* run EXPIRE before the next LEASE */
-	bool lease_turn;            /* a WRITE just went: a wanted LEASE goes next */
-	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
-
-	struct store_queue q;       /* unwritten results, oldest first */
-	unsigned writing;           /* the first `writing` are in the WRITE in flight */
-	unsigned write_limit;       /* results per WRITE; 1 while isolating a bad one */
-	bool write_pause;           /* a WRITE failed: wait for ev_retry */
-
-	/* Counters for the status socket. */
-	uint64_t n_errors;          /* failed statements and connections */
-	uint64_t n_reconnects;      /* successful reconnections after the first */
-	uint64_t n_connects;        /* successful connections */
-	double last_lease_at;       /* wall clock of the last successful LEASE */
-	bool count_due;             /* refresh pending_seen when idle */
-	int64_t pending_seen;       /* pending rows at the last count; -1 unknown */
-};
-
-static void store_pump(struct store *s);
 
 static void store_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -73,8 +30,8 @@ static void store_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	s->write_pause = false;
 	store_pump(s);
+	store_arm_retry(s); /* another statement may still be waiting */
 }
 
 static void store_expire_cb(evutil_socket_t fd, short what, void *arg)
@@ -124,6 +81,15 @@ static bool send_write(struct store *s)
 	struct store_write_params wp;
 	int ok;
 
+	if (s->write_minimal) {
+		struct store_sql_params p;
+		store_sql_verified_params(&p, s->q.head, s->params.prober_name);
+		ok = PQsendQueryParams(s->pg.conn, store_sql_write_verified,
+				       p.n, NULL, p.values, NULL, NULL, 0);
+		s->writing = ok ? 1 : 0;
+		return ok;
+	}
+
 	store_write_params_build(&wp, s->q.head, s->write_limit,
 				 s->params.prober_name);
 	ok = PQsendQueryParams(s->pg.conn, store_sql_write, STORE_WRITE_PARAMS,
@@ -155,32 +121,44 @@ static bool send_lease(struct store *s)
 				 NULL, NULL, 0);
 }
 
-/* Start the next statement, if any and if connected and idle. */
-static void store_pump(struct store *s)
+/* Whether op has work and is not waiting out a backoff. */
+static bool op_ready(const struct store *s, enum store_op op, uint64_t now)
 {
+	bool wanted = (op == STORE_OP_WRITE && s->q.head != NULL) ||
+		      (op == STORE_OP_EXPIRE && s->expire_due) ||
+		      (op == STORE_OP_LEASE && s->lease_want > 0) ||
+		      (op == STORE_OP_COUNT && s->count_due);
+
+	return wanted && store_fault_ready(&s->faults[op], now);
+}
+
+void store_pump(struct store *s)
+{
+	uint64_t now = evtime_mono_ms();
 	bool ok;
 
 	if (!s->connected || s->op != STORE_OP_NONE)
 		return;
+	s->op_failed = false;
 	/*
 	 * Writes go first, but a lease the daemon asked for goes out after
 	 * each write rather than after the whole queue is written: under load
 	 * results arrive all the time, and the next batch should be on the
 	 * wire while the last one's results are being written.
 	 */
-	if (s->q.head != NULL && !s->write_pause &&
-	    !(s->lease_want > 0 && s->lease_turn)) {
+	if (op_ready(s, STORE_OP_WRITE, now) &&
+	    !(op_ready(s, STORE_OP_LEASE, now) && s->lease_turn)) {
 		s->op = STORE_OP_WRITE;
 		s->lease_turn = true;
 		ok = send_write(s);
-	} else if (s->expire_due) {
+	} else if (op_ready(s, STORE_OP_EXPIRE, now)) {
 		s->op = STORE_OP_EXPIRE;
 		ok = send_expire(s);
-	} else if (s->lease_want > 0) {
+	} else if (op_ready(s, STORE_OP_LEASE, now)) {
 		s->op = STORE_OP_LEASE;
 		s->lease_turn = false;
 		ok = send_lease(s);
-	} else if (s->count_due) {
+	} else if (op_ready(s, STORE_OP_COUNT, now)) {
 		s->op = STORE_OP_COUNT;
 		ok = PQsendQuery(s->pg.conn, store_sql_count);
 	} else {
@@ -213,58 +191,6 @@ static void handle_write_result(struct store *s, PGresult *res)
 			if (!store_sql_written_has(res, r->id))
 				s->hooks.discarded(s->hooks.arg, r->id);
 		}
-	}
-}
-
-/*
- * A WRITE failed without the connection failing. A batch is retried one
- * result at a time, so that one bad row cannot hold the rest back; a
- * single result the database rejects as data (SQLSTATE class 22 or 23)
- * can never be written and is dropped, loudly. Anything else is retried
- * after a pause, never in a tight loop.
- */
-static void write_failed(struct store *s, const PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	bool data_error = store_sql_is_data_error(state);
-
-	if (data_error && s->writing == 1 && s->q.head != NULL) {
-		log_err("database: the result for verification %" PRId64
-			" cannot be stored (SQLSTATE %s); dropped",
-			s->q.head->id, state);
-		s->q.dropped++;
-		store_queue_pop(&s->q, 1);
-	} else if (data_error && s->writing > 1) {
-		s->write_limit = 1;
-	} else {
-		s->write_pause = true;
-		evtime_add_ms(&s->ev_retry, STORE_RETRY_PAUSE_MS);
-	}
-	s->writing = 0;
-}
-
-/* The statement in flight, for log lines. */
-static const char *const op_names[] = {
-	[STORE_OP_NONE] = "listen",   [STORE_OP_LISTEN] = "listen",
-	[STORE_OP_WRITE] = "write",   [STORE_OP_EXPIRE] = "expire",
-	[STORE_OP_LEASE] = "lease",   [STORE_OP_COUNT] = "count",
-};
-
-static void statement_failed(struct store *s, const PGresult *res)
-{
-	const char *msg = PQresultErrorMessage(res);
-
-	s->n_errors++;
-	log_err("database: %s statement failed: %.*s", op_names[s->op],
-		(int)strcspn(msg, "\n"), msg);
-	if (s->op == STORE_OP_WRITE) {
-		write_failed(s, res);
-	} else if (s->op == STORE_OP_EXPIRE) {
-		/* Not again before a second has passed. */
-		s->expire_due = false;
-		clock_gettime(CLOCK_MONOTONIC, &s->last_expire);
-	} else if (s->op == STORE_OP_COUNT) {
-		s->count_due = false;
 	}
 }
 
@@ -313,15 +239,15 @@ static void handle_result(struct store *s, PGresult *res)
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		statement_failed(s, res);
+		store_statement_failed(s, res);
 		return;
 	}
+	store_statement_ok(s);
 	switch (s->op) {
 	case STORE_OP_LISTEN:
 		handle_listen_result(s);
 		break;
 	case STORE_OP_WRITE:
-		s->write_limit = STORE_WRITE_BATCH;
 		handle_write_result(s, res);
 		store_queue_pop(&s->q, s->writing);
 		s->writing = 0;
@@ -350,7 +276,9 @@ static void op_finished(struct store *s)
 
 	s->op = STORE_OP_NONE;
 	if (op == STORE_OP_LEASE) {
-		s->lease_want = 0;
+		/* A refused LEASE is tried again after its backoff. */
+		if (!s->op_failed)
+			s->lease_want = 0;
 		if (s->hooks.lease_done)
 			s->hooks.lease_done(s->hooks.arg, n);
 	}
@@ -504,6 +432,9 @@ void store_stats(const struct store *s, struct store_stats *out)
 	out->reconnects = s->n_reconnects;
 	out->connects = s->n_connects;
 	out->dropped = s->q.dropped;
+	out->rejected = s->n_rejected;
+	memcpy(out->refused, s->n_refused, sizeof(out->refused));
+	out->writes_blocked = s->faults[STORE_OP_WRITE].failures > 0;
 	out->queued = s->q.queued;
 	out->last_lease_at = s->last_lease_at;
 	out->pending_seen = s->pending_seen;

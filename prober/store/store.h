@@ -12,6 +12,11 @@
  *
  * Results stay queued in memory until a WRITE that contained them has
  * committed, so a database restart loses nothing while the process lives;
+ * neither does a database that refuses writes (a sequence exhausted, a
+ * right revoked, a full disk): writing pauses with backoff and the
+ * results wait (store_fault.h). Only a result whose own data the database
+ * rejects may be dropped, and never a verified one: that is written
+ * again without its attempt row, only the state change;
  * writes are idempotent (a lost lease discards the stale result, a verified
  * result still lands while the row is pending). After a reconnect the store
  * LISTENs again and leases again, because notifications sent while it was
@@ -104,12 +109,37 @@ struct store_params {
 	unsigned max_unwritten;     /* results kept while the database is away */
 };
 
+/*
+ * What a failed statement's SQLSTATE is about (store_fault.h classifies).
+ * Only STORE_ERR_DATA is about one row's own data; every other class is
+ * about the database, and no result is dropped for it.
+ */
+enum store_err_class {
+	STORE_ERR_DATA = 0,   /* 22xxx but 2200H, 23xxx: the row's own values */
+	STORE_ERR_PRIVILEGE,  /* 42501: the prober's role lacks a right */
+	STORE_ERR_SCHEMA,     /* other 42xxx: a table or column is not as expected */
+	STORE_ERR_READ_ONLY,  /* 25xxx: read-only or aborted transaction */
+	STORE_ERR_RESOURCES,  /* 53xxx, 54xxx, 2200H: disk, memory, a sequence ran out */
+	STORE_ERR_CONFLICT,   /* 40xxx, 55xxx: serialization, deadlock, locks */
+	STORE_ERR_OPERATOR,   /* 57xxx: shutdown, cancelled */
+	STORE_ERR_CONNECTION, /* 08xxx */
+	STORE_ERR_INTERNAL,   /* 58xxx, XXxxx: the server's own trouble */
+	STORE_ERR_OTHER,      /* anything else, or no SQLSTATE at all */
+	STORE_ERR_COUNT
+};
+
+/* "data", "privilege", ...: the metric label; "other" when out of range. */
+const char *store_err_class_name(enum store_err_class c);
+
 /* The store's counters, copied out for the status socket and logs. */
 struct store_stats {
 	uint64_t errors;        /* failed statements and connections */
 	uint64_t reconnects;    /* successful reconnections after the first */
 	uint64_t connects;      /* successful connections */
-	uint64_t dropped;       /* results dropped: queue full or rejected data */
+	uint64_t dropped;       /* results dropped: queue.max_unwritten full, no memory */
+	uint64_t rejected;      /* unverified results dropped: the database rejected their data */
+	uint64_t refused[STORE_ERR_COUNT]; /* failed WRITEs by class */
+	bool writes_blocked;    /* the database refuses writes now; results are kept */
 	unsigned queued;        /* results waiting to be written */
 	double last_lease_at;   /* wall clock of the last successful LEASE; 0 none */
 	int64_t pending_seen;   /* pending rows at the last count; -1 unknown */

@@ -76,6 +76,7 @@ static void start_connect(struct store_conn *c)
 		store_conn_drop(c, store_conn_error(c));
 		return;
 	}
+	PQsetNoticeReceiver(c->conn, store_notice, c);
 	c->connecting = true;
 	evtime_add_ms(&c->ev_timer, STORE_CONNECT_TIMEOUT_MS);
 	/* The first poll is "writing" by libpq's contract. */

@@ -53,6 +53,13 @@ void store_conn_drop(struct store_conn *c, const char *why);
 /* Something was sent: watch for the flush and for the reply. */
 void store_conn_sent(struct store_conn *c);
 
+/*
+ * libpq's notice receiver, installed on every connection (store_fail.c):
+ * a server NOTICE or WARNING becomes one log line with its level, never
+ * libpq's raw text on stderr.
+ */
+void store_notice(void *arg, const PGresult *res);
+
 /* libpq's last error as one phrase (a static buffer). */
 const char *store_conn_error(const struct store_conn *c);
 

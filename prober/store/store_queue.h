@@ -21,7 +21,7 @@ struct store_queue {
 	struct store_result *head;  /* oldest first; linked by ->next */
 	struct store_result **tail; /* where the next result is linked */
 	unsigned queued;            /* length of the list */
-	uint64_t dropped;           /* results dropped: full, rejected, no memory */
+	uint64_t dropped;           /* results dropped: full, no memory */
 };
 
 void store_queue_init(struct store_queue *q);

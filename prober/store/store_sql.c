@@ -75,6 +75,9 @@ enum expire_col {
  * no-op because the row is then no longer pending). Rows with a NULL
  * outcome are leases given back unprobed. The audit row is inserted only
  * for attempts that were applied, so a retried write never duplicates it.
+ * attempts stops at the schema's bound (migration 003's CHECK): a row the
+ * web site wrote at the bound still takes its result (in bigint, so that
+ * not even a row from before the CHECK can overflow it).
  */
 const char store_sql_write[] =
 	"WITH r AS ("
@@ -85,7 +88,8 @@ const char store_sql_write[] =
 	" upd AS ("
 	" UPDATE verification v SET"
 	"  state = CASE WHEN r.outcome = 'verified' THEN 'verified' ELSE v.state END,"
-	"  attempts = v.attempts + CASE WHEN r.outcome IS NULL THEN 0 ELSE 1 END,"
+	"  attempts = LEAST(v.attempts::bigint + CASE WHEN r.outcome IS NULL THEN 0 ELSE 1 END,"
+	"                   " STORE_ATTEMPTS_MAX_TEXT "),"
 	"  last_probe_at = COALESCE(to_timestamp(r.attempted_at), v.last_probe_at),"
 	"  last_outcome = COALESCE(r.outcome, v.last_outcome),"
 	"  last_detail = CASE WHEN r.outcome IS NULL THEN v.last_detail ELSE r.detail END,"
@@ -106,6 +110,19 @@ const char store_sql_write[] =
 	" SELECT id, to_timestamp(attempted_at), $9, source, outcome, detail, rtt_ms"
 	" FROM upd WHERE outcome IS NOT NULL)"
 	" SELECT id, server, state, verified_by FROM upd";
+
+/*
+ * A verified result whose full WRITE the database rejected as data: only
+ * the state change, no attempt row, no detail, attempts untouched. Same
+ * columns as sql_write's final SELECT.
+ */
+const char store_sql_write_verified[] =
+	"UPDATE verification SET state = 'verified',"
+	"  verified_at = to_timestamp($2::float8),"
+	"  verified_by = $4 || ' ' || host($3::inet),"
+	"  lease_owner = NULL, lease_token = NULL, lease_until = NULL"
+	" WHERE id = $1::bigint AND state = 'pending'"
+	" RETURNING id, host(server_ip) AS server, state, verified_by";
 
 /* The columns of sql_write's final SELECT list. */
 enum write_col {
@@ -170,10 +187,17 @@ const char *store_sql_error_text(const char *msg, char *buf, size_t len)
 	return buf[0] ? buf : "connection lost";
 }
 
-bool store_sql_is_data_error(const char *sqlstate)
+void store_sql_verified_params(struct store_sql_params *p,
+			       const struct store_result *r,
+			       const char *prober_name)
 {
-	return sqlstate != NULL && (strncmp(sqlstate, "22", 2) == 0 ||
-				    strncmp(sqlstate, "23", 2) == 0);
+	snprintf(p->buf[0], sizeof(p->buf[0]), "%" PRId64, r->id);
+	snprintf(p->buf[1], sizeof(p->buf[1]), "%.6f", r->attempted_at);
+	p->values[0] = p->buf[0];
+	p->values[1] = p->buf[1];
+	p->values[2] = r->source[0] ? r->source : NULL;
+	p->values[3] = prober_name;
+	p->n = 4;
 }
 
 /* --- array literals ---------------------------------------------------- */

@@ -21,6 +21,12 @@ extern const char store_sql_lease[];  /* $1 n, $2 prober, $3 lease ms, $4 expiry
 extern const char store_sql_expire[]; /* $1 expiry ms */
 extern const char store_sql_write[];  /* $1..$8 arrays, $9 prober */
 extern const char store_sql_count[];  /* pending rows */
+/* A verified result's state change alone: $1 id, $2 attempted_at, $3 source, $4 prober */
+extern const char store_sql_write_verified[];
+
+/* verification.attempts stops here (migration 003's CHECK). */
+#define STORE_ATTEMPTS_MAX 1000000
+#define STORE_ATTEMPTS_MAX_TEXT "1000000"
 
 /* The text parameters of a LEASE or an EXPIRE. */
 struct store_sql_params {
@@ -41,8 +47,13 @@ void store_sql_expire_params(struct store_sql_params *p, uint64_t expiry_ms);
  */
 const char *store_sql_error_text(const char *msg, char *buf, size_t len);
 
-/* SQLSTATE class 22 or 23: the data itself was rejected, never retry it. */
-bool store_sql_is_data_error(const char *sqlstate);
+/*
+ * The parameters of store_sql_write_verified for r (a verified result):
+ * values[] point into p and r, which must outlive the call.
+ */
+void store_sql_verified_params(struct store_sql_params *p,
+			       const struct store_result *r,
+			       const char *prober_name);
 
 /* A PostgreSQL array literal being built: {a,"b",NULL}. */
 struct pg_array {

@@ -13,6 +13,8 @@ NV_PASSES=0
 
 nv_log() { printf '%s: %s\n' "${NV_TEST_NAME:-test}" "$*" >&2; }
 
+. "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
+
 # Cannot run here: skip locally, fail under CI.
 nv_skip() {
 	nv_log "cannot run: $*"
@@ -51,10 +53,20 @@ nv_enter_netns() {
 	trap nv_cleanup EXIT
 }
 
+# NTPsec's ntpd, unpacked from the Debian package into the build folder by
+# the `peers_prepare` test (peers.sh), never installed. Sets NV_NTPD.
 nv_require_ntpd() {
-	command -v ntpd >/dev/null || nv_skip "NTPsec ntpd missing (apt-get install ntpsec)"
 	command -v setpriv >/dev/null || nv_skip "setpriv(1) missing"
-	ntpd --version 2>/dev/null | grep -q ntpsec || nv_skip "ntpd is not NTPsec"
+	if [ -z "${NV_NTPD:-}" ]; then
+		if [ -z "${NV_IN_NETNS:-}" ]; then
+			NV_NTPD=$(nv_ntpsec_fetch) || NV_NTPD=""
+		else
+			NV_NTPD=$(nv_peer_path ntpsec usr/sbin/ntpd) || NV_NTPD=""
+		fi
+	fi
+	[ -n "$NV_NTPD" ] || nv_skip "NTPsec ntpd is not unpacked in $(nv_peer_cache)/ntpsec (run the peers_prepare test first, or tests/integration/peers_prepare.sh)"
+	"$NV_NTPD" --version 2>/dev/null | grep -q ntpsec || nv_skip "$NV_NTPD does not run or is not NTPsec"
+	export NV_NTPD
 }
 
 # nv_start_ntpd NAME CONFIG_BODY: start NTPsec's ntpd in this namespace
@@ -68,7 +80,7 @@ nv_start_ntpd() {
 	} >"$conf"
 	: >"$log"
 	setpriv --bounding-set=-sys_time --inh-caps=-sys_time \
-		ntpd -n -c "$conf" -l "$log" >>"$log" 2>&1 &
+		"$NV_NTPD" -n -c "$conf" -l "$log" >>"$log" 2>&1 &
 	NTPD_PID=$!
 	NV_PIDS+=("$NTPD_PID")
 	for i in $(seq 1 100); do

@@ -114,6 +114,13 @@ static void snapshot_full(struct status_snapshot *s)
 	s->db_errors = 7;
 	s->db_reconnects = 2;
 	s->results_dropped = 1;
+	s->results_rejected = 4;
+	s->db_writes_blocked = true;
+	s->db_refused[0].cls = "data";
+	s->db_refused[0].n = 3;
+	s->db_refused[1].cls = "resources";
+	s->db_refused[1].n = 9;
+	s->n_db_refused = 2;
 	s->in_flight = 2;
 	s->leases_held = 7;
 	s->ratelimit_destinations = 13;

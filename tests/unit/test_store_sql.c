@@ -287,12 +287,54 @@ static void test_params_and_errors(void **state)
 	store_sql_error_text("0123456789012345678901234567890123456789", buf,
 			     sizeof(buf));
 	assert_int_equal(strlen(buf), sizeof(buf) - 1);
+}
 
-	assert_true(store_sql_is_data_error("22P02"));  /* invalid text */
-	assert_true(store_sql_is_data_error("23505"));  /* unique violation */
-	assert_false(store_sql_is_data_error("40001")); /* serialization */
-	assert_false(store_sql_is_data_error("57P01")); /* admin shutdown */
-	assert_false(store_sql_is_data_error(NULL));
+/*
+ * attempts stops at the schema's bound, so a row the web site wrote at
+ * attempts = 1000000 still takes its result instead of failing the CHECK.
+ */
+static void test_write_clamps_attempts(void **state)
+{
+	char want[96];
+
+	(void)state;
+	assert_int_equal(STORE_ATTEMPTS_MAX, 1000000);
+	assert_int_equal(atoi(STORE_ATTEMPTS_MAX_TEXT), STORE_ATTEMPTS_MAX);
+	snprintf(want, sizeof(want), "attempts = LEAST(v.attempts::bigint + ");
+	assert_non_null(strstr(store_sql_write, want));
+	assert_non_null(strstr(store_sql_write, STORE_ATTEMPTS_MAX_TEXT ")"));
+	/* Nowhere else is attempts written without the bound. */
+	assert_null(strstr(strstr(store_sql_write, want) + 1, "attempts ="));
+}
+
+/* The fallback for a verified result: the state change and nothing else. */
+static void test_verified_params(void **state)
+{
+	struct store_sql_params p;
+	struct store_result r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.id = 9007199254740993; /* beyond a double's integers */
+	r.outcome = OUTCOME_VERIFIED;
+	r.attempted_at = 1714567890.25;
+	snprintf(r.source, sizeof(r.source), "192.0.2.10");
+	store_sql_verified_params(&p, &r, "prober-a");
+	assert_int_equal(p.n, 4);
+	assert_string_equal(p.values[0], "9007199254740993");
+	assert_string_equal(p.values[1], "1714567890.250000");
+	assert_string_equal(p.values[2], "192.0.2.10");
+	assert_string_equal(p.values[3], "prober-a");
+	r.source[0] = '\0';
+	store_sql_verified_params(&p, &r, "prober-a");
+	assert_null(p.values[2]);
+	/* No audit row, no attempts, no detail: nothing a row's data can break. */
+	assert_non_null(strstr(store_sql_write_verified, "$4"));
+	assert_null(strstr(store_sql_write_verified, "$5"));
+	assert_null(strstr(store_sql_write_verified, "probe_attempt"));
+	assert_null(strstr(store_sql_write_verified, "attempts"));
+	assert_null(strstr(store_sql_write_verified, "detail"));
+	assert_non_null(strstr(store_sql_write_verified, "state = 'pending'"));
 }
 
 static void test_written_has(void **state)
@@ -412,6 +454,8 @@ int main(void)
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_statement_parameters),
 		cmocka_unit_test(test_params_and_errors),
+		cmocka_unit_test(test_write_clamps_attempts),
+		cmocka_unit_test(test_verified_params),
 		cmocka_unit_test(test_written_has),
 		cmocka_unit_test(test_queue_bound),
 		cmocka_unit_test(test_queue_all_verified),

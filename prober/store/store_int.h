@@ -1,0 +1,83 @@
+/*
+ * store_int.h - struct store, shared by the statement pump (store.c) and
+ * the handling of failed statements (store_fail.c).
+ *
+ * Private to prober/store/.
+ */
+#ifndef NTPVERIFY_STORE_INT_H
+#define NTPVERIFY_STORE_INT_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <libpq-fe.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "store/store_conn.h"
+#include "store/store_fault.h"
+#include "store/store_queue.h"
+
+#define STORE_WRITE_BATCH 1000
+
+/* The statements; one is in flight at a time. */
+enum store_op {
+	STORE_OP_NONE = 0,
+	STORE_OP_LISTEN,
+	STORE_OP_WRITE,
+	STORE_OP_EXPIRE,
+	STORE_OP_LEASE,
+	STORE_OP_COUNT,
+	STORE_OP_N, /* the number of ops */
+};
+
+struct store {
+	struct event_base *base;    /* not owned */
+	struct store_params params; /* strings owned (copied) */
+	struct store_hooks hooks;   /* callbacks into the owner */
+	struct store_conn pg;       /* the connection (store_conn.c) */
+	bool connected;             /* CONNECTION_OK and LISTEN done */
+	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
+	struct event ev_retry;      /* the next statement out of its backoff */
+
+	enum store_op op;           /* statement in flight */
+	unsigned lease_want;        /* rows wanted by the daemon; 0 = none */
+	unsigned lease_batch;       /* n of the LEASE in flight */
+	unsigned leased_rows;       /* rows returned by it */
+	bool expire_due;            /* run EXPIRE before the next LEASE */
+	bool lease_turn;            /* a WRITE just went: a wanted LEASE goes next */
+	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
+
+	struct store_queue q;       /* unwritten results, oldest first */
+	unsigned writing;           /* the first `writing` are in the WRITE in flight */
+	unsigned write_limit;       /* results per WRITE; 1 while isolating a bad one */
+	unsigned isolate_left;      /* results still to write one at a time */
+	bool write_minimal;         /* the head (verified) goes without its attempt row */
+	bool op_failed;             /* the statement in flight failed */
+	struct store_fault faults[STORE_OP_N]; /* per statement: failing, backoff */
+
+	/* Counters for the status socket. */
+	uint64_t n_errors;          /* failed statements and connections */
+	uint64_t n_reconnects;      /* successful reconnections after the first */
+	uint64_t n_connects;        /* successful connections */
+	uint64_t n_rejected;        /* unverified results dropped as bad data */
+	uint64_t n_refused[STORE_ERR_COUNT]; /* failed WRITEs by class */
+	double last_lease_at;       /* wall clock of the last successful LEASE */
+	bool count_due;             /* refresh pending_seen when idle */
+	int64_t pending_seen;       /* pending rows at the last count; -1 unknown */
+};
+
+/* Start the next statement, if any and if connected and idle (store.c). */
+void store_pump(struct store *s);
+
+/* The statement in flight failed without the connection failing: log once
+ * per state change, back off or isolate (store_fail.c). */
+void store_statement_failed(struct store *s, const PGresult *res);
+
+/* The statement in flight succeeded: end its failing state, if any, with
+ * one log line (store_fail.c). */
+void store_statement_ok(struct store *s);
+
+/* Arm ev_retry for the earliest statement out of its backoff. */
+void store_arm_retry(struct store *s);
+
+#endif
