@@ -122,6 +122,14 @@ void daemon_snapshot(void *arg, struct status_snapshot *out)
 	out->deferred_kod = rs.deferred_kod;
 	out->deferred_global = rs.deferred_global;
 	out->deferred_daily = rs.deferred_daily;
+	out->deferred_prefix_interval = rs.deferred_prefix_interval;
+	out->deferred_prefix_daily = rs.deferred_prefix_daily;
+	out->deferred_table_full = rs.deferred_table_full;
+	out->held_global = rs.held_global;
+	out->held_daily = rs.held_daily;
+	out->held_kod = rs.held_kod;
+	out->held_prefix_daily = rs.held_prefix_daily;
+	out->held_table_full = rs.held_table_full;
 	out->c = d->c;
 }
 

@@ -316,6 +316,10 @@ static int daemon_open(struct daemon *d)
 	struct status_params stp = {
 		.socket_path = d->cfg.status_socket,
 		.listen = d->cfg.status_listen,
+		.max_clients = d->cfg.status_max_clients,
+		.max_in_flight = d->cfg.probe.max_in_flight,
+		.allow = d->cfg.status_allow,
+		.n_allow = d->cfg.n_status_allow,
 	};
 	d->status = status_open(d->base, &stp, daemon_snapshot, d);
 	if (d->status == NULL)
