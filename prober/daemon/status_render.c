@@ -22,7 +22,7 @@ struct status_counter {
 	uint64_t value;
 };
 
-#define STATUS_N_COUNTERS 10
+#define STATUS_N_COUNTERS 11
 
 static void status_counters(const struct status_snapshot *d,
 			    struct status_counter out[STATUS_N_COUNTERS])
@@ -52,6 +52,10 @@ static void status_counters(const struct status_snapshot *d,
 		{ "stale_results_discarded", "stale_results_discarded",
 		  "Results discarded because the lease was lost.",
 		  d->c.discarded },
+		{ "leases_given_back", "leases_given_back",
+		  "Leases given back unprobed: the rate limits would not let "
+		  "the attempt start before the lease ended.",
+		  d->c.leases_given_back },
 		{ "results_dropped", "results_dropped",
 		  "Results dropped because too many were waiting for the "
 		  "database.",

@@ -48,6 +48,7 @@ lost=$(grep -c 'lease lost, result discarded' "$NV_TMP/lr.log")
 curl -sS --max-time 5 --unix-socket "$NV_TMP/lr.sock" http://localhost/metrics >"$NV_TMP/metrics.txt"
 metric=$(awk '$1 == "ntpverify_stale_results_discarded_total" { print $2 }' "$NV_TMP/metrics.txt")
 sent=$(awk '$1 == "ntpverify_packets_sent_total" { print $2 }' "$NV_TMP/metrics.txt")
+given_back=$(awk '$1 == "ntpverify_leases_given_back_total" { print $2 }' "$NV_TMP/metrics.txt")
 # Probed twice by us: the daemon's own log (a discarded result leaves no row).
 ids_probed=$(grep -oE '^debug: verification [0-9]+ \(127\.0\.1\.[0-9]+\): [a-z_0-9]+ \(' "$NV_TMP/lr.log" |
 	awk '{ print $3 }' | sort -u | wc -l)
@@ -56,6 +57,7 @@ twice=$(nv_psql -c "SELECT count(*) FROM (SELECT verification_id FROM probe_atte
 nv_log "after ${RUN_S} s: $verified/$N verified, $finished attempts finished, $attempts written, $lost discarded (metric $metric), $twice rows probed twice, $sent packets sent"
 
 nv_expect_eq "every finished attempt has its probe_attempt row" "$finished" "$attempts"
+nv_expect_match "leases given back are counted" '^[0-9]+$' "$given_back"
 nv_expect_eq "no result discarded as lease lost (log)" 0 "$lost"
 nv_expect_eq "stale_results_discarded metric" 0 "$metric"
 nv_expect_eq "no row has two probe_attempt rows" 0 "$twice"
