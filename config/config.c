@@ -20,12 +20,12 @@
  *  - A scalar is checked by a validate callback (the validcb that
  *    cfg_set_validate_func() would set, put straight into the generated
  *    table), which libconfuse calls once per assignment, on the line of
- *    the value. A list element is
- *    checked by a parse callback instead: libconfuse calls a list's
- *    validate callback after every element and again at '}', so it cannot
- *    tell which element is new, while the parse callback sees each element
- *    exactly once. Neither callback ever returns failure to libconfuse (that
- *    would abort its parse); they report, count and carry on.
+ *    the value. A list element is checked by a parse callback instead:
+ *    libconfuse calls a list's validate callback after every element and
+ *    again at '}', so it cannot tell which element is new, while the parse
+ *    callback sees each element exactly once. Neither callback ever
+ *    returns failure to libconfuse (that would abort its parse); they
+ *    report, count and carry on.
  *
  *  - Comments are blanked out before libconfuse sees the text: libconfuse
  *    3.3 counts an extra line for every comment, so every "file:line" after
@@ -70,6 +70,10 @@ static const struct config_key config_keys[] = {
 	CONFIG_KEY(NULL, "status_socket", PATH, "/run/ntpverify/status.sock",
 		   1, CONFIG_MAX_SOCKET_PATH, status_socket),
 	CONFIG_KEY(NULL, "status_listen", LISTEN, NULL, 0, 0, status_listen),
+	CONFIG_KEY(NULL, "status_max_clients", UINT, "256", 8, 65536,
+		   status_max_clients),
+	CONFIG_KEY(NULL, "status_allow", ALLOW, "{127.0.0.0/8, ::1}", 0, 0,
+		   status_allow),
 
 	CONFIG_KEY("probe", "timeout", DURATION, "3s",
 		   100, 60 * CONFIG_SECOND, probe.timeout_ms),
@@ -150,9 +154,7 @@ struct config_ctx {
  */
 static struct config_ctx *config_active;
 
-static void config_report(struct config_ctx *ctx, int line, const char *fmt,
-			  ...) __attribute__((format(printf, 3, 4)));
-
+__attribute__((format(printf, 3, 4)))
 static void config_report(struct config_ctx *ctx, int line, const char *fmt,
 			  ...)
 {
@@ -280,7 +282,8 @@ static int config_parse_element(cfg_t *sec, cfg_opt_t *opt, const char *text,
 	}
 
 	max = key->kind == CONFIG_KIND_SOURCES ? CONFIG_MAX_SOURCES :
-		CONFIG_MAX_SCHEDULE;
+	      key->kind == CONFIG_KIND_ALLOW ? CONFIG_MAX_ALLOW :
+					       CONFIG_MAX_SCHEDULE;
 	if (n > max) {
 		if (n == max + 1)
 			config_report(ctx, sec->line, "%s: more than %u entries",

@@ -29,6 +29,15 @@
 
 #define CONFIG_MAX_SOURCES 16
 #define CONFIG_MAX_SCHEDULE 32
+#define CONFIG_MAX_ALLOW 32
+
+/* An address prefix of status_allow: "10.0.0.0/8", "::1" (= ::1/128). */
+struct config_prefix {
+	char text[64];           /* as written */
+	int family;              /* AF_INET or AF_INET6 */
+	unsigned char addr[16];  /* network byte order; IPv4 uses 4 bytes */
+	unsigned bits;           /* prefix length, 0..32 or 0..128 */
+};
 
 /* A published prober address, as written and as parsed. */
 struct config_source {
@@ -52,6 +61,9 @@ struct nv_config {
 	bool allow_private_targets; /* default false: refuse private/reserved */
 	char *status_socket;     /* unix socket path; default /run/ntpverify/status.sock */
 	char *status_listen;     /* "addr:port" / "[v6]:port" or NULL for none */
+	unsigned status_max_clients; /* status connections per listener at once; default 256 */
+	struct config_prefix status_allow[CONFIG_MAX_ALLOW]; /* TCP status clients served */
+	size_t n_status_allow;   /* entries used; default 127.0.0.0/8 and ::1 */
 
 	struct {
 		uint64_t timeout_ms;    /* give up on one attempt; default 3s */

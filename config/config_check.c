@@ -212,6 +212,50 @@ static int config_check_source(const char *label, const char *text,
 	return 0;
 }
 
+/* "10.0.0.0/8", "2001:db8::/32", or an address alone (all its bits). */
+static int config_check_prefix(const char *label, const char *text,
+			       struct config_value *out, char *msg, size_t len)
+{
+	struct config_prefix *p = &out->prefix;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char addr[64];
+	const char *slash = strchr(text, '/');
+	size_t n = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	uint64_t bits = 0;
+	unsigned max;
+
+	if (n >= sizeof(addr) ||
+	    (memcpy(addr, text, n), addr[n] = '\0',
+	     config_parse_address(addr, &ss, &sslen) < 0) ||
+	    (slash != NULL && config_parse_uint(slash + 1, &bits) < 0)) {
+		snprintf(msg, len, "%s: '%.64s' is not an address or "
+			 "ADDRESS/LENGTH", label, text);
+		return -1;
+	}
+	p->family = ss.ss_family;
+	max = p->family == AF_INET ? 32 : 128;
+	if (p->family == AF_INET)
+		memcpy(p->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else
+		memcpy(p->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	p->bits = slash != NULL ? (unsigned)(bits > max ? max + 1 : bits) : max;
+	if (p->bits > max) {
+		snprintf(msg, len, "%s: '%.64s': the prefix length must be "
+			 "0..%u", label, text, max);
+		return -1;
+	}
+	/* "10.1.2.3/8" is a typo more often than a wish for 10/8. */
+	for (unsigned b = p->bits; b < max; b++)
+		if (p->addr[b / 8] & (0x80u >> (b % 8))) {
+			snprintf(msg, len, "%s: '%.64s' has bits set past the "
+				 "prefix length", label, text);
+			return -1;
+		}
+	snprintf(p->text, sizeof(p->text), "%s", text);
+	return 0;
+}
+
 int config_check_value(const struct config_key *key, const char *text,
 			      struct config_value *out, char *msg, size_t len)
 {
@@ -254,6 +298,8 @@ int config_check_value(const struct config_key *key, const char *text,
 		return config_check_duration(key, label, text, out, msg, len);
 	case CONFIG_KIND_SOURCES:
 		return config_check_source(label, text, out, msg, len);
+	case CONFIG_KIND_ALLOW:
+		return config_check_prefix(label, text, out, msg, len);
 	}
 	snprintf(msg, len, "%s: internal error: unknown kind", label);
 	return -1;
@@ -308,6 +354,10 @@ int config_store(struct nv_config *cfg, const struct config_key *key,
 	case CONFIG_KIND_SOURCES:
 		if (cfg->n_sources < CONFIG_MAX_SOURCES)
 			cfg->sources[cfg->n_sources++] = value->src;
+		return 0;
+	case CONFIG_KIND_ALLOW:
+		if (cfg->n_status_allow < CONFIG_MAX_ALLOW)
+			cfg->status_allow[cfg->n_status_allow++] = value->prefix;
 		return 0;
 	case CONFIG_KIND_SCHEDULE:
 		if (cfg->retry.n_schedule < CONFIG_MAX_SCHEDULE)

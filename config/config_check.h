@@ -24,6 +24,7 @@ enum config_kind {
 	CONFIG_KIND_DURATION, /* duration in min..max ms, stored as uint64_t */
 	CONFIG_KIND_SOURCES,  /* list of unicast address literals */
 	CONFIG_KIND_SCHEDULE, /* list of durations in min..max ms */
+	CONFIG_KIND_ALLOW,    /* list of address prefixes "a.b.c.d/n", "v6/n" */
 };
 
 /* One configuration key: a row of config_keys[] in config.c. */
@@ -43,11 +44,13 @@ struct config_value {
 	double rate;               /* RATE */
 	bool flag;                 /* BOOL */
 	struct config_source src;  /* SOURCES element */
+	struct config_prefix prefix; /* ALLOW element */
 };
 
 static inline bool config_kind_is_list(enum config_kind kind)
 {
-	return kind == CONFIG_KIND_SOURCES || kind == CONFIG_KIND_SCHEDULE;
+	return kind == CONFIG_KIND_SOURCES || kind == CONFIG_KIND_SCHEDULE ||
+	       kind == CONFIG_KIND_ALLOW;
 }
 
 /* "probe.timeout" or "variable": how messages name a key. */

@@ -1,5 +1,8 @@
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -14,6 +17,21 @@ void log_set_level(enum log_level level)
 void log_set_journal(bool on)
 {
 	journal = on;
+}
+
+bool log_stderr_is_journal(const char *journal_stream)
+{
+	uintmax_t dev, ino;
+	char end;
+	struct stat st;
+
+	/* "DEVICE:INODE" of the stream systemd connected to the journal. */
+	if (journal_stream == NULL ||
+	    sscanf(journal_stream, "%ju:%ju%c", &dev, &ino, &end) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
 }
 
 static const char *level_name(enum log_level level)

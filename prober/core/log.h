@@ -14,8 +14,16 @@ enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARNING = 4, LOG_LVL_INFO = 6, LOG_LVL
 
 /* Messages above this level are dropped; default info. */
 void log_set_level(enum log_level level);
-/* Prefix lines with "<N>" for journald (set when JOURNAL_STREAM is set). */
+/* Prefix lines with "<N>" for journald (when stderr is the journal). */
 void log_set_journal(bool journal);
+
+/*
+ * True when stderr is the stream systemd connected to the journal:
+ * JOURNAL_STREAM ("DEVICE:INODE", from getenv) names stderr's device and
+ * inode. A child whose stderr was redirected to a file inherits the
+ * variable, so its presence alone proves nothing.
+ */
+bool log_stderr_is_journal(const char *journal_stream);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

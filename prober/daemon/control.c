@@ -23,8 +23,20 @@ bool daemon_drained(const struct daemon *d)
 	return d->draining && d->n_probing == 0 && store_idle(d->store);
 }
 
+/* Probes are over (finished or cancelled): the database's turn. */
+static void drain_db_phase(struct daemon *d)
+{
+	d->drain_db_phase = true;
+	evtimer_del(&d->ev_drain);
+	evtime_add_ms(&d->ev_drain, DRAIN_DB_GRACE_MS);
+}
+
 void daemon_exit_if_drained(struct daemon *d)
 {
+	if (!d->draining)
+		return;
+	if (!d->drain_db_phase && d->n_probing == 0)
+		drain_db_phase(d);
 	if (daemon_drained(d))
 		event_base_loopexit(d->base, NULL);
 }
@@ -110,6 +122,14 @@ void daemon_snapshot(void *arg, struct status_snapshot *out)
 	out->deferred_kod = rs.deferred_kod;
 	out->deferred_global = rs.deferred_global;
 	out->deferred_daily = rs.deferred_daily;
+	out->deferred_prefix_interval = rs.deferred_prefix_interval;
+	out->deferred_prefix_daily = rs.deferred_prefix_daily;
+	out->deferred_table_full = rs.deferred_table_full;
+	out->held_global = rs.held_global;
+	out->held_daily = rs.held_daily;
+	out->held_kod = rs.held_kod;
+	out->held_prefix_daily = rs.held_prefix_daily;
+	out->held_table_full = rs.held_table_full;
 	out->c = d->c;
 }
 
@@ -136,24 +156,61 @@ static void prune_cb(evutil_socket_t fd, short what, void *arg)
 	evtime_add_ms(&d->ev_prune, PRUNE_INTERVAL_MS);
 }
 
+/*
+ * One line per result the database never took, so that an admin can
+ * replay it (docs/admins.md): what a WRITE would have recorded, minus the
+ * lease token. Given-back leases are only counted: they need no replay.
+ */
+static void log_unwritten_one(void *arg, const struct store_result *r)
+{
+	unsigned *releases = arg;
+	char when[32] = "?", rtt[32] = "-";
+	time_t t = (time_t)r->attempted_at;
+	struct tm tm;
+
+	if (r->outcome < 0) {
+		(*releases)++;
+		return;
+	}
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (r->rtt_ms >= 0)
+		snprintf(rtt, sizeof(rtt), "%.3f", r->rtt_ms);
+	log_err("shutdown: unwritten result: verification %" PRId64
+		" outcome %s attempted_at %s source %s rtt_ms %s",
+		r->id, outcome_name((enum outcome)r->outcome), when,
+		r->source[0] != '\0' ? r->source : "-", rtt);
+}
+
+static void log_unwritten(struct daemon *d)
+{
+	unsigned releases = 0;
+	unsigned n = store_foreach_unwritten(d->store, log_unwritten_one,
+					     &releases);
+
+	log_err("shutdown: %u results could not be written to the database "
+		"(%u of them leases given back, which need no replay)",
+		n, releases);
+}
+
 static void drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	struct store_stats ss;
 
 	(void)fd;
 	(void)what;
-	if (d->n_probing > 0) {
-		/* Probes are bounded by their timeout; this is a backstop. */
+	if (!d->drain_db_phase) {
+		/* Their grace is over: cancel them, give the rows back. */
 		struct job *j;
+		log_info("shutdown: %u probes cancelled after %d ms, their "
+			 "leases given back",
+			 d->n_probing, DRAIN_PROBE_GRACE_MS);
 		while ((j = TAILQ_FIRST(&d->probing)) != NULL)
 			release_job(d, j, 0);
-		evtime_add_ms(&d->ev_drain, DRAIN_DB_GRACE_MS);
+		daemon_exit_if_drained(d);
 		return;
 	}
-	store_stats(d->store, &ss);
-	log_err("shutdown: %u results could not be written to the database",
-		ss.queued);
+	log_unwritten(d);
 	d->exit_status = 1;
 	event_base_loopexit(d->base, NULL);
 }
@@ -173,7 +230,9 @@ static void start_drain(struct daemon *d, const char *why)
 	evtimer_del(&d->ev_sched);
 	while ((j = TAILQ_FIRST(&d->waiting)) != NULL)
 		release_job(d, j, 0);
-	evtime_add_ms(&d->ev_drain, d->cfg.probe.timeout_ms + 1000);
+	/* No wait for probes when none is in flight (then the database phase). */
+	if (d->n_probing > 0)
+		evtime_add_ms(&d->ev_drain, DRAIN_PROBE_GRACE_MS);
 	daemon_exit_if_drained(d);
 }
 

@@ -37,6 +37,7 @@ struct daemon_counters {
 	uint64_t refused_by_policy;               /* attempts refused, no packet */
 	uint64_t held_by_ratelimit;               /* packets held back */
 	uint64_t discarded;                       /* stale results dropped */
+	uint64_t leases_given_back;               /* not startable within the lease */
 	uint64_t rtt_buckets[RTT_BUCKETS];        /* non-cumulative counts */
 	uint64_t rtt_count;                       /* attempts with a mode 6 reply */
 	double rtt_sum_s;                         /* their total, seconds */

@@ -29,9 +29,12 @@
 static bool gate(void *arg, const struct sockaddr *dst)
 {
 	struct daemon *d = arg;
+	uint64_t now = evtime_mono_ms();
 
-	if (ratelimit_take_packet(d->rl, dst, evtime_mono_ms()))
+	if (ratelimit_take_packet(d->rl, dst, now)) {
+		lease_bucket_take(&d->bucket, &d->cfg, now);
 		return true;
+	}
 	d->c.held_by_ratelimit++;
 	return false;
 }
@@ -81,10 +84,9 @@ static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 			   retry_delay_s(&d->cfg, j->lease.attempts));
 		return true;
 	case ADMISSION_DEFERRED: {
-		uint64_t lease_left = d->cfg.queue.lease_time_ms / 2;
 		uint64_t not_before = ad.not_before_ms;
-		if (not_before == UINT64_MAX || not_before > now + lease_left) {
-			/* Too far off to sit on the lease: give it back. */
+		if (not_before == UINT64_MAX || not_before > j->start_by_ms) {
+			/* Not before the lease's usable time ends: give it back. */
 			double after = not_before == UINT64_MAX
 					       ? retry_delay_s(&d->cfg, RETRY_LAST_STEP)
 					       : (double)(not_before - now) / 1000.0;
@@ -124,28 +126,58 @@ static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 	return true;
 }
 
+/*
+ * A job still waiting when its lease's usable time is over goes back to
+ * the database unprobed (a release, not an attempt): started any later,
+ * the probe could outlive the lease, and the row would be leased again
+ * while we still held it. Due again at once, it is leased anew.
+ */
+static void give_back_late(struct daemon *d, struct job *j)
+{
+	d->c.leases_given_back++;
+	log_debug("verification %" PRId64 " (%s): not started within the "
+		  "lease, given back",
+		  j->lease.id, j->lease.server);
+	release_job(d, j, 0);
+}
+
+static void wake_at(uint64_t *wake, uint64_t t)
+{
+	if (t < *wake)
+		*wake = t;
+}
+
 void sched_run(struct daemon *d)
 {
 	uint64_t now = evtime_mono_ms();
 	uint64_t wake = UINT64_MAX;
+	unsigned given_back = 0;
 	struct job *j, *next;
 
 	if (d->draining)
 		return;
 	for (j = TAILQ_FIRST(&d->waiting); j != NULL; j = next) {
 		next = TAILQ_NEXT(j, link);
-		if (d->n_probing >= d->cfg.probe.max_in_flight)
-			break;
-		if (j->not_before_ms > now) {
-			if (j->not_before_ms < wake)
-				wake = j->not_before_ms;
+		if (j->start_by_ms < now) {
+			give_back_late(d, j);
+			given_back++;
 			continue;
 		}
+		/* Past start_by_ms, the next run gives it back. */
+		wake_at(&wake, j->start_by_ms + 1);
+		if (j->not_before_ms > now) {
+			wake_at(&wake, j->not_before_ms);
+			continue;
+		}
+		if (d->n_probing >= d->cfg.probe.max_in_flight)
+			continue; /* probe_done() runs us again */
 		try_start(d, j, now, &wake);
 	}
 	evtimer_del(&d->ev_sched);
 	if (wake != UINT64_MAX)
 		evtime_add_ms(&d->ev_sched, wake > now ? wake - now : 0);
+	if (given_back > 0)
+		maybe_lease(d);
 }
 
 static void sched_cb(evutil_socket_t fd, short what, void *arg)
@@ -250,6 +282,7 @@ static struct daemon *daemon_new(const char *path)
 	d->exit_status = 0;
 	TAILQ_INIT(&d->waiting);
 	TAILQ_INIT(&d->probing);
+	lease_bucket_init(&d->bucket, &d->cfg, evtime_mono_ms());
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
 	return d;
 }
@@ -290,6 +323,10 @@ static int daemon_open(struct daemon *d)
 	struct status_params stp = {
 		.socket_path = d->cfg.status_socket,
 		.listen = d->cfg.status_listen,
+		.max_clients = d->cfg.status_max_clients,
+		.max_in_flight = d->cfg.probe.max_in_flight,
+		.allow = d->cfg.status_allow,
+		.n_allow = d->cfg.n_status_allow,
 	};
 	d->status = status_open(d->base, &stp, daemon_snapshot, d);
 	if (d->status == NULL)
@@ -332,7 +369,7 @@ int cmd_run(int argc, char **argv)
 	status = run_parse_args(argc, argv, &path);
 	if (status >= 0)
 		return status;
-	if (getenv("JOURNAL_STREAM") != NULL)
+	if (log_stderr_is_journal(getenv("JOURNAL_STREAM")))
 		log_set_journal(true);
 	if (notify_init() < 0)
 		log_warn("systemd notifications disabled");

@@ -8,6 +8,7 @@
  *   jobs.c     leases become jobs, jobs become results; the store's hooks
  *   control.c  signals, timers, draining, systemd status, snapshots
  *   reload.c   SIGHUP
+ *   lease.c    how much may be leased (pure; lease.h)
  */
 #ifndef NTPVERIFY_DAEMON_INT_H
 #define NTPVERIFY_DAEMON_INT_H
@@ -22,14 +23,23 @@
 #include "config/config.h"
 #include "core/outcome.h"
 #include "daemon/counters.h"
+#include "daemon/lease.h"
 #include "daemon/retry.h"
 #include "daemon/status_snapshot.h"
 #include "engine/probe.h"
 #include "engine/ratelimit.h"
 #include "store/store.h"
 
-/* How long SIGTERM waits for the database once probes are done. */
-#define DRAIN_DB_GRACE_MS 15000
+/*
+ * SIGTERM's bound, independent of probe.timeout: probes in flight get at
+ * most DRAIN_PROBE_GRACE_MS to finish (then they are cancelled and their
+ * leases given back), then the database gets at most DRAIN_DB_GRACE_MS to
+ * take the results. No wait at all for probes when none is in flight.
+ * DRAIN_MAX_MS stays well under the unit's TimeoutStopSec (30 s).
+ */
+#define DRAIN_PROBE_GRACE_MS 5000
+#define DRAIN_DB_GRACE_MS 10000
+#define DRAIN_MAX_MS (DRAIN_PROBE_GRACE_MS + DRAIN_DB_GRACE_MS)
 #define PRUNE_INTERVAL_MS 60000
 
 /* One leased verification, from lease to written result. */
@@ -40,6 +50,7 @@ struct job {
 	struct sockaddr_storage dst;  /* server address, NTP port */
 	socklen_t dstlen;             /* sizeof the address in dst */
 	uint64_t not_before_ms;       /* monotonic; rate limits said wait */
+	uint64_t start_by_ms;         /* monotonic; not started by then: give back */
 	bool probing;                 /* in the probing list */
 	struct probe probe;           /* the attempt on the wire */
 	struct daemon *d;             /* back pointer for callbacks */
@@ -60,7 +71,9 @@ struct daemon {
 	unsigned next_source[2];      /* round-robin per family (v4, v6) */
 	bool db_up;                   /* store connected */
 	bool draining;                /* SIGTERM: finish and exit */
+	bool drain_db_phase;          /* draining: probes done, waiting for the database */
 	bool lease_more;              /* last lease was full: ask again */
+	struct lease_bucket bucket;   /* the global bucket, as we count it */
 	int exit_status;              /* for cmd_run */
 	struct event ev_sched;        /* next waiting job may start */
 	struct event ev_poll;         /* lease even without NOTIFY */
@@ -79,6 +92,7 @@ struct daemon {
 void sched_run(struct daemon *d);
 
 /* jobs.c */
+/* Lease what can be probed before the leases end (see jobs.c). */
 void maybe_lease(struct daemon *d);
 void job_free(struct daemon *d, struct job *j);
 /* Record an outcome (or, with outcome < 0, give the lease back). */

@@ -14,15 +14,29 @@
 #include "core/log.h"
 #include "daemon/daemon_int.h"
 
-/* Rows we hold (waiting or probing) vs what we may hold. */
+/*
+ * Lease only what can be probed before the lease ends: the rows we hold
+ * stay within max_in_flight, and the rows waiting for a start within what
+ * the global limit lets start in a lease's usable time. A lease taken
+ * beyond that would sit in the waiting list until it ran out, and the row
+ * would be leased again (by us too) while the first job still held it.
+ * The per-destination limits are only known once a row is leased; a job
+ * they hold back past its start_by_ms is given back (sched_run).
+ */
 void maybe_lease(struct daemon *d)
 {
 	unsigned held = d->n_waiting + d->n_probing;
 	unsigned cap = d->cfg.probe.max_in_flight;
+	unsigned starts;
 
-	if (d->draining || !d->db_up || held >= cap)
+	lease_bucket_refill(&d->bucket, &d->cfg, evtime_mono_ms());
+	starts = lease_start_capacity(&d->cfg, d->bucket.level);
+
+	if (d->draining || !d->db_up || held >= cap || d->n_waiting >= starts)
 		return;
 	unsigned n = cap - held;
+	if (n > starts - d->n_waiting)
+		n = starts - d->n_waiting;
 	if (n > d->cfg.queue.lease_batch)
 		n = d->cfg.queue.lease_batch;
 	store_want_lease(d->store, n);
@@ -116,10 +130,49 @@ static void job_set_destination(struct daemon *d, struct job *j)
 	}
 }
 
+/* The job we hold for verification id, or NULL. */
+static struct job *job_find(struct daemon *d, int64_t id)
+{
+	struct job *j;
+
+	TAILQ_FOREACH(j, &d->probing, link)
+		if (j->lease.id == id)
+			return j;
+	TAILQ_FOREACH(j, &d->waiting, link)
+		if (j->lease.id == id)
+			return j;
+	return NULL;
+}
+
+/*
+ * A row we already hold came back in a LEASE: our lease on it ran out and
+ * the statement handed it to us again. The database now knows only the
+ * new lease token, so the job we have takes it over (and, still waiting,
+ * a fresh start_by_ms): its result is then written, not discarded as
+ * stale, and no second job probes the row again.
+ */
+static void job_take_lease(struct daemon *d, struct job *j,
+			   const struct store_lease *lease)
+{
+	log_debug("verification %" PRId64 " (%s): leased again while held; "
+		  "the job keeps the row",
+		  lease->id, lease->server);
+	snprintf(j->lease.lease_token, sizeof(j->lease.lease_token), "%s",
+		 lease->lease_token);
+	if (!j->probing)
+		j->start_by_ms = evtime_mono_ms() + lease_usable_ms(&d->cfg);
+}
+
 static void on_leased(void *arg, const struct store_lease *lease)
 {
 	struct daemon *d = arg;
-	struct job *j = calloc(1, sizeof(*j));
+	struct job *j = job_find(d, lease->id);
+
+	if (j != NULL) {
+		job_take_lease(d, j, lease);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
 
 	if (j == NULL) {
 		/* The lease simply runs out and the row is probed later. */
@@ -129,6 +182,7 @@ static void on_leased(void *arg, const struct store_lease *lease)
 	}
 	j->d = d;
 	j->lease = *lease;
+	j->start_by_ms = evtime_mono_ms() + lease_usable_ms(&d->cfg);
 	job_set_destination(d, j);
 	TAILQ_INSERT_TAIL(&d->waiting, j, link);
 	d->n_waiting++;
@@ -161,8 +215,11 @@ static void on_lease_done(void *arg, unsigned n)
 		return;
 	}
 	sched_run(d);
-	/* A full batch: more rows are probably due. */
-	if (n > 0 && n >= d->cfg.queue.lease_batch)
+	/*
+	 * Rows came: more may be due, and maybe_lease() bounds what we take.
+	 * (A wish made while this LEASE was in flight was not kept.)
+	 */
+	if (n > 0)
 		maybe_lease(d);
 }
 

@@ -35,6 +35,12 @@ static void report_fixed(const struct nv_config *old,
 		log_warn("reload: status_socket changed; restart to apply");
 	if (STR_CHANGED(status_listen))
 		log_warn("reload: status_listen changed; restart to apply");
+	if (old->status_max_clients != new->status_max_clients)
+		log_warn("reload: status_max_clients changed; restart to apply");
+	if (old->n_status_allow != new->n_status_allow ||
+	    memcmp(old->status_allow, new->status_allow,
+		   sizeof(old->status_allow)) != 0)
+		log_warn("reload: status_allow changed; restart to apply");
 #undef STR_CHANGED
 }
 
@@ -81,6 +87,8 @@ void reload(struct daemon *d)
 		return;
 	}
 	report_fixed(&d->cfg, &fresh);
+	/* Our bucket count, like the limiter's: the old rate up to now. */
+	lease_bucket_refill(&d->bucket, &d->cfg, evtime_mono_ms());
 	take_config(d, &fresh);
 
 	struct ratelimit_params rp = limits_from_config(&d->cfg);

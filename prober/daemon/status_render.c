@@ -22,7 +22,7 @@ struct status_counter {
 	uint64_t value;
 };
 
-#define STATUS_N_COUNTERS 10
+#define STATUS_N_COUNTERS 11
 
 static void status_counters(const struct status_snapshot *d,
 			    struct status_counter out[STATUS_N_COUNTERS])
@@ -52,6 +52,10 @@ static void status_counters(const struct status_snapshot *d,
 		{ "stale_results_discarded", "stale_results_discarded",
 		  "Results discarded because the lease was lost.",
 		  d->c.discarded },
+		{ "leases_given_back", "leases_given_back",
+		  "Leases given back unprobed: the rate limits would not let "
+		  "the attempt start before the lease ended.",
+		  d->c.leases_given_back },
 		{ "results_dropped", "results_dropped",
 		  "Results dropped because too many were waiting for the "
 		  "database.",
@@ -70,7 +74,7 @@ struct status_deferral {
 	uint64_t value;
 };
 
-#define STATUS_N_DEFERRALS 4
+#define STATUS_N_DEFERRALS 7
 
 static void status_deferrals(const struct status_snapshot *d,
 			     struct status_deferral out[STATUS_N_DEFERRALS])
@@ -80,6 +84,47 @@ static void status_deferrals(const struct status_snapshot *d,
 	out[1] = (struct status_deferral){ "kod_holdoff", d->deferred_kod };
 	out[2] = (struct status_deferral){ "global_rate", d->deferred_global };
 	out[3] = (struct status_deferral){ "daily_budget", d->deferred_daily };
+	out[4] = (struct status_deferral){ "prefix_interval",
+					   d->deferred_prefix_interval };
+	out[5] = (struct status_deferral){ "prefix_daily_budget",
+					   d->deferred_prefix_daily };
+	out[6] = (struct status_deferral){ "destination_table_full",
+					   d->deferred_table_full };
+}
+
+/* Packets held back by the rate limits, by reason (same shape). */
+#define STATUS_N_HOLDS 5
+
+static void status_holds(const struct status_snapshot *d,
+			 struct status_deferral out[STATUS_N_HOLDS])
+{
+	out[0] = (struct status_deferral){ "global_rate", d->held_global };
+	out[1] = (struct status_deferral){ "daily_budget", d->held_daily };
+	out[2] = (struct status_deferral){ "kod_holdoff", d->held_kod };
+	out[3] = (struct status_deferral){ "prefix_daily_budget",
+					   d->held_prefix_daily };
+	out[4] = (struct status_deferral){ "destination_table_full",
+					   d->held_table_full };
+}
+
+/* The status server's refusals and pauses, by reason (same shape). */
+#define STATUS_N_REJECTS 3
+#define STATUS_N_PAUSES 2
+
+static void status_rejects(const struct status_snapshot *d,
+			   struct status_deferral out[STATUS_N_REJECTS],
+			   struct status_deferral pauses[STATUS_N_PAUSES])
+{
+	out[0] = (struct status_deferral){ "not_allowed",
+					   d->http.rejected_not_allowed };
+	out[1] = (struct status_deferral){ "deadline",
+					   d->http.rejected_deadline };
+	out[2] = (struct status_deferral){ "bad_request",
+					   d->http.rejected_bad_request };
+	pauses[0] = (struct status_deferral){ "max_clients",
+					      d->http.paused_max_clients };
+	pauses[1] = (struct status_deferral){ "descriptors",
+					      d->http.paused_descriptors };
 }
 
 /* "2024-05-01T12:00:00.123Z"; false for times before the epoch or unset. */
@@ -229,6 +274,41 @@ static void prom_counters(const struct status_snapshot *d, FILE *f)
 	}
 }
 
+/* One counter family with a reason label per entry. */
+static void prom_by_reason(FILE *f, const char *name, const char *help,
+			   const struct status_deferral *v, size_t n)
+{
+	prom_family(f, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "ntpverify_%s{reason=", name);
+		prom_label_value(f, v[i].reason);
+		fprintf(f, "} %" PRIu64 "\n", v[i].value);
+	}
+}
+
+/* Holds by reason, and the status server's own clients. */
+static void prom_limits(const struct status_snapshot *d, FILE *f)
+{
+	struct status_deferral held[STATUS_N_HOLDS];
+	struct status_deferral rej[STATUS_N_REJECTS], pause[STATUS_N_PAUSES];
+
+	status_holds(d, held);
+	status_rejects(d, rej, pause);
+	prom_by_reason(f, "ratelimit_holds_total",
+		       "Packets held back by the rate limits, by reason.", held,
+		       STATUS_N_HOLDS);
+	prom_gauge(f, "status_clients",
+		   "Status socket connections open now, all listeners.",
+		   (double)d->http.clients);
+	prom_by_reason(f, "status_clients_rejected_total",
+		       "Status clients closed without their document, by "
+		       "reason.",
+		       rej, STATUS_N_REJECTS);
+	prom_by_reason(f, "status_accept_paused_total",
+		       "Times a status listener stopped accepting, by reason.",
+		       pause, STATUS_N_PAUSES);
+}
+
 /* What is true now: queue, leases, connection, limiter, uptime. */
 static void prom_gauges(const struct status_snapshot *d, FILE *f)
 {
@@ -269,6 +349,7 @@ int status_render_metrics(const struct status_snapshot *d, FILE *f)
 	prom_counters(d, f);
 	prom_gauges(d, f);
 	prom_histogram(f, &d->c);
+	prom_limits(d, f);
 
 	prom_family(f, "build_info", "gauge",
 		    "Always 1; the labels name the build and the prober.");
@@ -292,6 +373,30 @@ static void json_time_or_null(FILE *f, double t)
 		json_put_cstr(f, buf);
 	else
 		fputs("null", f);
+}
+
+/* ,"KEY":{"reason":n,...} */
+static void json_by_reason(FILE *f, const char *key,
+			   const struct status_deferral *v, size_t n)
+{
+	fprintf(f, ",\"%s\":{", key);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", v[i].reason,
+			v[i].value);
+	fputc('}', f);
+}
+
+/* The same counters as prom_limits(), inside "counters". */
+static void json_limits(const struct status_snapshot *d, FILE *f)
+{
+	struct status_deferral held[STATUS_N_HOLDS];
+	struct status_deferral rej[STATUS_N_REJECTS], pause[STATUS_N_PAUSES];
+
+	status_holds(d, held);
+	status_rejects(d, rej, pause);
+	json_by_reason(f, "ratelimit_holds", held, STATUS_N_HOLDS);
+	json_by_reason(f, "status_clients_rejected", rej, STATUS_N_REJECTS);
+	json_by_reason(f, "status_accept_paused", pause, STATUS_N_PAUSES);
 }
 
 static void json_counters(const struct status_snapshot *d, FILE *f)
@@ -319,7 +424,9 @@ static void json_counters(const struct status_snapshot *d, FILE *f)
 	for (size_t i = 0; i < STATUS_N_DEFERRALS; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", df[i].reason,
 			df[i].value);
-	fputs("}}", f);
+	fputc('}', f);
+	json_limits(d, f);
+	fputc('}', f);
 }
 
 /* Newest first; the ring never holds a token (see struct recent_outcome). */
@@ -376,8 +483,10 @@ int status_render_json(const struct status_snapshot *d, FILE *f)
 	fputs("},\"last_lease_at\":", f);
 	json_time_or_null(f, d->last_lease_at);
 	fprintf(f, "},\"in_flight\":%u,\"leases_held\":%u,"
-		   "\"ratelimit_destinations\":%zu,\"counters\":",
-		d->in_flight, d->leases_held, d->ratelimit_destinations);
+		   "\"ratelimit_destinations\":%zu,\"status_clients\":%u,"
+		   "\"counters\":",
+		d->in_flight, d->leases_held, d->ratelimit_destinations,
+		d->http.clients);
 	json_counters(d, f);
 	fputs(",\"recent\":", f);
 	json_recent(d, f);

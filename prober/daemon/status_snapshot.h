@@ -16,6 +16,16 @@
 #define STATUS_MAX_SOURCES 16 /* at least CONFIG_MAX_SOURCES */
 #define STATUS_MAX_ERR_CLASSES 16 /* at least STORE_ERR_COUNT */
 
+/* The status server's own counters (status_http.c), and its clients now. */
+struct status_http_stats {
+	unsigned clients;             /* connections open now, all listeners */
+	uint64_t rejected_not_allowed; /* TCP peers outside status_allow */
+	uint64_t rejected_deadline;   /* closed at the deadline without a reply */
+	uint64_t rejected_bad_request; /* answered 400: unparsable or too long */
+	uint64_t paused_max_clients;  /* a listener stopped accepting at the cap */
+	uint64_t paused_descriptors;  /* accept() failed with no descriptor left */
+};
+
 struct status_snapshot {
 	const char *version;    /* the build, e.g. NTPVERIFY_VERSION */
 	double uptime_s;        /* seconds since the daemon started */
@@ -52,8 +62,17 @@ struct status_snapshot {
 	uint64_t deferred_kod;         /* ... KoD holdoff */
 	uint64_t deferred_global;      /* ... global packet rate */
 	uint64_t deferred_daily;       /* ... daily budget */
+	uint64_t deferred_prefix_interval; /* ... IPv6 prefix interval */
+	uint64_t deferred_prefix_daily;    /* ... IPv6 prefix daily budget */
+	uint64_t deferred_table_full;      /* ... destination table full */
+	uint64_t held_global;          /* packets held: no global token */
+	uint64_t held_daily;           /* ... address daily budget spent */
+	uint64_t held_kod;             /* ... KoD holdoff */
+	uint64_t held_prefix_daily;    /* ... IPv6 prefix daily budget spent */
+	uint64_t held_table_full;      /* ... destination table full */
 
 	struct daemon_counters c; /* the daemon's own counters, copied */
+	struct status_http_stats http; /* filled by the status server itself */
 };
 
 /*

@@ -521,3 +521,11 @@ void store_stats(const struct store *s, struct store_stats *out)
 	out->last_lease_at = s->last_lease_at;
 	out->pending_seen = s->pending_seen;
 }
+
+unsigned store_foreach_unwritten(const struct store *s,
+				 void (*fn)(void *arg,
+					    const struct store_result *r),
+				 void *arg)
+{
+	return store_queue_foreach(&s->q, fn, arg);
+}

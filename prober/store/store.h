@@ -198,4 +198,14 @@ void store_set_params(struct store *s, uint64_t lease_time_ms,
 /* A copy of the counters. */
 void store_stats(const struct store *s, struct store_stats *out);
 
+/*
+ * Call fn(arg, r) for every result not yet written, oldest first (fn must
+ * not call into the store); returns how many there were. For the log at
+ * an exit that loses them.
+ */
+unsigned store_foreach_unwritten(const struct store *s,
+				 void (*fn)(void *arg,
+					    const struct store_result *r),
+				 void *arg);
+
 #endif

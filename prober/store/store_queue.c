@@ -77,3 +77,16 @@ void store_queue_clear(struct store_queue *q)
 {
 	store_queue_pop(q, q->queued);
 }
+
+unsigned store_queue_foreach(const struct store_queue *q,
+			     void (*fn)(void *arg, const struct store_result *r),
+			     void *arg)
+{
+	unsigned n = 0;
+
+	for (const struct store_result *r = q->head; r != NULL; r = r->next) {
+		fn(arg, r);
+		n++;
+	}
+	return n;
+}

@@ -41,4 +41,12 @@ void store_queue_pop(struct store_queue *q, unsigned n);
 /* Free everything. */
 void store_queue_clear(struct store_queue *q);
 
+/*
+ * Call fn(arg, r) for every queued result, oldest first (fn must not
+ * change the queue); returns how many there were.
+ */
+unsigned store_queue_foreach(const struct store_queue *q,
+			     void (*fn)(void *arg, const struct store_result *r),
+			     void *arg);
+
 #endif

@@ -46,6 +46,7 @@ REQUIRED = {
     "ntpverify_database_errors": "counter",
     "ntpverify_database_reconnects": "counter",
     "ntpverify_stale_results_discarded": "counter",
+    "ntpverify_leases_given_back": "counter",
     "ntpverify_leases_held": "gauge",
     "ntpverify_probes_in_flight": "gauge",
     "ntpverify_database_connected": "gauge",

@@ -15,6 +15,15 @@
  * Prints one line of key=value pairs (served, failed, latencies,
  * half-open closed) and exits 0 when every client was served, 1 otherwise,
  * 2 on usage or local errors. Every loop is bounded by a deadline.
+ *
+ *   status_flood --trickle SOCKET CLIENTS DURATION_MS
+ *
+ * Slowloris: keeps CLIENTS connections open for DURATION_MS, each sending
+ * the request line and then one header line a second, never the blank
+ * line that would end the request. A connection the server closes is
+ * replaced at once. Prints how many connections were made, how many the
+ * server closed and how long those had lived (from connect() to EOF);
+ * exits 0 unless something local failed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -277,6 +286,152 @@ static unsigned close_half(const int *half, unsigned n)
 	return closed;
 }
 
+/* --- trickle mode ------------------------------------------------------ */
+
+#define TRICKLE_MAX_LIVES 200000
+
+struct trickler {
+	int fd;          /* -1: not connected */
+	uint64_t t0_ms;  /* connect() */
+	uint64_t next_ms; /* next header line due */
+};
+
+static const char trickle_first[] = "GET /metrics HTTP/1.1\r\n";
+static const char trickle_line[] = "X-Trickle: a\r\n";
+
+struct trickle_stats {
+	unsigned connects, closed, connect_failed;
+	uint64_t *lives; /* lifetimes of server-closed connections, ms */
+	size_t n_lives;
+};
+
+static void trickle_start(struct trickler *t, struct trickle_stats *st,
+			  uint64_t now)
+{
+	int k;
+
+	t->fd = new_socket();
+	if (t->fd < 0)
+		return;
+	k = try_connect(t->fd);
+	if (k <= 0) { /* backlog full (or worse): try again next tick */
+		if (k < 0)
+			st->connect_failed++;
+		close(t->fd);
+		t->fd = -1;
+		return;
+	}
+	st->connects++;
+	t->t0_ms = now;
+	t->next_ms = now + 1000;
+	if (send(t->fd, trickle_first, sizeof(trickle_first) - 1,
+		 MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		t->next_ms = now; /* noticed as closed below */
+}
+
+/* The server closed t (EOF, reset or a failed send): note its lifetime. */
+static void trickle_closed(struct trickler *t, struct trickle_stats *st,
+			   uint64_t now)
+{
+	st->closed++;
+	if (st->n_lives < TRICKLE_MAX_LIVES)
+		st->lives[st->n_lives++] = now - t->t0_ms;
+	close(t->fd);
+	t->fd = -1;
+}
+
+static void trickle_tick(struct trickler *tr, struct pollfd *pf, unsigned n,
+			 struct trickle_stats *st)
+{
+	uint64_t now = now_ms();
+	char b[512];
+
+	for (unsigned i = 0; i < n; i++) {
+		if (tr[i].fd < 0)
+			trickle_start(&tr[i], st, now);
+		if (tr[i].fd >= 0 && now >= tr[i].next_ms) {
+			tr[i].next_ms = now + 1000;
+			if (send(tr[i].fd, trickle_line, sizeof(trickle_line) - 1,
+				 MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+			    errno != EAGAIN) {
+				trickle_closed(&tr[i], st, now);
+				continue;
+			}
+		}
+		pf[i].fd = tr[i].fd; /* poll() skips negative fds */
+		pf[i].events = POLLIN;
+		pf[i].revents = 0;
+	}
+	if (poll(pf, n, 100) <= 0)
+		return;
+	now = now_ms();
+	for (unsigned i = 0; i < n; i++) {
+		ssize_t r;
+
+		if (tr[i].fd < 0 || pf[i].revents == 0)
+			continue;
+		/* Whatever the server says (a 408), then EOF or a reset. */
+		while ((r = recv(tr[i].fd, b, sizeof(b), MSG_DONTWAIT)) > 0)
+			;
+		if (r == 0 || errno != EAGAIN)
+			trickle_closed(&tr[i], st, now);
+	}
+}
+
+static int trickle_main(int argc, char **argv)
+{
+	struct trickle_stats st = { 0 };
+	struct trickler *tr;
+	struct pollfd *pf;
+	unsigned n;
+	uint64_t duration, t0;
+
+	if (argc != 5 || strlen(argv[2]) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "usage: status_flood --trickle SOCKET CLIENTS "
+				"DURATION_MS\n");
+		return 2;
+	}
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, argv[2], strlen(argv[2]) + 1);
+	n = (unsigned)strtoul(argv[3], NULL, 10);
+	duration = strtoull(argv[4], NULL, 10);
+	if (n == 0 || n > 100000 || duration > 3600000) {
+		fprintf(stderr, "status_flood: bad arguments\n");
+		return 2;
+	}
+	raise_nofile();
+	tr = calloc(n, sizeof(*tr));
+	pf = calloc(n, sizeof(*pf));
+	st.lives = calloc(TRICKLE_MAX_LIVES, sizeof(*st.lives));
+	if (tr == NULL || pf == NULL || st.lives == NULL) {
+		fprintf(stderr, "status_flood: out of memory\n");
+		return 2;
+	}
+	for (unsigned i = 0; i < n; i++)
+		tr[i].fd = -1;
+	t0 = now_ms();
+	while (now_ms() - t0 < duration)
+		trickle_tick(tr, pf, n, &st);
+	unsigned open_at_end = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (tr[i].fd >= 0) {
+			open_at_end++;
+			close(tr[i].fd);
+		}
+	qsort(st.lives, st.n_lives, sizeof(*st.lives), cmp_u64);
+	printf("trickle clients=%u connects=%u closed_by_server=%u "
+	       "open_at_end=%u connect_failed=%u life_min_ms=%llu "
+	       "life_p50_ms=%llu life_max_ms=%llu\n",
+	       n, st.connects, st.closed, open_at_end, st.connect_failed,
+	       st.n_lives ? (unsigned long long)st.lives[0] : 0ULL,
+	       st.n_lives ? (unsigned long long)st.lives[st.n_lives / 2] : 0ULL,
+	       st.n_lives ? (unsigned long long)st.lives[st.n_lives - 1] : 0ULL);
+	free(tr);
+	free(pf);
+	free(st.lives);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned n, n_half, rounds = 0, served = 0, failed = 0, half_ok = 0,
@@ -288,6 +443,8 @@ int main(int argc, char **argv)
 	uint64_t *lat;
 	size_t n_lat = 0, max_lat;
 
+	if (argc > 1 && strcmp(argv[1], "--trickle") == 0)
+		return trickle_main(argc, argv);
 	if (argc != 6) {
 		fprintf(stderr, "usage: status_flood SOCKET CLIENTS HALF_OPEN "
 				"DURATION_MS HOLD_MS\n");

@@ -279,6 +279,103 @@ static void test_quote_hint(void **state)
 	assert_int_equal(config_key_line(text, "sched"), 0);
 }
 
+/* Load text as a configuration file; returns config_load()'s result. */
+static int load_text(const char *text, struct nv_config *cfg,
+		     struct last_error *e)
+{
+	char path[] = "/tmp/ntpverify-config-XXXXXX";
+	int fd = mkstemp(path);
+	int rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	rc = config_load(cfg, path, keep_last, e);
+	unlink(path);
+	return rc;
+}
+
+static void test_status_keys(void **state)
+{
+	struct nv_config cfg;
+	struct last_error e = { .n = 0 };
+	static const unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+	(void)state;
+	/* Defaults: a cap well below any descriptor limit; loopback only. */
+	config_defaults(&cfg);
+	assert_int_equal(cfg.status_max_clients, 256);
+	assert_int_equal(cfg.n_status_allow, 2);
+	assert_string_equal(cfg.status_allow[0].text, "127.0.0.0/8");
+	assert_int_equal(cfg.status_allow[0].family, AF_INET);
+	assert_int_equal(cfg.status_allow[0].bits, 8);
+	assert_int_equal(cfg.status_allow[0].addr[0], 127);
+	assert_string_equal(cfg.status_allow[1].text, "::1");
+	assert_int_equal(cfg.status_allow[1].family, AF_INET6);
+	assert_int_equal(cfg.status_allow[1].bits, 128);
+	config_free(&cfg);
+
+	assert_int_equal(load_text("status_max_clients = 64\n"
+				   "status_allow = { \"10.0.0.0/8\", "
+				   "192.0.2.7, \"2001:db8::/32\", "
+				   "\"0.0.0.0/0\" }\n",
+				   &cfg, &e), 0);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(cfg.status_max_clients, 64);
+	assert_int_equal(cfg.n_status_allow, 4);
+	assert_int_equal(cfg.status_allow[0].bits, 8);
+	assert_int_equal(cfg.status_allow[1].bits, 32);
+	assert_int_equal(cfg.status_allow[1].addr[3], 7);
+	assert_int_equal(cfg.status_allow[2].family, AF_INET6);
+	assert_int_equal(cfg.status_allow[2].bits, 32);
+	assert_memory_equal(cfg.status_allow[2].addr, v6, 16);
+	assert_int_equal(cfg.status_allow[3].bits, 0);
+	config_free(&cfg);
+
+	/* An empty list: no TCP client at all. */
+	assert_int_equal(load_text("status_allow = {}\n", &cfg, &e), 0);
+	assert_int_equal(cfg.n_status_allow, 0);
+	config_free(&cfg);
+}
+
+static void test_status_key_errors(void **state)
+{
+	static const struct {
+		const char *text; /* the file */
+		const char *msg;  /* the end of the one error */
+	} cases[] = {
+		{ "status_allow = { \"10.1.2.3/8\" }",
+		  "status_allow: '10.1.2.3/8' has bits set past the prefix "
+		  "length" },
+		{ "status_allow = { \"10.0.0.0/33\" }",
+		  "status_allow: '10.0.0.0/33': the prefix length must be 0..32" },
+		{ "status_allow = { \"::/129\" }",
+		  "status_allow: '::/129': the prefix length must be 0..128" },
+		{ "status_allow = { localhost }",
+		  "status_allow: 'localhost' is not an address or "
+		  "ADDRESS/LENGTH" },
+		{ "status_allow = { \"10.0.0.0/\" }",
+		  "status_allow: '10.0.0.0/' is not an address or "
+		  "ADDRESS/LENGTH" },
+		{ "status_max_clients = 7",
+		  "status_max_clients: '7' is out of range (8..65536)" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nv_config cfg;
+		struct last_error e = { .n = 0 };
+		const char *colon;
+
+		assert_int_equal(load_text(cases[i].text, &cfg, &e), -1);
+		assert_int_equal(e.n, 1);
+		/* "path:1: message" */
+		colon = strstr(e.msg, ":1: ");
+		assert_non_null(colon);
+		assert_string_equal(colon + 4, cases[i].msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +386,8 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_quote_hint),
+		cmocka_unit_test(test_status_keys),
+		cmocka_unit_test(test_status_key_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

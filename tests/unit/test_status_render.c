@@ -128,6 +128,20 @@ static void snapshot_full(struct status_snapshot *s)
 	s->deferred_kod = 6;
 	s->deferred_global = 7;
 	s->deferred_daily = 8;
+	s->deferred_prefix_interval = 9;
+	s->deferred_prefix_daily = 10;
+	s->deferred_table_full = 11;
+	s->held_global = 12;
+	s->held_daily = 13;
+	s->held_kod = 14;
+	s->held_prefix_daily = 15;
+	s->held_table_full = 16;
+	s->http.clients = 3;
+	s->http.rejected_not_allowed = 17;
+	s->http.rejected_deadline = 18;
+	s->http.rejected_bad_request = 19;
+	s->http.paused_max_clients = 20;
+	s->http.paused_descriptors = 21;
 
 	/* Twenty attempts through the ring of sixteen: it wraps. */
 	for (int k = 0; k < 20; k++) {
@@ -187,6 +201,9 @@ static void snapshot_extreme(struct status_snapshot *s)
 	s->ratelimit_destinations = SIZE_MAX;
 	s->deferred_interval = s->deferred_kod = UINT64_MAX;
 	s->deferred_global = s->deferred_daily = UINT64_MAX;
+	s->deferred_table_full = s->held_table_full = UINT64_MAX;
+	s->http.clients = UINT_MAX;
+	s->http.rejected_deadline = s->http.paused_descriptors = UINT64_MAX;
 
 	/* Longer than the ring's fields: truncated to what fits. */
 	memset(server, 'z', sizeof(server) - 1);
