@@ -246,7 +246,11 @@ CREATE TABLE verification_policy (
 	CONSTRAINT verification_policy_quorum_range CHECK (
 		quorum BETWEEN 1 AND 64),
 	CONSTRAINT verification_policy_min_regions_range CHECK (
-		min_regions BETWEEN 1 AND 64 AND min_regions <= quorum),
+		min_regions BETWEEN 1 AND 64),
+	-- Named to sort after quorum_range: PostgreSQL checks in name order
+	-- and reports the first failure, so quorum = 0 names the quorum.
+	CONSTRAINT verification_policy_regions_within_quorum CHECK (
+		min_regions <= quorum),
 	CONSTRAINT verification_policy_confirmations_range CHECK (
 		confirmations BETWEEN 1 AND 16),
 	CONSTRAINT verification_policy_gap_range CHECK (
@@ -336,9 +340,10 @@ CREATE TRIGGER verification_proof_on_update
 	FOR EACH ROW EXECUTE FUNCTION verification_proof_bump();
 
 -- Keep the perspectives' rows in step with the verification: a row that
--- left pending is no longer work; a retry (next_probe_at moved earlier by
--- the web site or an admin, not by a prober's result) or new proof
--- material makes it due for every perspective now.
+-- left pending is no longer work; a retry (next_probe_at set to now() by
+-- the web site or an admin: an update that is not a prober's result, which
+-- always moves last_probe_at) or new proof material makes it due for every
+-- perspective now.
 CREATE FUNCTION verification_probe_follow() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
@@ -348,7 +353,7 @@ BEGIN
 		WHERE verification_id = NEW.id AND active;
 	ELSIF NEW.state = 'pending'
 	      AND (NEW.proof_version <> OLD.proof_version
-		   OR (NEW.next_probe_at < OLD.next_probe_at
+		   OR (NEW.next_probe_at <= now()
 		       AND NEW.last_probe_at IS NOT DISTINCT FROM OLD.last_probe_at)) THEN
 		UPDATE verification_probe
 		SET next_probe_at = LEAST(next_probe_at, NEW.next_probe_at),

@@ -59,6 +59,13 @@ void admin_fail(const struct admin *a, const char *what);
 int admin_single_id(int argc, char **argv, int first, const char *cmd,
 		    int64_t *id);
 
+/*
+ * show's corroboration lines for verification `id` in `state`: quorum
+ * progress, why it is pending, every perspective's stance
+ * (admin_progress.c). 0, or an exit status after saying why.
+ */
+int admin_show_progress(struct admin *a, int64_t id, const char *state);
+
 /* A column that may be NULL, "-" for NULL. */
 const char *admin_col(const char *s);
 

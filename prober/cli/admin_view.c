@@ -42,33 +42,39 @@ static void row_cells(const struct admin_db_row *row, const char **cell,
 	cell[5] = row->last_outcome;
 	cell[6] = timefmt_human(row->next_probe, t->next, sizeof(t->next));
 	cell[7] = timefmt_human(row->expires, t->expires, sizeof(t->expires));
+	cell[8] = row->quorum;
 }
 
-/* The table of rows, each column as wide as its widest cell. */
+/* The table of rows, each column as wide as its widest cell. The quorum
+ * column appears once some perspective has registered. */
 static void print_rows(const struct admin_db_rows *rows)
 {
 	/* The method column names a key by ID and type, never the secret. */
 	static const char *const heads[] = { "id", "server", "method",
-		"state", "attempts", "last outcome", "next probe", "expires" };
-	enum { NCOLS = sizeof(heads) / sizeof(heads[0]) };
-	const char *cell[NCOLS];
-	int width[NCOLS];
+		"state", "attempts", "last outcome", "next probe", "expires",
+		"quorum" };
+	enum { MAXCOLS = sizeof(heads) / sizeof(heads[0]) };
+	const char *cell[MAXCOLS];
+	int width[MAXCOLS], ncols = MAXCOLS - 1;
 	struct view_times t;
 
-	for (int c = 0; c < NCOLS; c++)
+	for (size_t i = 0; i < rows->n; i++)
+		if (strcmp(rows->row[i].quorum, "-") != 0)
+			ncols = MAXCOLS;
+	for (int c = 0; c < ncols; c++)
 		width[c] = (int)strlen(heads[c]);
 	for (size_t i = 0; i < rows->n; i++) {
 		row_cells(&rows->row[i], cell, &t);
-		for (int c = 0; c < NCOLS; c++)
+		for (int c = 0; c < ncols; c++)
 			if ((int)strlen(cell[c]) > width[c])
 				width[c] = (int)strlen(cell[c]);
 	}
-	for (int c = 0; c < NCOLS; c++)
-		put_cell(heads[c], width[c], c + 1 == NCOLS);
+	for (int c = 0; c < ncols; c++)
+		put_cell(heads[c], width[c], c + 1 == ncols);
 	for (size_t i = 0; i < rows->n; i++) {
 		row_cells(&rows->row[i], cell, &t);
-		for (int c = 0; c < NCOLS; c++)
-			put_cell(cell[c], width[c], c + 1 == NCOLS);
+		for (int c = 0; c < ncols; c++)
+			put_cell(cell[c], width[c], c + 1 == ncols);
 	}
 }
 
@@ -204,6 +210,10 @@ static int show_one(struct admin *a, const struct admin_db_verification *v,
 		admin_json_show(v, &list);
 	} else {
 		show_verification(v);
+		if (admin_show_progress(a, id, admin_col(v->state)) != 0) {
+			admin_db_attempts_free(&list);
+			return EXIT_USAGE;
+		}
 		show_attempts(&list);
 	}
 	admin_db_attempts_free(&list);

@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/admin.h"
+#include "store/admin_quorum.h"
 #include "cli/admin_json.h"
 #include "cli/admin_key.h"
 #include "cli/commands.h"
@@ -94,14 +95,22 @@ static int canonical_address(const struct sockaddr_storage *ss, char *buf,
 	return inet_ntop(ss->ss_family, a, buf, len) ? 0 : -1;
 }
 
-/* The ntp.conf lines and steps of the setvar method, to f. */
-static void print_setvar_steps(FILE *f, const struct admin *a,
-			       const char *server, const char *var,
-			       const char *token)
+/*
+ * One restrict line per address the probers send from: every registered
+ * perspective's (they all probe), or the local configuration's when no
+ * perspective has registered yet.
+ */
+static void print_restricts(FILE *f, const struct admin *a)
 {
-	fprintf(f, "add these lines to ntp.conf on %s, after any 'restrict "
-		   "default' line:\n\n", server);
-	fprintf(f, "setvar %s = \"%s\"\n", var, token);
+	struct admin_db_table src;
+
+	if (admin_db_perspective_sources(a->db, &src) == ADMIN_DB_DONE &&
+	    src.n > 0) {
+		for (size_t i = 0; i < src.n; i++)
+			fprintf(f, "restrict %s\n", src.cell[i]);
+		admin_db_table_free(&src);
+		return;
+	}
 	for (size_t i = 0; i < a->cfg.n_sources; i++) {
 		char addr[INET6_ADDRSTRLEN];
 
@@ -113,6 +122,17 @@ static void print_setvar_steps(FILE *f, const struct admin *a,
 	if (a->cfg.n_sources == 0)
 		fprintf(f, "# (no source_addresses configured: add 'restrict "
 			   "ADDR' for each address the prober sends from)\n");
+}
+
+/* The ntp.conf lines and steps of the setvar method, to f. */
+static void print_setvar_steps(FILE *f, const struct admin *a,
+			       const char *server, const char *var,
+			       const char *token)
+{
+	fprintf(f, "add these lines to ntp.conf on %s, after any 'restrict "
+		   "default' line:\n\n", server);
+	fprintf(f, "setvar %s = \"%s\"\n", var, token);
+	print_restricts(f, a);
 	fprintf(f, "\nthen restart ntpd (it reads setvar only at start-up) "
 		   "and test on the server:\n\n");
 	fprintf(f, "ntpq -c \"rv 0 %s\" 127.0.0.1\n\n", var);

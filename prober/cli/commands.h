@@ -33,6 +33,7 @@ int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
 /*

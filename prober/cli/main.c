@@ -108,6 +108,14 @@ static const struct command_option show_options[] = {
 	{ NULL, NULL },
 };
 
+static const struct command_option policy_options[] = {
+	OPT_ADMIN_CONFIG,
+	{ "--set KEY=VALUE", "change quorum, min_regions, confirmations, "
+			     "confirmation_gap or corroboration_window "
+			     "(repeatable; all or nothing)" },
+	{ NULL, NULL },
+};
+
 static const struct command_option no_options[] = {
 	{ NULL, NULL },
 };
@@ -148,6 +156,10 @@ static const struct command commands[] = {
 	  "probe a pending verification now", admin_options },
 	{ "cancel", cmd_cancel, "ntpverify cancel [--config FILE] ID",
 	  "cancel a pending verification", admin_options },
+	{ "policy", cmd_policy,
+	  "ntpverify policy [--config FILE] [--set KEY=VALUE]...",
+	  "show or change the verification policy (quorum, confirmations)",
+	  policy_options },
 	{ "version", cmd_version, "ntpverify version", "print the version",
 	  no_options },
 };

@@ -7,22 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/admin_db.h"
+#include "store/admin_db_int.h"
 #include "store/migrate.h"
-
-/*
- * Timestamps are RFC 3339 in UTC with milliseconds, the same on every
- * admin's machine; the commands shorten them for people (cli/timefmt.h).
- */
-#define SQL_UTC(col) \
-	"to_char(" col " AT TIME ZONE 'UTC'," \
-	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
-struct admin_db {
-	PGconn *conn;      /* blocking, CONNECTION_OK */
-	char *err;         /* the last failure's message, heap; NULL: none */
-	char sqlstate[6];  /* the last failure's SQLSTATE, "" if none */
-};
 
 /* Discard NOTICEs: nothing these commands run is worth one on stderr. */
 static void quiet_notice(void *arg, const char *message)
@@ -225,6 +211,18 @@ static PGresult *query(struct admin_db *db, const char *sql, int n,
 	return r;
 }
 
+PGresult *admin_db_exec(struct admin_db *db, const char *sql, int n,
+			const char *const *values)
+{
+	return query(db, sql, n, values);
+}
+
+void admin_db_fail(struct admin_db *db, const char *msg)
+{
+	set_error_text(db, msg);
+	db->sqlstate[0] = '\0';
+}
+
 /* A query on one id ($1) returning rows; see query(). */
 static PGresult *query_id(struct admin_db *db, const char *sql, int64_t id)
 {
@@ -344,8 +342,8 @@ enum admin_db_result admin_db_add(struct admin_db *db,
 #define ROW_FIELDS(x) { &(x)->id, &(x)->server, &(x)->method, &(x)->state, \
 	&(x)->attempts, &(x)->last_outcome, &(x)->next_probe, &(x)->expires, \
 	&(x)->method_name, &(x)->key_id, &(x)->key_type, &(x)->next_probe_at, \
-	&(x)->leased }
-#define ROW_NFIELDS 13
+	&(x)->leased, &(x)->quorum }
+#define ROW_NFIELDS 14
 
 enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
 				   struct admin_db_rows *out)
@@ -356,14 +354,15 @@ enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
 		"       ELSE method END,"
 		"  state, attempts, coalesce(last_outcome, '-'),"
 		"  CASE WHEN state <> 'pending' THEN '-'"
-		"       WHEN lease_token IS NOT NULL AND lease_until > now()"
-		"            THEN 'probing now'"
+		"       WHEN " SQL_PROBING " THEN 'probing now'"
 		"       ELSE " SQL_UTC("next_probe_at") " END,"
 		"  " SQL_UTC("expires_at") ", method, key_id, key_type,"
 		"  CASE WHEN state = 'pending' THEN " SQL_UTC("next_probe_at")
 		"  END,"
-		"  CASE WHEN state = 'pending' AND lease_token IS NOT NULL"
-		"        AND lease_until > now() THEN 't' ELSE 'f' END"
+		"  CASE WHEN state = 'pending' AND " SQL_PROBING " THEN 't' ELSE 'f' END,"
+		"  (SELECT g.corroborating || '/' || g.quorum FROM verification_progress g"
+		"   WHERE g.verification_id = verification.id"
+		"   AND EXISTS (SELECT 1 FROM perspective))"
 		" FROM verification"
 		" WHERE $1::text IS NULL OR state = $1::text"
 		" ORDER BY id";
@@ -425,8 +424,10 @@ enum admin_db_result admin_db_show(struct admin_db *db, int64_t id,
 		"  CASE WHEN state = 'pending' THEN " SQL_UTC("next_probe_at")
 		"  END, attempts, " SQL_UTC("last_probe_at") ","
 		"  last_outcome, last_detail,"
-		"  CASE WHEN lease_token IS NOT NULL THEN lease_owner END,"
-		"  " SQL_UTC("lease_until") ","
+		"  (SELECT string_agg(p.lease_owner, ', ') FROM verification_probe p"
+		"   WHERE p.verification_id = id AND p.lease_until > now()),"
+		"  (SELECT " SQL_UTC("max(p.lease_until)") " FROM verification_probe p"
+		"   WHERE p.verification_id = id AND p.lease_until > now()),"
 		"  " SQL_UTC("verified_at") ", verified_by,"
 		"  method, key_id, key_type"
 		" FROM verification WHERE id = $1::bigint";
@@ -524,7 +525,8 @@ enum admin_db_result admin_db_retry(struct admin_db *db, int64_t id,
 		"  lease_token = CASE WHEN lease_until > now() THEN lease_token END,"
 		"  lease_until = CASE WHEN lease_until > now() THEN lease_until END"
 		" WHERE id = $1::bigint AND state = 'pending'"
-		" RETURNING lease_token IS NOT NULL, expires_at <= now(),"
+		" RETURNING lease_token IS NOT NULL OR " SQL_PROBING ","
+		"  expires_at <= now(),"
 		"  " SQL_UTC("expires_at");
 	PGresult *r = query_id(db, sql, id);
 

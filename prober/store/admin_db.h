@@ -112,6 +112,8 @@ struct admin_db_row {
 	char *key_type;     /* key method: AES128 or SHA1; "-" otherwise */
 	char *next_probe_at; /* time while pending, "-" otherwise */
 	char *leased;       /* "t": a prober holds a live lease, else "f" */
+	char *quorum;       /* "corroborating/quorum"; "-" while no perspective
+			       has registered */
 };
 
 /* Rows of list or attempts: heap arrays, freed with their _free(). */
