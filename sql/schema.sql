@@ -499,13 +499,16 @@ $$;
 -- result also without the lease, once (attempted_at after the row's last
 -- attempt). A NULL outcome gives the lease back unprobed. p_audit false:
 -- no probe_attempt row and no summary update (a result whose audit row the
--- database rejected). Returns one row per applied result.
+-- database rejected). Returns one row per applied result: the row's state
+-- after the decision, verified_by, when our perspective probes it next
+-- (seconds), whether this result made our perspective corroborate, and
+-- whether a decision was taken (false for a lease given back).
 CREATE FUNCTION ntpverify_record(p_perspective text, p_prober text,
 	p_audit boolean, r_id bigint[], r_lease uuid[], r_outcome text[],
 	r_detail text[], r_source inet[], r_rtt float8[], r_at float8[],
 	r_retry float8[], r_contrary boolean[], r_version integer[])
 RETURNS TABLE (id bigint, server text, state text, verified_by text,
-	       next_in float8)
+	       next_in float8, corroborated boolean, decided boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
 	pol verification_policy;
@@ -541,6 +544,7 @@ BEGIN
 			WHERE x.verification_id = r.id AND x.perspective = p_perspective;
 			id := r.id; server := host(v.server_ip); state := v.state;
 			verified_by := NULL; next_in := r.retry;
+			corroborated := false; decided := false;
 			RETURN NEXT;
 			CONTINUE;
 		END IF;
@@ -582,6 +586,10 @@ BEGIN
 		SELECT x.verified_by INTO verified_by FROM verification x
 		WHERE x.id = r.id;
 		next_in := extract(epoch FROM nxt - now());
+		-- This result made the perspective corroborate (not before).
+		corroborated := p.corroborated_at IS NOT NULL
+			AND p.corroborated_at = t;
+		decided := true;
 		RETURN NEXT;
 	END LOOP;
 END;

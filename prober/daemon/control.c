@@ -89,6 +89,8 @@ void daemon_snapshot(void *arg, struct status_snapshot *out)
 	out->version = NTPVERIFY_VERSION;
 	out->uptime_s = uptime_s(d);
 	out->prober = d->cfg.prober_name;
+	out->perspective = d->cfg.perspective;
+	out->region = d->cfg.region;
 	out->n_sources = d->cfg.n_sources;
 	for (size_t i = 0; i < d->cfg.n_sources; i++)
 		out->sources[i] = d->cfg.sources[i].text;
@@ -102,6 +104,9 @@ void daemon_snapshot(void *arg, struct status_snapshot *out)
 	out->db_reconnects = ss.reconnects;
 	out->results_dropped = ss.dropped;
 	out->results_rejected = ss.rejected;
+	out->corroborations = ss.corroborations;
+	out->decided_verified = ss.decided_verified;
+	out->decided_pending = ss.decided_pending;
 	out->db_writes_blocked = ss.writes_blocked;
 	for (int c = 0; c < STORE_ERR_COUNT && c < STATUS_MAX_ERR_CLASSES; c++) {
 		out->db_refused[c].cls =

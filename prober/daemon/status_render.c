@@ -22,7 +22,7 @@ struct status_counter {
 	uint64_t value;
 };
 
-#define STATUS_N_COUNTERS 11
+#define STATUS_N_COUNTERS 12
 
 static void status_counters(const struct status_snapshot *d,
 			    struct status_counter out[STATUS_N_COUNTERS])
@@ -64,6 +64,10 @@ static void status_counters(const struct status_snapshot *d,
 		  "Unverified results dropped because the database rejected "
 		  "their data.",
 		  d->results_rejected },
+		{ "corroborations", "corroborations",
+		  "Results of this prober that made its perspective "
+		  "corroborate a verification.",
+		  d->corroborations },
 	};
 	memcpy(out, c, sizeof(c));
 }
@@ -257,6 +261,15 @@ static void prom_counters(const struct status_snapshot *d, FILE *f)
 		"\n",
 		d->c.verified, d->c.expired);
 
+	prom_family(f, "quorum_decisions_total", "counter",
+		    "Quorum decisions the database took on this prober's "
+		    "results: verified, or the quorum not (yet) met.");
+	fprintf(f,
+		"ntpverify_quorum_decisions_total{result=\"verified\"} %" PRIu64
+		"\nntpverify_quorum_decisions_total{result=\"pending\"} %" PRIu64
+		"\n",
+		d->decided_verified, d->decided_pending);
+
 	prom_family(f, "database_writes_refused_total", "counter",
 		    "Writes the database refused, by SQLSTATE class.");
 	for (size_t i = 0; i < d->n_db_refused; i++) {
@@ -357,6 +370,10 @@ int status_render_metrics(const struct status_snapshot *d, FILE *f)
 	prom_label_value(f, d->version != NULL ? d->version : "");
 	fputs(",prober=", f);
 	prom_label_value(f, d->prober != NULL ? d->prober : "");
+	fputs(",perspective=", f);
+	prom_label_value(f, d->perspective != NULL ? d->perspective : "");
+	fputs(",region=", f);
+	prom_label_value(f, d->region != NULL ? d->region : "");
 	fputs("} 1\n", f);
 
 	return ferror(f) ? -1 : 0;
@@ -419,8 +436,11 @@ static void json_counters(const struct status_snapshot *d, FILE *f)
 		sep = ",";
 	}
 	fprintf(f, "},\"verifications\":{\"verified\":%" PRIu64
-		   ",\"expired\":%" PRIu64 "},\"ratelimit_deferrals\":{",
-		d->c.verified, d->c.expired);
+		   ",\"expired\":%" PRIu64 "},\"quorum_decisions\":{"
+		   "\"verified\":%" PRIu64 ",\"pending\":%" PRIu64 "},"
+		   "\"ratelimit_deferrals\":{",
+		d->c.verified, d->c.expired, d->decided_verified,
+		d->decided_pending);
 	for (size_t i = 0; i < STATUS_N_DEFERRALS; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", df[i].reason,
 			df[i].value);
@@ -459,6 +479,10 @@ int status_render_json(const struct status_snapshot *d, FILE *f)
 	fprintf(f, ",\"uptime_s\":%" PRIu64 ",\"prober\":",
 		(uint64_t)d->uptime_s);
 	json_put_cstr(f, d->prober);
+	fputs(",\"perspective\":", f);
+	json_put_cstr(f, d->perspective);
+	fputs(",\"region\":", f);
+	json_put_cstr(f, d->region);
 	fputs(",\"sources\":[", f);
 	for (size_t i = 0; i < d->n_sources; i++) {
 		if (i > 0)

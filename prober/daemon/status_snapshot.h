@@ -35,6 +35,8 @@ struct status_snapshot {
 	 * once, in the same callback).
 	 */
 	const char *prober;     /* prober_name; NULL renders as JSON null */
+	const char *perspective; /* the perspective it probes from; NULL: null */
+	const char *region;     /* the perspective's region; NULL: null */
 	const char *sources[STATUS_MAX_SOURCES]; /* source addresses as written */
 	size_t n_sources;       /* entries used in sources[] */
 
@@ -46,6 +48,9 @@ struct status_snapshot {
 	uint64_t db_reconnects; /* connections re-established after a loss */
 	uint64_t results_dropped; /* results the store had to drop: queue full */
 	uint64_t results_rejected; /* unverified results dropped as bad data */
+	uint64_t corroborations; /* our results that made our perspective corroborate */
+	uint64_t decided_verified; /* quorum decisions on our results: verified */
+	uint64_t decided_pending;  /* ... quorum not (yet) met */
 	bool db_writes_blocked; /* the database refuses writes; results wait */
 	/* Failed writes by SQLSTATE class; names borrowed (static strings). */
 	struct {

@@ -192,6 +192,11 @@ static void handle_write_result(struct store *s, PGresult *res)
 	for (int i = 0; i < rows; i++) {
 		store_sql_written_row(res, i, &w);
 		applied++;
+		s->n_corroborations += w.corroborated;
+		if (w.decided && w.state == VERIFICATION_VERIFIED)
+			s->n_decided_verified++;
+		else if (w.decided)
+			s->n_decided_pending++;
 		if (w.state == VERIFICATION_PENDING && w.next_in_s >= 0 &&
 		    (soonest < 0 || w.next_in_s < soonest))
 			soonest = w.next_in_s;
@@ -520,6 +525,9 @@ void store_stats(const struct store *s, struct store_stats *out)
 	out->queued = s->q.queued;
 	out->last_lease_at = s->last_lease_at;
 	out->pending_seen = s->pending_seen;
+	out->corroborations = s->n_corroborations;
+	out->decided_verified = s->n_decided_verified;
+	out->decided_pending = s->n_decided_pending;
 }
 
 unsigned store_foreach_unwritten(const struct store *s,

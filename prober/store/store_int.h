@@ -64,6 +64,9 @@ struct store {
 	uint64_t n_reconnects;      /* successful reconnections after the first */
 	uint64_t n_connects;        /* successful connections */
 	uint64_t n_rejected;        /* unverified results dropped as bad data */
+	uint64_t n_corroborations;  /* our results that made our perspective corroborate */
+	uint64_t n_decided_verified; /* quorum decisions on our results: verified */
+	uint64_t n_decided_pending; /* ... and still pending */
 	uint64_t n_refused[STORE_ERR_COUNT]; /* failed WRITEs by class */
 	double last_lease_at;       /* wall clock of the last successful LEASE */
 	bool count_due;             /* refresh pending_seen when idle */

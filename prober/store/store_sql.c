@@ -85,7 +85,8 @@ enum expire_col {
  * result alone, without its audit row (the database rejected that).
  */
 const char store_sql_write[] =
-	"SELECT id, server, state, verified_by, next_in FROM ntpverify_record("
+	"SELECT id, server, state, verified_by, next_in, corroborated, decided"
+	" FROM ntpverify_record("
 	" $1, $2, $3::boolean, $4::bigint[], $5::uuid[], $6::text[], $7::text[],"
 	" $8::inet[], $9::float8[], $10::float8[], $11::float8[],"
 	" $12::boolean[], $13::integer[])";
@@ -101,6 +102,8 @@ enum write_col {
 	WRITE_COL_STATE,
 	WRITE_COL_VERIFIED_BY,
 	WRITE_COL_NEXT_IN,
+	WRITE_COL_CORROBORATED,
+	WRITE_COL_DECIDED,
 };
 
 /* The arrays $4..$13 of sql_write, in order (indexes into arrays[]). */
@@ -333,6 +336,10 @@ void store_sql_written_row(const PGresult *res, int i,
 	out->next_in_s = PQgetisnull(res, i, WRITE_COL_NEXT_IN)
 				 ? -1
 				 : strtod(PQgetvalue(res, i, WRITE_COL_NEXT_IN), NULL);
+	out->corroborated = PQgetisnull(res, i, WRITE_COL_CORROBORATED) == 0 &&
+			    PQgetvalue(res, i, WRITE_COL_CORROBORATED)[0] == 't';
+	out->decided = PQgetisnull(res, i, WRITE_COL_DECIDED) == 0 &&
+		       PQgetvalue(res, i, WRITE_COL_DECIDED)[0] == 't';
 }
 
 int64_t store_sql_written_id(const PGresult *res, int i)
@@ -348,6 +355,7 @@ void store_sql_expired_row(const PGresult *res, int i,
 	out->state = VERIFICATION_EXPIRED;
 	out->verified_by = "";
 	out->next_in_s = -1;
+	out->corroborated = out->decided = false;
 }
 
 bool store_sql_written_has(const PGresult *res, int64_t id)

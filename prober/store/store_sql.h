@@ -96,6 +96,8 @@ struct store_written {
 	enum verification_state state;    /* the row's state now */
 	const char *verified_by;          /* "" unless verified; into res */
 	double next_in_s;                 /* our perspective's next probe in; < 0 none */
+	bool corroborated;                /* this result made our perspective corroborate */
+	bool decided;                     /* a quorum decision was taken on it */
 };
 
 /*

@@ -103,10 +103,13 @@ static void snapshot_full(struct status_snapshot *s)
 	s->version = GOLDEN_VERSION;
 	s->uptime_s = 124.25;
 	s->prober = prober;
+	s->perspective = "fra1";
+	s->region = "RIPE\"\n";
+	s->corroborations = 7;
+	s->decided_verified = 5, s->decided_pending = 12;
 	s->sources[0] = "192.0.2.10";
 	s->sources[1] = "2001:db8::10";
-	s->sources[2] = "a\"b\\c";
-	s->n_sources = 3;
+	s->sources[2] = "a\"b\\c", s->n_sources = 3;
 	s->db_connected = true;
 	s->pending_seen = 42;
 	s->results_waiting = 3;
@@ -165,8 +168,7 @@ static void snapshot_full(struct status_snapshot *s)
 	s->c.refused_by_policy = 4;
 	s->c.held_by_ratelimit = 9;
 	s->c.discarded = 6;
-	s->c.verified = 11;
-	s->c.expired = 3;
+	s->c.verified = 11, s->c.expired = 3;
 	for (int o = 0; o < OUTCOME_COUNT; o++)
 		s->c.outcomes[o] = (uint64_t)o * 10 + 1;
 	for (int i = 0; i < RTT_BUCKETS; i++)
@@ -192,6 +194,10 @@ static void snapshot_extreme(struct status_snapshot *s)
 	s->version = GOLDEN_VERSION;
 	s->uptime_s = 1000.75;
 	s->prober = "";
+	s->perspective = "";
+	s->region = "";
+	s->corroborations = s->decided_verified = UINT64_MAX;
+	s->decided_pending = UINT64_MAX;
 	s->pending_seen = INT64_MAX;
 	s->results_waiting = UINT_MAX;
 	s->last_lease_at = NAN;
@@ -299,7 +305,9 @@ static void test_hostile_strings_escaped(void **state)
 	assert_int_equal(status_render_json(&s, f), 0);
 	fclose(f);
 
-	assert_non_null(strstr(m, "prober=\"pool \\\"east\\\"\\\\1\\nx\"} 1\n"));
+	assert_non_null(strstr(m, "prober=\"pool \\\"east\\\"\\\\1\\nx\","));
+	assert_non_null(strstr(m, "region=\"RIPE\\\"\\n\"} 1\n"));
+	assert_non_null(strstr(j, "\"region\":\"RIPE\\\"\\n\""));
 	assert_non_null(strstr(j, "\"prober\":\"pool \\\"east\\\"\\\\1\\nx\""));
 	assert_non_null(strstr(j, "ctl \\u0001 high \\u00ff <end>"));
 	/* No raw newline inside the one-line JSON document. */
