@@ -370,7 +370,12 @@ int status_render_metrics(const struct status_snapshot *d, FILE *f)
 	prom_label_value(f, d->version != NULL ? d->version : "");
 	fputs(",prober=", f);
 	prom_label_value(f, d->prober != NULL ? d->prober : "");
-	fputs(",perspective=", f);
+	fputs("} 1\n", f);
+
+	prom_family(f, "perspective_info", "gauge",
+		    "Always 1; the labels name the perspective this prober "
+		    "probes from and its region.");
+	fputs("ntpverify_perspective_info{perspective=", f);
 	prom_label_value(f, d->perspective != NULL ? d->perspective : "");
 	fputs(",region=", f);
 	prom_label_value(f, d->region != NULL ? d->region : "");

@@ -305,7 +305,7 @@ static void test_hostile_strings_escaped(void **state)
 	assert_int_equal(status_render_json(&s, f), 0);
 	fclose(f);
 
-	assert_non_null(strstr(m, "prober=\"pool \\\"east\\\"\\\\1\\nx\","));
+	assert_non_null(strstr(m, "prober=\"pool \\\"east\\\"\\\\1\\nx\"} 1\n"));
 	assert_non_null(strstr(m, "region=\"RIPE\\\"\\n\"} 1\n"));
 	assert_non_null(strstr(j, "\"region\":\"RIPE\\\"\\n\""));
 	assert_non_null(strstr(j, "\"prober\":\"pool \\\"east\\\"\\\\1\\nx\""));
