@@ -51,12 +51,51 @@
 -- States
 -- ------
 --     pending    waiting for a successful probe; the only state probers act on
---     verified   a prober read the token back; verified_at/verified_by say
---                when, which prober, and from which source address
+--     verified   enough perspectives read the token back (or saw the key
+--                work); verified_at/verified_by say when, which probers,
+--                and from which source addresses
 --     expired    no success before expires_at (72 h by default, like the
 --                pool's own pending-token cleanup)
 --     cancelled  withdrawn by the web site or an admin (`ntpverify cancel`)
 -- verified, expired and cancelled are final.
+--
+-- Perspectives and the quorum (migration 4)
+-- ------------------------------------------
+-- Each prober belongs to a perspective (a site) in a region; every
+-- perspective probes every pending verification, on its own schedule, in
+-- its own row of verification_probe. A row becomes verified only when the
+-- policy (verification_policy, one row, `ntpverify policy`) is met:
+-- `quorum` perspectives corroborate the current token or key, from
+-- `min_regions` regions, with at most 1 (2..5 perspectives observing) or
+-- 2 (6 or more) contrary observations (docs/security.md defines them).
+-- verified_by then lists the corroborating probers and their source
+-- addresses, e.g. 'fra1-a 192.0.2.10, nyc1-a 198.51.100.7'. Changing token
+-- or key (UPDATE verification SET token = $2 WHERE id = $1) voids earlier
+-- corroborations; the retry statement above reaches every perspective.
+--
+-- Reading progress (plain SQL, e.g. "1/2 perspectives agree"):
+--
+--     SELECT corroborating, quorum, regions, min_regions, contrary
+--     FROM verification_progress WHERE verification_id = $1;
+--
+-- and each perspective's stance (for "seen from Frankfurt: wrong value"):
+--
+--     SELECT p.perspective, s.region, p.last_outcome, p.last_probe_at,
+--            p.confirmations, p.corroborated_at, p.contrary_outcome
+--     FROM verification_probe p JOIN perspective s ON s.name = p.perspective
+--     JOIN verification v ON v.id = p.verification_id
+--     WHERE p.verification_id = $1 AND p.proof_version = v.proof_version
+--     ORDER BY p.perspective;
+--
+-- The addresses every operator must allow (`restrict` lines):
+--
+--     SELECT DISTINCT host(a) FROM perspective, unnest(source_addresses) a;
+--
+-- The web site needs SELECT on these (docs/admins.md has the GRANTs) and no
+-- right to write them: the triggers that create verification_probe rows
+-- run as the schema owner. attempts, last_probe_at, last_outcome and
+-- last_detail of verification stay the latest attempt of any perspective;
+-- its lease columns are no longer set (leases are per perspective).
 
 CREATE TABLE schema_version (
 	version integer PRIMARY KEY,                      -- migration number
