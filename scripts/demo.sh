@@ -2,10 +2,12 @@
 # demo.sh - the README's first command: build ntpverify and run the whole
 # job end to end, the way the pool runs it:
 #
-#   a private PostgreSQL cluster (unix socket in a temporary folder), the
-#   prober daemon, `ntpverify add` for a server, the operator's ntp.conf
-#   lines in a real NTPsec ntpd, and the verification going from pending
-#   to verified, with its attempt history.
+#   a private PostgreSQL cluster (unix socket in a temporary folder), two
+#   prober daemons in two perspectives (two source addresses, two
+#   regions) with a quorum of 2, `ntpverify add` for a server, the
+#   operator's ntp.conf lines in a real NTPsec ntpd, and the verification
+#   going 0/2 -> 1/2 -> verified, with both corroborations and the attempt
+#   history.
 #
 # Everything runs in a network namespace of its own (nothing leaves this
 # machine; ntpd runs without CAP_SYS_TIME, the clock is never touched) and
@@ -41,7 +43,8 @@ chmod 755 "$NV_TMP"
 trap 'nv_pg_fast_stop_request; nv_cleanup' EXIT
 
 nv="$top/build/demo/prober/cli/ntpverify"
-prober=127.0.0.2
+prober=127.0.0.2   # perspective fra1, region RIPE
+prober2=127.0.0.3  # perspective nyc1, region ARIN
 server=127.0.0.1
 bold=$(printf '\033[1m') plain=$(printf '\033[0m')
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
@@ -49,28 +52,44 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 
 say "a private PostgreSQL 15 cluster, and the schema"
 nv_start_pg
-cat >"$NV_TMP/ntpverify.conf" <<CONF
-prober_name = "demo-prober"
+# conf NAME PERSPECTIVE REGION SOURCE: one prober's configuration.
+conf() {
+	cat >"$NV_TMP/$1.conf" <<CONF
+prober_name = "$1"
+perspective = "$2"                 # the site this prober probes from
+region = "$3"
 database = "$NV_PG_CONNINFO"
-source_addresses = { "$prober" }   # the published prober address
+source_addresses = { "$4" }   # the published prober address
 allow_private_targets = true       # demo only: the server is on loopback
-status_socket = "$NV_TMP/status.sock"
+status_socket = "$NV_TMP/$1.sock"
 probe { timeout = 2s retransmit = 500ms }
 rate_limit { per_destination_interval = 1s }
 retry { schedule = { 5s, 30s, 5m } }
 CONF
-run "$nv" check-config "$NV_TMP/ntpverify.conf"
+}
+conf fra1-a fra1 RIPE "$prober"
+conf nyc1-a nyc1 ARIN "$prober2"
+cp "$NV_TMP/fra1-a.conf" "$NV_TMP/ntpverify.conf"   # the admin's, here
+run "$nv" check-config "$NV_TMP/fra1-a.conf"
 run "$nv" migrate --config "$NV_TMP/ntpverify.conf"
 
-say "the prober daemon (ntpverify run), logging to $NV_TMP/daemon.log"
-"$nv" run --config "$NV_TMP/ntpverify.conf" >"$NV_TMP/daemon.log" 2>&1 &
-daemon=$!
-NV_PIDS+=("$daemon")
-for _ in $(seq 1 100); do
-	grep -q 'database: connected' "$NV_TMP/daemon.log" && break
-	sleep 0.1
-done
-sed 's/^/    /' "$NV_TMP/daemon.log"
+say "the policy: two perspectives in two regions must agree"
+run "$nv" policy --config "$NV_TMP/ntpverify.conf" --set quorum=2 --set min_regions=2
+
+# start NAME: run one prober daemon, logging to $NV_TMP/NAME.log.
+start() {
+	"$nv" run --config "$NV_TMP/$1.conf" >>"$NV_TMP/$1.log" 2>&1 &
+	eval "pid_${1//[-.]/_}=$!"
+	NV_PIDS+=("$!")
+	for _ in $(seq 1 100); do
+		grep -q 'database: connected' "$NV_TMP/$1.log" && break
+		sleep 0.1
+	done
+}
+say "two prober daemons (ntpverify run): fra1 from $prober, nyc1 from $prober2"
+start fra1-a
+start nyc1-a
+sed 's/^/    /' "$NV_TMP/fra1-a.log"
 
 say "an admin adds the operator's server; the operator gets these lines"
 run "$nv" add --config "$NV_TMP/ntpverify.conf" "$server" | tee "$NV_TMP/add.out"
@@ -82,9 +101,13 @@ if [ -z "$id" ] || [ -z "$setvar" ]; then
 	exit 1
 fi
 
-say "the daemon probes at once (NOTIFY), but ntpd is not running yet"
+say "both perspectives probe at once (NOTIFY), but ntpd is not running yet: 0/2"
 sleep 2.5
-run "$nv" show --config "$NV_TMP/ntpverify.conf" "$id"
+run "$nv" list --config "$NV_TMP/ntpverify.conf"
+
+say "nyc1 goes down for a moment (maintenance)"
+kill -TERM "$pid_nyc1_a"
+wait "$pid_nyc1_a"
 
 say "the operator adds the two lines to ntp.conf and (re)starts NTPsec's ntpd"
 cat >"$NV_TMP/ntp.conf" <<CONF
@@ -93,6 +116,7 @@ restrict default kod nomodify nopeer noquery limited
 # the lines from the pool's web site
 $setvar
 restrict $prober
+restrict $prober2
 # demo only: keep this ntpd away from the machine's clock
 disable ntp
 disable kernel
@@ -111,27 +135,40 @@ run "$nv" check --allow-private --source "$prober" 127.0.0.1
 
 say "the operator clicks 'retry' on the web site (here: ntpverify retry)"
 run "$nv" retry --config "$NV_TMP/ntpverify.conf" "$id"
+# fra1 needs two confirmations, confirmation_gap (2 s) apart.
+for _ in $(seq 1 100); do
+	[ "$(nv_psql -c "SELECT corroborating FROM verification_progress WHERE verification_id = $id")" = 1 ] && break
+	sleep 0.1
+done
+say "fra1 corroborates: 1/2, still pending (one perspective is not enough)"
+run "$nv" list --config "$NV_TMP/ntpverify.conf"
+
+say "nyc1 comes back and probes too"
+start nyc1-a
 state=pending
-for _ in $(seq 1 50); do
+for _ in $(seq 1 100); do
 	state=$(nv_psql -c "SELECT state FROM verification WHERE id = $id")
 	[ "$state" = verified ] && break
 	sleep 0.1
 done
 echo "verification $id is now: $state"
 
-say "the list, and the attempt history an admin reads"
+say "the list, and what an admin reads: both corroborations, every attempt"
 run "$nv" list --config "$NV_TMP/ntpverify.conf"
 run "$nv" show --config "$NV_TMP/ntpverify.conf" "$id"
 
 if "$nv" status --help >/dev/null 2>&1; then
 	say "the daemon's status socket"
-	run "$nv" status --socket "$NV_TMP/status.sock"
+	run "$nv" status --socket "$NV_TMP/fra1-a.sock"
 fi
 
-say "the daemon's log (one line per state change, never the token)"
-kill -TERM "$daemon"
-wait "$daemon"
-sed 's/^/    /' "$NV_TMP/daemon.log"
+say "the daemons' logs (one line per state change, never the token)"
+kill -TERM "$pid_fra1_a" "$pid_nyc1_a"
+wait "$pid_fra1_a" "$pid_nyc1_a"
+for d in fra1-a nyc1-a; do
+	echo "  $d:"
+	sed 's/^/    /' "$NV_TMP/$d.log"
+done
 
 if [ "$state" = verified ]; then
 	say "done: verified"

@@ -179,15 +179,11 @@ void store_pump(struct store *s)
 	store_conn_sent(&s->pg);
 }
 
-static void store_arm_due(struct store *s, double in_s);
-
 static void handle_write_result(struct store *s, PGresult *res)
 {
 	int rows = PQntuples(res);
 	unsigned applied = 0;
 	struct store_written w;
-
-	double soonest = -1;
 
 	for (int i = 0; i < rows; i++) {
 		store_sql_written_row(res, i, &w);
@@ -197,9 +193,8 @@ static void handle_write_result(struct store *s, PGresult *res)
 			s->n_decided_verified++;
 		else if (w.decided)
 			s->n_decided_pending++;
-		if (w.state == VERIFICATION_PENDING && w.next_in_s >= 0 &&
-		    (soonest < 0 || w.next_in_s < soonest))
-			soonest = w.next_in_s;
+		if (w.state == VERIFICATION_PENDING && w.next_in_s >= 0)
+			store_due_add(&s->due, w.next_in_s);
 		if (w.state != VERIFICATION_PENDING && s->hooks.state_changed)
 			s->hooks.state_changed(s->hooks.arg, w.id, w.server,
 					       w.state, w.verified_by);
@@ -212,30 +207,13 @@ static void handle_write_result(struct store *s, PGresult *res)
 				s->hooks.discarded(s->hooks.arg, r->id);
 		}
 	}
-	if (soonest >= 0)
-		store_arm_due(s, soonest);
 }
 
-/*
- * A row of ours becomes due in `in_s` seconds, maybe before the daemon's
- * next poll: wake it then, as a NOTIFY would.
- */
-static void store_arm_due(struct store *s, double in_s)
-{
-	uint64_t at = evtime_mono_ms() + (uint64_t)(in_s * 1000.0) + 5;
-
-	if (evtimer_pending(&s->ev_due, NULL) && s->due_at_ms <= at)
-		return;
-	s->due_at_ms = at;
-	evtime_add_ms(&s->ev_due, at - evtime_mono_ms());
-}
-
-static void store_due_cb(evutil_socket_t fd, short what, void *arg)
+/* store_due's wake(): a row of ours is due, as if NOTIFY had said so. */
+static void store_due_wake(void *arg)
 {
 	struct store *s = arg;
 
-	(void)fd;
-	(void)what;
 	if (s->connected && s->hooks.notified != NULL)
 		s->hooks.notified(s->hooks.arg);
 }
@@ -435,7 +413,7 @@ struct store *store_new(struct event_base *base,
 	s->pending_seen = -1;
 	evtimer_assign(&s->ev_expire, base, store_expire_cb, s);
 	evtimer_assign(&s->ev_retry, base, store_retry_cb, s);
-	evtimer_assign(&s->ev_due, base, store_due_cb, s);
+	store_due_init(&s->due, base, store_due_wake, s);
 	s->write_limit = STORE_WRITE_BATCH;
 	s->pg.up = store_up;
 	s->pg.readable = store_readable;
@@ -453,7 +431,7 @@ void store_free(struct store *s)
 	store_conn_close(&s->pg);
 	evtimer_del(&s->ev_expire);
 	evtimer_del(&s->ev_retry);
-	evtimer_del(&s->ev_due);
+	store_due_clear(&s->due);
 	store_queue_clear(&s->q);
 	store_free_params(s);
 	free(s);

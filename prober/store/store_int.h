@@ -14,6 +14,7 @@
 
 #include "store/store.h"
 #include "store/store_conn.h"
+#include "store/store_due.h"
 #include "store/store_fault.h"
 #include "store/store_queue.h"
 
@@ -39,8 +40,7 @@ struct store {
 	bool connected;             /* CONNECTION_OK and LISTEN done */
 	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
 	struct event ev_retry;      /* the next statement out of its backoff */
-	struct event ev_due;        /* a row of ours becomes due: wake the owner */
-	uint64_t due_at_ms;         /* monotonic time ev_due is armed for */
+	struct store_due due;       /* rows of ours due soon: wake the owner */
 	char *sources_literal;      /* params' source addresses as {..}, owned */
 
 	enum store_op op;           /* statement in flight */
