@@ -70,6 +70,9 @@ nv_sql_wait 10 "SELECT corroborating FROM verification_progress WHERE verificati
 sleep 1.5
 nv_expect_eq "b2 down, quorum 3: pending at 2/3" "pending|2/3 2 0" \
 	"$(nv_psql -c "SELECT state FROM verification WHERE id = $R2")|$(nv_progress $R2)"
+nv_expect_match "show says why it is pending" "pending +1 more corroborating perspective needed" \
+	"$("$NTPVERIFY" show --config "$CA" "$R2")"
+nv_expect_match "list shows 2/3" " 2/3$" "$("$NTPVERIFY" list --config "$CA" --state pending)"
 nv_policy "quorum = 2"
 if nv_sql_wait 10 "SELECT state FROM verification WHERE id = $R2" verified >/dev/null; then
 	nv_pass "quorum 2 reached by the perspectives that remain"
