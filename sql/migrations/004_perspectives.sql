@@ -154,7 +154,9 @@ BEGIN
 		   OR (NEW.next_probe_at <= now()
 		       AND NEW.last_probe_at IS NOT DISTINCT FROM OLD.last_probe_at)) THEN
 		UPDATE verification_probe
-		SET next_probe_at = LEAST(next_probe_at, NEW.next_probe_at),
+		SET next_probe_at = LEAST(next_probe_at,
+			CASE WHEN NEW.proof_version <> OLD.proof_version
+			     THEN now() ELSE NEW.next_probe_at END),
 		    lease_owner = CASE WHEN lease_until < now() THEN NULL ELSE lease_owner END,
 		    lease_token = CASE WHEN lease_until < now() THEN NULL ELSE lease_token END,
 		    lease_until = CASE WHEN lease_until < now() THEN NULL ELSE lease_until END

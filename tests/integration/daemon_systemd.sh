@@ -72,7 +72,7 @@ stopping=$(grep -o 'stopping; [0-9]* probes in flight' "$NV_TMP/p1.log" | head -
 nv_log "at SIGTERM: $stopping"
 finished=$(grep -cE '^debug: verification [0-9]+ \(127\.4\.0\.[0-9]+\): [a-z_0-9]+ \(' "$NV_TMP/p1.log")
 nv_expect_eq "every finished attempt written" "$finished" "$(nv_psql -c "SELECT count(*) FROM probe_attempt")"
-nv_expect_eq "no lease left" 0 "$(nv_psql -c "SELECT count(*) FROM verification WHERE lease_token IS NOT NULL")"
+nv_expect_eq "no lease left" 0 "$(nv_psql -c "SELECT (SELECT count(*) FROM verification WHERE lease_token IS NOT NULL) + (SELECT count(*) FROM verification_probe WHERE lease_token IS NOT NULL)")"
 
 # 4. The notifications, in order: READY, WATCHDOG, RELOADING, READY, STOPPING.
 seq=$(grep -oE '^(READY=1|WATCHDOG=1|RELOADING=1|STOPPING=1)' "$NV_TMP/notify.log" | uniq | tr '\n' ' ')

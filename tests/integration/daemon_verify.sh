@@ -39,6 +39,8 @@ nv_expect_eq "one attempt row" "1|verified|p1|127.0.0.2" \
 	"$(nv_psql -c "SELECT count(*) OVER (), outcome, prober, host(source_address) FROM probe_attempt WHERE verification_id = $ID")"
 nv_expect_eq "lease released" "||" \
 	"$(nv_psql -c "SELECT lease_owner, lease_token, lease_until FROM verification WHERE id = $ID")"
+nv_expect_eq "the perspective's lease released" "||" \
+	"$(nv_psql -c "SELECT lease_owner, lease_token, lease_until FROM verification_probe WHERE verification_id = $ID")"
 if grep -q "verification $ID (127.0.0.1): verified by p1 127.0.0.2" "$NV_TMP/p1.log"; then
 	nv_pass "state change logged"
 else
