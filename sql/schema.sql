@@ -113,12 +113,13 @@ CREATE TABLE verification (
 		token ~ '^[A-Za-z0-9_-]{8,128}$'),
 	CONSTRAINT verification_state_known CHECK (
 		state IN ('pending', 'verified', 'expired', 'cancelled')),
-	-- The stable outcome names of docs/design.md ("Outcomes").
+	-- The stable outcome names of docs/design.md ("Outcomes"); send_failed
+	-- since migration 5.
 	CONSTRAINT verification_last_outcome_known CHECK (
 		last_outcome IN ('verified', 'token_mismatch', 'variable_missing',
 			'mode6_error', 'mode6_silent', 'no_response', 'unreachable',
 			'malformed', 'rate_limited', 'refused_by_policy',
-			'key_not_accepted')),
+			'key_not_accepted', 'send_failed')),
 	CONSTRAINT verification_verified_at_set CHECK (
 		state <> 'verified' OR verified_at IS NOT NULL),
 	CONSTRAINT verification_attempts_range CHECK (
@@ -174,7 +175,7 @@ CREATE TABLE probe_attempt (
 		outcome IN ('verified', 'token_mismatch', 'variable_missing',
 			'mode6_error', 'mode6_silent', 'no_response', 'unreachable',
 			'malformed', 'rate_limited', 'refused_by_policy',
-			'key_not_accepted'))
+			'key_not_accepted', 'send_failed'))
 );
 
 CREATE INDEX probe_attempt_by_verification
@@ -218,4 +219,5 @@ CREATE TRIGGER verification_due_on_update
 INSERT INTO schema_version (version, description) VALUES
 	(1, 'initial'),
 	(2, 'key_method'),
-	(3, 'queue_bounds');
+	(3, 'queue_bounds'),
+	(5, 'send_failed');
