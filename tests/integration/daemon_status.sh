@@ -96,11 +96,10 @@ if out=$("$PY" "$CHECK" "$NV_TMP/metrics.txt" --attempts "$NV_TMP/attempts.txt" 
 	--expect "ntpverify_attempts_total{outcome=\"token_mismatch\"}=2" \
 	--expect "ntpverify_attempts_total{outcome=\"no_response\"}=2" \
 	--expect "ntpverify_attempts_total{outcome=\"refused_by_policy\"}=1" \
-	--expect "ntpverify_attempts_refused_by_policy_total=1" \
-	--expect "ntpverify_probes_started_total=$((TOTAL - 1))" \
-	--expect "ntpverify_probe_rtt_seconds_count=$((N + 2))" \
+	--expect "ntpverify_attempts_started_total=$((TOTAL - 1))" \
+	--expect "ntpverify_attempt_rtt_seconds_count=$((N + 2))" \
 	--expect "ntpverify_database_connected=1" \
-	--expect "ntpverify_probes_in_flight=0" \
+	--expect "ntpverify_attempts_in_flight=0" \
 	--expect "ntpverify_build_info{prober=\"st1\",version=\"$("$NTPVERIFY" version | cut -d' ' -f2)\"}=1" 2>&1); then
 	nv_pass "/metrics parses and agrees with probe_attempt: $out"
 else

@@ -142,6 +142,13 @@ static void snapshot_full(struct status_snapshot *s)
 	s->http.rejected_bad_request = 19;
 	s->http.paused_max_clients = 20;
 	s->http.paused_descriptors = 21;
+	s->proc.ok = true;
+	s->proc.start_time_s = 1699999000.5;
+	s->proc.cpu_s = 12.5;
+	s->proc.open_fds = 23;
+	s->proc.max_fds = 65536;
+	s->proc.resident_bytes = 5242880;
+	s->proc.virtual_bytes = 104857600;
 
 	/* Twenty attempts through the ring of sixteen: it wraps. */
 	for (int k = 0; k < 20; k++) {
@@ -204,6 +211,13 @@ static void snapshot_extreme(struct status_snapshot *s)
 	s->deferred_table_full = s->held_table_full = UINT64_MAX;
 	s->http.clients = UINT_MAX;
 	s->http.rejected_deadline = s->http.paused_descriptors = UINT64_MAX;
+	/* An unlimited descriptor limit: no process_max_fds series. */
+	s->proc.ok = true;
+	s->proc.start_time_s = 253402300799.0;
+	s->proc.cpu_s = 1e300;
+	s->proc.open_fds = s->proc.resident_bytes = UINT64_MAX;
+	s->proc.virtual_bytes = UINT64_MAX;
+	s->proc.max_fds = 0;
 
 	/* Longer than the ring's fields: truncated to what fits. */
 	memset(server, 'z', sizeof(server) - 1);
