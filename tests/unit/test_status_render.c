@@ -94,6 +94,18 @@ static void assert_golden(const struct status_snapshot *s, render_fn render,
 	free(want);
 }
 
+/* A daemon that has run a while: what /proc/self says of it. */
+static void snapshot_full_process(struct status_process *p)
+{
+	p->ok = true;
+	p->start_time_s = 1699999000.5;
+	p->cpu_s = 12.5;
+	p->open_fds = 23;
+	p->max_fds = 65536;
+	p->resident_bytes = 5242880;
+	p->virtual_bytes = 104857600;
+}
+
 /* A busy daemon with hostile strings everywhere a string can be. */
 static void snapshot_full(struct status_snapshot *s)
 {
@@ -142,13 +154,7 @@ static void snapshot_full(struct status_snapshot *s)
 	s->http.rejected_bad_request = 19;
 	s->http.paused_max_clients = 20;
 	s->http.paused_descriptors = 21;
-	s->proc.ok = true;
-	s->proc.start_time_s = 1699999000.5;
-	s->proc.cpu_s = 12.5;
-	s->proc.open_fds = 23;
-	s->proc.max_fds = 65536;
-	s->proc.resident_bytes = 5242880;
-	s->proc.virtual_bytes = 104857600;
+	snapshot_full_process(&s->proc);
 
 	/* Twenty attempts through the ring of sixteen: it wraps. */
 	for (int k = 0; k < 20; k++) {
