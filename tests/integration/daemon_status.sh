@@ -135,6 +135,8 @@ nv_expect_match "status names the prober" $'(^|\n)prober +st1\n' "$(cat "$NV_TMP
 nv_expect_match "status shows the outcome counts" \
 	"outcomes +verified $N, token_mismatch 2, no_response 2, refused_by_policy 1" "$(cat "$NV_TMP/status.txt")"
 nv_expect_match "status shows the final states" "final +$N verified, 0 expired" "$(cat "$NV_TMP/status.txt")"
+nv_expect_match "status shows the attempts started" ", $((TOTAL - 1)) started," "$(cat "$NV_TMP/status.txt")"
+nv_expect_match "status shows the refusals by policy" "limits +[0-9]+ packets held back, 1 refused by policy" "$(cat "$NV_TMP/status.txt")"
 nv_expect_match "status shows the database" "database +connected" "$(cat "$NV_TMP/status.txt")"
 "$NTPVERIFY" status --config "$CONF" --json >"$NV_TMP/status_cli.json"
 nv_expect_eq "status --json (socket from the config) exit" 0 "$?"
