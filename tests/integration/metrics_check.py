@@ -35,7 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 OUTCOMES = [
     "verified", "token_mismatch", "variable_missing", "mode6_error",
     "mode6_silent", "no_response", "unreachable", "malformed",
-    "rate_limited", "refused_by_policy", "key_not_accepted",
+    "rate_limited", "refused_by_policy", "key_not_accepted", "send_failed",
 ]
 
 REQUIRED = {
