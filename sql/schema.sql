@@ -59,7 +59,7 @@
 --     cancelled  withdrawn by the web site or an admin (`ntpverify cancel`)
 -- verified, expired and cancelled are final.
 --
--- Perspectives and the quorum (migration 4)
+-- Perspectives and the quorum (migration 6)
 -- ------------------------------------------
 -- Each prober belongs to a perspective (a site) in a region; every
 -- perspective probes every pending verification, on its own schedule, in
@@ -144,7 +144,7 @@ CREATE TABLE verification (
 	key_id integer,                                   -- 1..65535
 	key_type text,                                    -- 'AES128' (CMAC, RFC 8573) or 'SHA1'
 	key_secret text,
-	-- Probers (migration 4): which proof the perspectives' counts belong
+	-- Probers (migration 6): which proof the perspectives' counts belong
 	-- to. The trigger verification_proof_on_update bumps it whenever
 	-- token, method or key change, which voids earlier corroborations.
 	proof_version integer NOT NULL DEFAULT 1,
@@ -156,12 +156,13 @@ CREATE TABLE verification (
 		token ~ '^[A-Za-z0-9_-]{8,128}$'),
 	CONSTRAINT verification_state_known CHECK (
 		state IN ('pending', 'verified', 'expired', 'cancelled')),
-	-- The stable outcome names of docs/design.md ("Outcomes").
+	-- The stable outcome names of docs/design.md ("Outcomes"); send_failed
+	-- since migration 5.
 	CONSTRAINT verification_last_outcome_known CHECK (
 		last_outcome IN ('verified', 'token_mismatch', 'variable_missing',
 			'mode6_error', 'mode6_silent', 'no_response', 'unreachable',
 			'malformed', 'rate_limited', 'refused_by_policy',
-			'key_not_accepted')),
+			'key_not_accepted', 'send_failed')),
 	CONSTRAINT verification_verified_at_set CHECK (
 		state <> 'verified' OR verified_at IS NOT NULL),
 	CONSTRAINT verification_attempts_range CHECK (
@@ -212,13 +213,13 @@ CREATE TABLE probe_attempt (
 	outcome text NOT NULL,
 	detail text,                                      -- never the token
 	rtt_ms double precision,                          -- NULL without a reply
-	perspective text,                                 -- NULL before migration 4
+	perspective text,                                 -- NULL before migration 6
 
 	CONSTRAINT probe_attempt_outcome_known CHECK (
 		outcome IN ('verified', 'token_mismatch', 'variable_missing',
 			'mode6_error', 'mode6_silent', 'no_response', 'unreachable',
 			'malformed', 'rate_limited', 'refused_by_policy',
-			'key_not_accepted'))
+			'key_not_accepted', 'send_failed'))
 );
 
 CREATE INDEX probe_attempt_by_verification
@@ -642,4 +643,5 @@ INSERT INTO schema_version (version, description) VALUES
 	(1, 'initial'),
 	(2, 'key_method'),
 	(3, 'queue_bounds'),
-	(4, 'perspectives');
+	(5, 'send_failed'),
+	(6, 'perspectives');

@@ -362,7 +362,7 @@ static void status_print(const struct status_json_doc *doc)
 	       "sent, %s received",
 	       "probes", status_val(doc, "in_flight"),
 	       status_val(doc, "leases_held"),
-	       status_val(doc, "counters.probes_started"),
+	       status_val(doc, "counters.attempts_started"),
 	       status_val(doc, "counters.packets_sent"),
 	       status_val(doc, "counters.packets_received"));
 	printf("\n%-12s", "outcomes");
@@ -372,7 +372,7 @@ static void status_print(const struct status_json_doc *doc)
 	       status_val(doc, "counters.verifications.expired"));
 	printf("\n%-12s%s packets held back, %s refused by policy; deferred: ",
 	       "limits", status_val(doc, "counters.packets_held"),
-	       status_val(doc, "counters.refused_by_policy"));
+	       status_val(doc, "counters.attempts.refused_by_policy"));
 	status_print_nonzero(doc, "counters.ratelimit_deferrals.", "none");
 	printf("\n%-12s%s database errors, %s reconnects, %s stale results "
 	       "discarded, %s dropped",

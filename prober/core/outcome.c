@@ -15,6 +15,7 @@ static const char *const outcome_names[OUTCOME_COUNT] = {
 	[OUTCOME_RATE_LIMITED] = "rate_limited",
 	[OUTCOME_REFUSED_BY_POLICY] = "refused_by_policy",
 	[OUTCOME_KEY_NOT_ACCEPTED] = "key_not_accepted",
+	[OUTCOME_SEND_FAILED] = "send_failed",
 	[OUTCOME_READ] = "read",
 };
 
@@ -33,12 +34,35 @@ int outcome_from_name(const char *name)
 	return -1;
 }
 
+/* The hints that name neither the prober's address nor the variable. */
+static const char *const fixed_hints[OUTCOME_COUNT] = {
+	[OUTCOME_UNREACHABLE] =
+		"the server or network answered 'unreachable': is ntpd "
+		"running and listening on this address?",
+	[OUTCOME_MALFORMED] =
+		"the replies did not parse as NTP mode 6; a middlebox may be "
+		"rewriting NTP traffic",
+	[OUTCOME_KEY_NOT_ACCEPTED] =
+		"NTP answers but not to the keyed request: check the key file "
+		"line (key ID, type, hex) and, for ntpd/NTPsec, the trustedkey "
+		"line, then restart ntpd or run 'chronyc rekey'",
+	/* The prober's own problem: nothing for the server's operator. */
+	[OUTCOME_SEND_FAILED] =
+		"the prober could not send the request (its own network or "
+		"source address); nothing to change on the server, the prober "
+		"will retry",
+};
+
 const char *outcome_hint(enum outcome o, const char *prober_addr,
 			 const char *variable, char *buf, size_t buflen)
 {
 	const char *addr = prober_addr && *prober_addr ? prober_addr
 						       : "<prober address>";
 
+	if ((unsigned)o < OUTCOME_COUNT && fixed_hints[o] != NULL) {
+		snprintf(buf, buflen, "%s", fixed_hints[o]);
+		return buf;
+	}
 	switch (o) {
 	case OUTCOME_VERIFIED:
 	case OUTCOME_READ:
@@ -80,29 +104,12 @@ const char *outcome_hint(enum outcome o, const char *prober_addr,
 			 "runs and that a firewall lets %s reach it",
 			 addr);
 		break;
-	case OUTCOME_UNREACHABLE:
-		snprintf(buf, buflen,
-			 "the server or network answered 'unreachable': is "
-			 "ntpd running and listening on this address?");
-		break;
-	case OUTCOME_MALFORMED:
-		snprintf(buf, buflen,
-			 "the replies did not parse as NTP mode 6; a "
-			 "middlebox may be rewriting NTP traffic");
-		break;
 	case OUTCOME_RATE_LIMITED:
 		snprintf(buf, buflen,
 			 "the server rate-limits the prober: add 'restrict %s' "
 			 "without 'limited' to ntp.conf; the prober will retry "
 			 "later",
 			 addr);
-		break;
-	case OUTCOME_KEY_NOT_ACCEPTED:
-		snprintf(buf, buflen,
-			 "NTP answers but not to the keyed request: check the "
-			 "key file line (key ID, type, hex) and, for ntpd/NTPsec, "
-			 "the trustedkey line, then restart ntpd or run "
-			 "'chronyc rekey'");
 		break;
 	case OUTCOME_COUNT:
 	default:

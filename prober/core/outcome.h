@@ -25,6 +25,7 @@ enum outcome {
 	OUTCOME_RATE_LIMITED,     /* Kiss-o'-Death RATE (or DENY/RSTR) */
 	OUTCOME_REFUSED_BY_POLICY,/* the prober will not send there */
 	OUTCOME_KEY_NOT_ACCEPTED, /* key method: keyed request unanswered */
+	OUTCOME_SEND_FAILED,      /* nothing sent: no route, no such source, no fds */
 	OUTCOME_READ,             /* check without a token: the value was read */
 	OUTCOME_COUNT
 };

@@ -3,11 +3,15 @@
  * signals, the poll and prune timers, draining at SIGTERM, systemd's
  * status line and watchdog, and the snapshots the status server renders.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/evtime.h"
 #include "core/log.h"
@@ -80,6 +84,79 @@ static double uptime_s(const struct daemon *d)
 	       (double)(now.tv_nsec - d->started.tv_nsec) / 1e9;
 }
 
+/* Descriptors in /proc/self/fd, less the one reading it. */
+static bool proc_open_fds(uint64_t *out)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	uint64_t n = 0;
+
+	if (dir == NULL)
+		return false;
+	while ((e = readdir(dir)) != NULL)
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(dir))
+			n++;
+	closedir(dir);
+	*out = n;
+	return true;
+}
+
+/* The boot time, Unix seconds: /proc/stat's btime line; 0 on failure. */
+static double proc_boot_time(void)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	char line[256];
+	unsigned long long bt = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "btime %llu", &bt) == 1)
+			break;
+	fclose(f);
+	return (double)bt;
+}
+
+/*
+ * The standard process_* values, at the moment of the request, from
+ * /proc/self/stat (proc(5): utime, stime, starttime in clock ticks;
+ * vsize in bytes; rss in pages). The command name, field 2, may hold
+ * spaces and parentheses, so parsing starts after its last ')'.
+ */
+static void proc_snapshot(struct status_process *p)
+{
+	char buf[1024], *s;
+	FILE *f = fopen("/proc/self/stat", "re");
+	size_t n;
+	unsigned long long ut, st, start, vsize, rss;
+	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	double boot = proc_boot_time();
+	struct rlimit rl;
+
+	if (f == NULL)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	s = strrchr(buf, ')');
+	/* Fields 3..24: state, then 10 skipped, utime, stime, 6 skipped,
+	 * starttime, vsize, rss. */
+	if (s == NULL || tick <= 0 || page <= 0 || boot <= 0 ||
+	    sscanf(s + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
+		   " %*d %*d %*d %*d %*d %*d %llu %llu %llu",
+		   &ut, &st, &start, &vsize, &rss) != 5 ||
+	    !proc_open_fds(&p->open_fds))
+		return;
+	p->cpu_s = (double)(ut + st) / (double)tick;
+	p->start_time_s = boot + (double)start / (double)tick;
+	p->virtual_bytes = vsize;
+	p->resident_bytes = rss * (uint64_t)page;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		p->max_fds = (uint64_t)rl.rlim_cur;
+	p->ok = true;
+}
+
 void daemon_snapshot(void *arg, struct status_snapshot *out)
 {
 	const struct daemon *d = arg;
@@ -136,6 +213,7 @@ void daemon_snapshot(void *arg, struct status_snapshot *out)
 	out->held_prefix_daily = rs.held_prefix_daily;
 	out->held_table_full = rs.held_table_full;
 	out->c = d->c;
+	proc_snapshot(&out->proc);
 }
 
 /* --- timers and signals --------------------------------------------- */

@@ -59,6 +59,45 @@ static void job_request(struct daemon *d, const struct job *j,
 	req->gate_arg = d;
 }
 
+/*
+ * Nothing could be sent (no route, the source address gone, no
+ * descriptors): an attempt like any other, outcome send_failed, retried on
+ * the schedule. The log says so once when sending starts failing (or fails
+ * differently), not once per attempt: the attempts are in the database and
+ * in the metrics.
+ */
+static void send_failed(struct daemon *d, struct job *j)
+{
+	const char *detail = j->probe.result.detail;
+
+	if (!d->send_failing || strcmp(d->send_fail_detail, detail) != 0) {
+		log_warn("cannot send probes: %s (verification %" PRId64
+			 ", %s); recorded as send_failed and retried on the "
+			 "schedule, further failures logged at debug",
+			 detail, j->lease.id, j->lease.server);
+		d->send_failing = true;
+		d->send_fail_quiet = 0;
+		snprintf(d->send_fail_detail, sizeof(d->send_fail_detail),
+			 "%s", detail);
+	} else {
+		d->send_fail_quiet++;
+	}
+	job_finish(d, j, OUTCOME_SEND_FAILED, detail, NULL,
+		   retry_delay_s(&d->cfg, j->lease.attempts));
+}
+
+/* A probe went out: end the failing state, if any, with one line. */
+static void send_works(struct daemon *d)
+{
+	if (!d->send_failing)
+		return;
+	log_info("probes are sent again (%" PRIu64 " more send_failed "
+		 "attempts since the warning)",
+		 d->send_fail_quiet);
+	d->send_failing = false;
+	d->send_fail_detail[0] = '\0';
+}
+
 /* Try to put one waiting job on the wire. Returns false to keep it waiting. */
 static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 		      uint64_t *wake)
@@ -109,14 +148,12 @@ static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 			*wake = j->not_before_ms;
 		return false;
 	case ADMISSION_FAILED:
-		/* A local problem (no fds, source address gone): retry soon. */
-		log_warn("verification %" PRId64 " (%s): cannot probe: %s",
-			 j->lease.id, j->lease.server, j->probe.result.detail);
-		release_job(d, j, 10.0);
+		send_failed(d, j);
 		return true;
 	case ADMISSION_STARTED:
 		break;
 	}
+	send_works(d);
 	TAILQ_REMOVE(&d->waiting, j, link);
 	d->n_waiting--;
 	TAILQ_INSERT_TAIL(&d->probing, j, link);

@@ -42,6 +42,13 @@
 #define DRAIN_MAX_MS (DRAIN_PROBE_GRACE_MS + DRAIN_DB_GRACE_MS)
 #define PRUNE_INTERVAL_MS 60000
 
+/*
+ * cmd_run's exit status when the database's schema is not the one this
+ * binary needs at start-up (ntpverify(8), EXIT STATUS; the unit's
+ * RestartPreventExitStatus=): 0, 1 and 2 mean what commands.h says.
+ */
+#define DAEMON_EXIT_SCHEMA 3
+
 /* One leased verification, from lease to written result. */
 struct job {
 	TAILQ_ENTRY(job) link;        /* in waiting or probing */
@@ -82,6 +89,10 @@ struct daemon {
 	struct event ev_sigterm, ev_sigint, ev_sighup; /* signal events */
 	struct event ev_watchdog;     /* WATCHDOG=1 to systemd */
 	bool ready_sent;              /* READY=1 went out */
+	bool send_failing;            /* the last probe could not be sent */
+	char send_fail_detail[OUTCOME_DETAIL_MAX]; /* its error, as logged */
+	uint64_t send_fail_quiet;     /* send_failed attempts not logged since */
+	char schema_why[256];         /* the schema refusal last logged; "" none */
 	uint64_t reloads;             /* successful SIGHUP reloads */
 	uint64_t reload_failures;     /* rejected configurations */
 	struct timespec started;      /* for uptime */

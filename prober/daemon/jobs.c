@@ -258,11 +258,41 @@ static void on_notified(void *arg)
 	maybe_lease(arg);
 }
 
+/*
+ * The database is not at the schema this binary needs. At start-up, before
+ * READY=1, that is fatal with its own exit status (the unit does not
+ * restart for it); later (a reconnect to a database restored from an older
+ * dump, or replaced) leasing stays stopped while the store checks again at
+ * each reconnect, and the log says so once per different finding.
+ */
+static void on_schema_refused(void *arg, const char *why)
+{
+	struct daemon *d = arg;
+
+	if (!d->ready_sent) {
+		log_err("%s", why);
+		d->exit_status = DAEMON_EXIT_SCHEMA;
+		event_base_loopbreak(d->base);
+		return;
+	}
+	if (strcmp(d->schema_why, why) == 0) {
+		log_debug("%s", why);
+		return;
+	}
+	log_err("%s; no leases until then, checked again at each reconnect",
+		why);
+	snprintf(d->schema_why, sizeof(d->schema_why), "%s", why);
+}
+
 static void on_connection(void *arg, bool up)
 {
 	struct daemon *d = arg;
 
 	d->db_up = up;
+	if (up && d->schema_why[0] != '\0') {
+		log_info("database: the schema is as needed again; leasing");
+		d->schema_why[0] = '\0';
+	}
 	if (up && !d->ready_sent) {
 		/* Sockets are bound and the database answers: ready. */
 		d->ready_sent = true;
@@ -286,6 +316,7 @@ struct store_hooks daemon_store_hooks(struct daemon *d)
 		.notified = on_notified,
 		.settled = on_settled,
 		.connection = on_connection,
+		.schema_refused = on_schema_refused,
 		.arg = d,
 	};
 }

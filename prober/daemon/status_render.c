@@ -22,13 +22,13 @@ struct status_counter {
 	uint64_t value;
 };
 
-#define STATUS_N_COUNTERS 12
+#define STATUS_N_COUNTERS 11
 
 static void status_counters(const struct status_snapshot *d,
 			    struct status_counter out[STATUS_N_COUNTERS])
 {
 	const struct status_counter c[STATUS_N_COUNTERS] = {
-		{ "probes_started", "probes_started",
+		{ "attempts_started", "attempts_started",
 		  "Verification attempts put on the wire.",
 		  d->c.probes_started },
 		{ "packets_sent", "packets_sent",
@@ -37,9 +37,6 @@ static void status_counters(const struct status_snapshot *d,
 		{ "packets_received", "packets_received",
 		  "NTP datagrams received from probed servers.",
 		  d->c.packets_received },
-		{ "attempts_refused_by_policy", "refused_by_policy",
-		  "Attempts refused by the destination policy; nothing sent.",
-		  d->c.refused_by_policy },
 		{ "ratelimit_packets_held", "packets_held",
 		  "Packets held back by the rate limits.",
 		  d->c.held_by_ratelimit },
@@ -189,11 +186,20 @@ static void prom_double(FILE *f, double v)
 	fputs(buf, f);
 }
 
+/* A family named exactly NAME (the standard process_* ones). */
+static void prom_family_as(FILE *f, const char *name, const char *type,
+			   const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static void prom_family(FILE *f, const char *name, const char *type,
 			const char *help)
 {
-	fprintf(f, "# HELP ntpverify_%s %s\n# TYPE ntpverify_%s %s\n", name,
-		help, name, type);
+	char full[96];
+
+	snprintf(full, sizeof(full), "ntpverify_%s", name);
+	prom_family_as(f, full, type, help);
 }
 
 static void prom_gauge(FILE *f, const char *name, const char *help, double v)
@@ -208,21 +214,21 @@ static void prom_histogram(FILE *f, const struct daemon_counters *c)
 {
 	uint64_t cum = 0;
 
-	prom_family(f, "probe_rtt_seconds", "histogram",
+	prom_family(f, "attempt_rtt_seconds", "histogram",
 		    "Round-trip time of the first mode 6 reply per attempt.");
 	for (int i = 0; i < RTT_BUCKETS; i++) {
 		/* The struct counts per bucket; Prometheus wants "<= le". */
 		cum += c->rtt_buckets[i];
-		fputs("ntpverify_probe_rtt_seconds_bucket{le=\"", f);
+		fputs("ntpverify_attempt_rtt_seconds_bucket{le=\"", f);
 		prom_double(f, rtt_bucket_bounds[i]);
 		fprintf(f, "\"} %" PRIu64 "\n", cum);
 	}
-	fprintf(f, "ntpverify_probe_rtt_seconds_bucket{le=\"+Inf\"} %" PRIu64
+	fprintf(f, "ntpverify_attempt_rtt_seconds_bucket{le=\"+Inf\"} %" PRIu64
 		   "\n",
 		c->rtt_count);
-	fputs("ntpverify_probe_rtt_seconds_sum ", f);
+	fputs("ntpverify_attempt_rtt_seconds_sum ", f);
 	prom_double(f, c->rtt_sum_s);
-	fprintf(f, "\nntpverify_probe_rtt_seconds_count %" PRIu64 "\n",
+	fprintf(f, "\nntpverify_attempt_rtt_seconds_count %" PRIu64 "\n",
 		c->rtt_count);
 }
 
@@ -334,7 +340,7 @@ static void prom_gauges(const struct status_snapshot *d, FILE *f)
 	prom_gauge(f, "leases_held",
 		   "Verifications leased by this prober, waiting or probing.",
 		   (double)d->leases_held);
-	prom_gauge(f, "probes_in_flight", "Probes on the wire now.",
+	prom_gauge(f, "attempts_in_flight", "Attempts on the wire now.",
 		   (double)d->in_flight);
 	prom_gauge(f, "database_connected",
 		   "1 when the database connection is up.",
@@ -357,6 +363,43 @@ static void prom_gauges(const struct status_snapshot *d, FILE *f)
 		   d->uptime_s);
 }
 
+/* One process_* sample, its family named as the Prometheus clients do. */
+static void prom_process_one(FILE *f, const char *name, const char *type,
+			     const char *help, double v)
+{
+	prom_family_as(f, name, type, help);
+	fprintf(f, "%s ", name);
+	prom_double(f, v);
+	fputc('\n', f);
+}
+
+/* The standard process metrics; absent when /proc could not be read. */
+static void prom_process(const struct status_process *p, FILE *f)
+{
+	if (!p->ok)
+		return;
+	prom_process_one(f, "process_cpu_seconds_total", "counter",
+			 "CPU time of the daemon, user plus system, seconds.",
+			 p->cpu_s);
+	prom_process_one(f, "process_open_fds", "gauge",
+			 "File descriptors the daemon has open now.",
+			 (double)p->open_fds);
+	/* An unlimited RLIMIT_NOFILE has no number: leave the series out. */
+	if (p->max_fds > 0)
+		prom_process_one(f, "process_max_fds", "gauge",
+				 "The daemon's soft limit on open descriptors.",
+				 (double)p->max_fds);
+	prom_process_one(f, "process_virtual_memory_bytes", "gauge",
+			 "The daemon's virtual memory size, bytes.",
+			 (double)p->virtual_bytes);
+	prom_process_one(f, "process_resident_memory_bytes", "gauge",
+			 "The daemon's resident set size, bytes.",
+			 (double)p->resident_bytes);
+	prom_process_one(f, "process_start_time_seconds", "gauge",
+			 "Unix time the daemon's process started.",
+			 p->start_time_s);
+}
+
 int status_render_metrics(const struct status_snapshot *d, FILE *f)
 {
 	prom_counters(d, f);
@@ -371,6 +414,7 @@ int status_render_metrics(const struct status_snapshot *d, FILE *f)
 	fputs(",prober=", f);
 	prom_label_value(f, d->prober != NULL ? d->prober : "");
 	fputs("} 1\n", f);
+	prom_process(&d->proc, f);
 
 	prom_family(f, "perspective_info", "gauge",
 		    "Always 1; the labels name the perspective this prober "

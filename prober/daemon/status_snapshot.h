@@ -26,6 +26,21 @@ struct status_http_stats {
 	uint64_t paused_descriptors;  /* accept() failed with no descriptor left */
 };
 
+/*
+ * The process itself, read from /proc/self when the snapshot is taken
+ * (Prometheus's standard process_* metrics). ok is false where /proc is
+ * not there; the renderers then leave the process_* series out.
+ */
+struct status_process {
+	bool ok;                /* the fields below were read */
+	double start_time_s;    /* Unix time the process started */
+	double cpu_s;           /* user plus system CPU time, seconds */
+	uint64_t open_fds;      /* descriptors open now */
+	uint64_t max_fds;       /* RLIMIT_NOFILE soft limit; 0 = unlimited */
+	uint64_t resident_bytes; /* resident set size */
+	uint64_t virtual_bytes; /* virtual memory size */
+};
+
 struct status_snapshot {
 	const char *version;    /* the build, e.g. NTPVERIFY_VERSION */
 	double uptime_s;        /* seconds since the daemon started */
@@ -78,6 +93,7 @@ struct status_snapshot {
 
 	struct daemon_counters c; /* the daemon's own counters, copied */
 	struct status_http_stats http; /* filled by the status server itself */
+	struct status_process proc; /* the daemon's process, from /proc/self */
 };
 
 /*

@@ -17,10 +17,12 @@
 
 #include "core/evtime.h"
 #include "core/log.h"
+#include "store/migrate.h"
 #include "store/store.h"
 #include "store/store_conn.h"
 #include "store/store_int.h"
 #include "store/store_queue.h"
+#include "store/store_schema.h"
 #include "store/store_sql.h"
 
 
@@ -63,17 +65,74 @@ static void store_down(void *arg)
 		s->hooks.connection(s->hooks.arg, false);
 }
 
-/* store_conn's up(): LISTEN first; the store is connected once it is done. */
+/*
+ * store_conn's up(): the schema check first, then LISTEN, then REGISTER;
+ * the store is connected once all three are done.
+ */
 static void store_up(void *arg)
 {
 	struct store *s = arg;
+	const char *values[1] = { s->schema_versions };
 
-	s->op = STORE_OP_LISTEN;
-	if (!PQsendQuery(s->pg.conn, store_sql_listen)) {
+	s->op = STORE_OP_SCHEMA;
+	s->schema_ok = false;
+	snprintf(s->schema_why, sizeof(s->schema_why),
+		 "database: the schema check returned nothing");
+	if (!PQsendQueryParams(s->pg.conn, store_schema_sql, 1, NULL, values,
+			       NULL, NULL, 0)) {
 		disconnect(s, store_conn_error(&s->pg));
 		return;
 	}
 	store_conn_sent(&s->pg);
+}
+
+/* The SCHEMA's one result: judge it (no schema_version table: version 0). */
+static void handle_schema_result(struct store *s, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	int found = 0;
+	const char *missing = "all";
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		found = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		missing = PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1);
+	} else if (state == NULL || strcmp(state, STORE_SCHEMA_NO_TABLE) != 0) {
+		/* Not a verdict: e.g. no right to read schema_version. */
+		char buf[200];
+		snprintf(s->schema_why, sizeof(s->schema_why),
+			 "cannot read schema_version: %s",
+			 store_sql_error_text(PQresultErrorMessage(res), buf,
+					      sizeof(buf)));
+		return;
+	}
+	s->schema_ok = store_schema_judge(found, missing, migrate_latest(),
+					  s->schema_why,
+					  sizeof(s->schema_why)) ==
+		       STORE_SCHEMA_OK;
+}
+
+/* The SCHEMA finished: LISTEN, or drop the connection and try later. */
+static void schema_finished(struct store *s)
+{
+	if (s->schema_ok) {
+		s->op = STORE_OP_LISTEN;
+		if (!PQsendQuery(s->pg.conn, store_sql_listen)) {
+			disconnect(s, store_conn_error(&s->pg));
+			return;
+		}
+		store_conn_sent(&s->pg);
+		return;
+	}
+	if (strncmp(s->schema_why, "database: ", 10) != 0) {
+		/* A failed query: an ordinary connection failure. */
+		disconnect(s, s->schema_why);
+		return;
+	}
+	/* The owner says it (once); the store only tries again later. */
+	if (s->hooks.schema_refused != NULL)
+		s->hooks.schema_refused(s->hooks.arg, s->schema_why);
+	if (s->pg.conn != NULL)
+		store_conn_drop(&s->pg, NULL);
 }
 
 static bool send_write(struct store *s)
@@ -224,8 +283,15 @@ static void handle_listen_result(struct store *s)
 	s->n_connects++;
 	if (s->n_connects > 1)
 		s->n_reconnects++;
+	uint64_t quiet = store_conn_settled(&s->pg);
+
 	s->expire_due = true;
-	log_info("database: connected");
+	if (quiet > 0)
+		log_info("database: connected (after %" PRIu64 " more failed "
+			 "tries)",
+			 quiet);
+	else
+		log_info("database: connected");
 	if (s->hooks.connection != NULL)
 		s->hooks.connection(s->hooks.arg, true);
 }
@@ -262,6 +328,10 @@ static void handle_result(struct store *s, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
 
+	if (s->op == STORE_OP_SCHEMA) {
+		handle_schema_result(s, res);
+		return;
+	}
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		store_statement_failed(s, res);
 		return;
@@ -308,6 +378,10 @@ static void op_finished(struct store *s)
 			return;
 		}
 		store_conn_sent(&s->pg);
+		return;
+	}
+	if (op == STORE_OP_SCHEMA) {
+		schema_finished(s);
 		return;
 	}
 	if (op == STORE_OP_LEASE) {
@@ -407,6 +481,14 @@ struct store *store_new(struct event_base *base,
 		store_free_params(s);
 		free(s);
 		errno = ENOMEM;
+		return NULL;
+	}
+	if (!store_schema_versions(s->schema_versions,
+				   sizeof(s->schema_versions))) {
+		free((char *)s->params.conninfo);
+		free((char *)s->params.prober_name);
+		free(s);
+		errno = EOVERFLOW;
 		return NULL;
 	}
 	store_queue_init(&s->q);

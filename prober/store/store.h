@@ -5,7 +5,9 @@
  * connect, send, flush and consume; never a blocking call. The store runs
  * one statement at a time from a small set of jobs, in priority order:
  *
- *   LISTEN      right after (re)connecting: NOTIFY only wakes us up
+ *   SCHEMA      right after (re)connecting: every embedded migration
+ *               recorded in schema_version, none newer; else refused
+ *   LISTEN      then: NOTIFY only wakes us up
  *   REGISTER    then: our perspective, region and source addresses
  *   WRITE       a batch of finished attempts (and released leases)
  *   EXPIRE      pending rows past expires_at become expired, unprobed
@@ -107,6 +109,13 @@ struct store_hooks {
 	void (*settled)(void *arg);
 	/* Connection came up (true) or went down (false). */
 	void (*connection)(void *arg, bool up);
+	/*
+	 * Connected, but the database's schema is not the one this binary
+	 * needs (why: one sentence naming the versions and what to run). The
+	 * store drops the connection without a log line of its own and checks
+	 * again at the next reconnect, after its backoff.
+	 */
+	void (*schema_refused)(void *arg, const char *why);
 	void *arg;
 };
 

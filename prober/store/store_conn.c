@@ -3,6 +3,8 @@
  * store's libpq connection. Never a blocking libpq call.
  */
 #include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "core/evtime.h"
 #include "core/log.h"
@@ -37,6 +39,45 @@ static void schedule_reconnect(struct store_conn *c)
 	evtime_add_ms(&c->ev_timer, delay);
 }
 
+/*
+ * One warning when connecting starts failing or fails differently; the
+ * same failure again is counted (and logged at debug) until the store is
+ * connected again (store_conn_settled()).
+ */
+static void log_failure(struct store_conn *c, const char *why)
+{
+	if (why == NULL)
+		return; /* the owner said it */
+	if (c->failing && strcmp(c->last_why, why) == 0) {
+		c->quiet++;
+		log_debug("database: %s; reconnecting in %" PRIu64 " ms", why,
+			  c->backoff_ms);
+		return;
+	}
+	if (c->quiet > 0)
+		log_warn("database: %s; reconnecting in %" PRIu64 " ms (the "
+			 "previous failure repeated %" PRIu64 " more times; "
+			 "the same failure again is logged at debug)",
+			 why, c->backoff_ms, c->quiet);
+	else
+		log_warn("database: %s; reconnecting in %" PRIu64 " ms (the "
+			 "same failure again is logged at debug)",
+			 why, c->backoff_ms);
+	c->failing = true;
+	c->quiet = 0;
+	snprintf(c->last_why, sizeof(c->last_why), "%s", why);
+}
+
+uint64_t store_conn_settled(struct store_conn *c)
+{
+	uint64_t quiet = c->quiet;
+
+	c->failing = false;
+	c->quiet = 0;
+	c->last_why[0] = '\0';
+	return quiet;
+}
+
 void store_conn_drop(struct store_conn *c, const char *why)
 {
 	event_del(&c->ev_io);
@@ -49,8 +90,7 @@ void store_conn_drop(struct store_conn *c, const char *why)
 	c->fd = -1;
 	c->connecting = false;
 	c->flushing = false;
-	log_warn("database: %s; reconnecting in %" PRIu64 " ms", why,
-		 c->backoff_ms);
+	log_failure(c, why);
 	c->down(c->arg);
 	schedule_reconnect(c);
 }
@@ -168,6 +208,9 @@ void store_conn_start(struct store_conn *c, struct event_base *base,
 	c->conn = NULL;
 	c->fd = -1;
 	c->connecting = c->flushing = false;
+	c->failing = false;
+	c->quiet = 0;
+	c->last_why[0] = '\0';
 	c->backoff_ms = STORE_BACKOFF_MIN_MS;
 	event_assign(&c->ev_io, base, -1, 0, store_io_cb, c);
 	evtimer_assign(&c->ev_timer, base, store_timer_cb, c);

@@ -27,6 +27,9 @@ struct store_conn {
 	struct event ev_io;        /* socket readiness */
 	struct event ev_timer;     /* connect timeout / reconnect backoff */
 	uint64_t backoff_ms;       /* next reconnect delay */
+	bool failing;              /* dropped since the last settled() */
+	char last_why[256];        /* the failure last logged as a warning */
+	uint64_t quiet;            /* repeats of it not logged as warnings */
 
 	/* Connected and non-blocking: the owner sends its first statement. */
 	void (*up)(void *arg);
@@ -45,10 +48,18 @@ void store_conn_start(struct store_conn *c, struct event_base *base,
 void store_conn_close(struct store_conn *c);
 
 /*
- * Drop the connection: log "database: <why>; reconnecting in N ms", call
- * down() and arm the reconnect.
+ * Drop the connection: log "database: <why>; reconnecting in N ms" (a
+ * warning the first time, debug while the same failure repeats; nothing
+ * when why is NULL: the owner logged it), call down() and arm the
+ * reconnect.
  */
 void store_conn_drop(struct store_conn *c, const char *why);
+
+/*
+ * The store is fully connected again: end the failing state. Returns how
+ * many failures were only counted since the last warning.
+ */
+uint64_t store_conn_settled(struct store_conn *c);
 
 /* Something was sent: watch for the flush and for the reply. */
 void store_conn_sent(struct store_conn *c);

@@ -26,7 +26,7 @@
 /* The statement in flight, for log lines. */
 static const char *const op_names[STORE_OP_N] = {
 	[STORE_OP_NONE] = "listen",   [STORE_OP_LISTEN] = "listen",
-	[STORE_OP_REGISTER] = "register",
+	[STORE_OP_SCHEMA] = "schema",     [STORE_OP_REGISTER] = "register",
 	[STORE_OP_WRITE] = "write",   [STORE_OP_EXPIRE] = "expire",
 	[STORE_OP_LEASE] = "lease",   [STORE_OP_COUNT] = "count",
 };

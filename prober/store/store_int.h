@@ -23,6 +23,7 @@
 /* The statements; one is in flight at a time. */
 enum store_op {
 	STORE_OP_NONE = 0,
+	STORE_OP_SCHEMA, /* after connecting, before LISTEN (store_schema.h) */
 	STORE_OP_LISTEN,
 	STORE_OP_REGISTER,
 	STORE_OP_WRITE,
@@ -37,7 +38,10 @@ struct store {
 	struct store_params params; /* strings owned (copied) */
 	struct store_hooks hooks;   /* callbacks into the owner */
 	struct store_conn pg;       /* the connection (store_conn.c) */
-	bool connected;             /* CONNECTION_OK and LISTEN done */
+	bool connected;             /* CONNECTION_OK, schema checked, LISTEN done */
+	char schema_versions[512];  /* the embedded versions, "{1,2,3}" */
+	bool schema_ok;             /* the SCHEMA in flight found the right schema */
+	char schema_why[256];       /* else: why not, one log-ready sentence */
 	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
 	struct event ev_retry;      /* the next statement out of its backoff */
 	struct store_due due;       /* rows of ours due soon: wake the owner */

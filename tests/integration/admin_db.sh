@@ -73,7 +73,9 @@ for i in 1 2 3 4; do
 		conc_ok=$((conc_ok + 1))
 done
 nv_expect_eq "4 concurrent migrates succeed" 4 "$conc_ok"
-nv_expect_eq "concurrent migrates applied once" "$LATEST" \
+# One row per migration file (versions may have gaps while a number is
+# reserved for a migration still being written).
+nv_expect_eq "concurrent migrates applied once" "$(wc -l <<<"$EXPECT_ROWS")" \
 	"$(nv_psql_db concurrent -c 'SELECT count(*) FROM schema_version')"
 
 # 3. sql/schema.sql and the migrations give the same schema.

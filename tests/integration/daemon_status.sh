@@ -96,11 +96,10 @@ if out=$("$PY" "$CHECK" "$NV_TMP/metrics.txt" --attempts "$NV_TMP/attempts.txt" 
 	--expect "ntpverify_attempts_total{outcome=\"token_mismatch\"}=2" \
 	--expect "ntpverify_attempts_total{outcome=\"no_response\"}=2" \
 	--expect "ntpverify_attempts_total{outcome=\"refused_by_policy\"}=1" \
-	--expect "ntpverify_attempts_refused_by_policy_total=1" \
-	--expect "ntpverify_probes_started_total=$((TOTAL - 1))" \
-	--expect "ntpverify_probe_rtt_seconds_count=$((N + 2))" \
+	--expect "ntpverify_attempts_started_total=$((TOTAL - 1))" \
+	--expect "ntpverify_attempt_rtt_seconds_count=$((N + 2))" \
 	--expect "ntpverify_database_connected=1" \
-	--expect "ntpverify_probes_in_flight=0" \
+	--expect "ntpverify_attempts_in_flight=0" \
 	--expect "ntpverify_build_info{prober=\"st1\",version=\"$("$NTPVERIFY" version | cut -d' ' -f2)\"}=1" 2>&1); then
 	nv_pass "/metrics parses and agrees with probe_attempt: $out"
 else
@@ -136,6 +135,8 @@ nv_expect_match "status names the prober" $'(^|\n)prober +st1\n' "$(cat "$NV_TMP
 nv_expect_match "status shows the outcome counts" \
 	"outcomes +verified $N, token_mismatch 2, no_response 2, refused_by_policy 1" "$(cat "$NV_TMP/status.txt")"
 nv_expect_match "status shows the final states" "final +$N verified, 0 expired" "$(cat "$NV_TMP/status.txt")"
+nv_expect_match "status shows the attempts started" ", $((TOTAL - 1)) started," "$(cat "$NV_TMP/status.txt")"
+nv_expect_match "status shows the refusals by policy" "limits +[0-9]+ packets held back, 1 refused by policy" "$(cat "$NV_TMP/status.txt")"
 nv_expect_match "status shows the database" "database +connected" "$(cat "$NV_TMP/status.txt")"
 "$NTPVERIFY" status --config "$CONF" --json >"$NV_TMP/status_cli.json"
 nv_expect_eq "status --json (socket from the config) exit" 0 "$?"

@@ -103,3 +103,9 @@ nv_ntpq_path() {
 	p="$(nv_peer_cache)/ntpsec/ntpq"
 	[ -x "$p" ] && printf '%s\n' "$p"
 }
+
+# Prometheus's server and promtool, from Debian's prometheus package. Not
+# installed either: the package enables and starts prometheus.service,
+# and the tests leave no service behind on the host.
+nv_prometheus_fetch() { nv_peer_fetch prometheus usr/bin/prometheus prometheus; }
+nv_promtool_path() { nv_peer_path prometheus usr/bin/promtool; }

@@ -94,6 +94,18 @@ static void assert_golden(const struct status_snapshot *s, render_fn render,
 	free(want);
 }
 
+/* A daemon that has run a while: what /proc/self says of it. */
+static void snapshot_full_process(struct status_process *p)
+{
+	p->ok = true;
+	p->start_time_s = 1699999000.5;
+	p->cpu_s = 12.5;
+	p->open_fds = 23;
+	p->max_fds = 65536;
+	p->resident_bytes = 5242880;
+	p->virtual_bytes = 104857600;
+}
+
 /* A busy daemon with hostile strings everywhere a string can be. */
 static void snapshot_full(struct status_snapshot *s)
 {
@@ -103,10 +115,8 @@ static void snapshot_full(struct status_snapshot *s)
 	s->version = GOLDEN_VERSION;
 	s->uptime_s = 124.25;
 	s->prober = prober;
-	s->perspective = "fra1";
-	s->region = "RIPE\"\n";
-	s->corroborations = 7;
-	s->decided_verified = 5, s->decided_pending = 12;
+	s->perspective = "fra1", s->region = "RIPE\"\n";
+	s->corroborations = 7, s->decided_verified = 5, s->decided_pending = 12;
 	s->sources[0] = "192.0.2.10";
 	s->sources[1] = "2001:db8::10";
 	s->sources[2] = "a\"b\\c", s->n_sources = 3;
@@ -145,6 +155,7 @@ static void snapshot_full(struct status_snapshot *s)
 	s->http.rejected_bad_request = 19;
 	s->http.paused_max_clients = 20;
 	s->http.paused_descriptors = 21;
+	snapshot_full_process(&s->proc);
 
 	/* Twenty attempts through the ring of sixteen: it wraps. */
 	for (int k = 0; k < 20; k++) {
@@ -210,6 +221,13 @@ static void snapshot_extreme(struct status_snapshot *s)
 	s->deferred_table_full = s->held_table_full = UINT64_MAX;
 	s->http.clients = UINT_MAX;
 	s->http.rejected_deadline = s->http.paused_descriptors = UINT64_MAX;
+	/* An unlimited descriptor limit: no process_max_fds series. */
+	s->proc.ok = true;
+	s->proc.start_time_s = 253402300799.0;
+	s->proc.cpu_s = 1e300;
+	s->proc.open_fds = s->proc.resident_bytes = UINT64_MAX;
+	s->proc.virtual_bytes = UINT64_MAX;
+	s->proc.max_fds = 0;
 
 	/* Longer than the ring's fields: truncated to what fits. */
 	memset(server, 'z', sizeof(server) - 1);

@@ -1,4 +1,4 @@
--- 004_perspectives: corroborated verification. Several network
+-- 006_perspectives: corroborated verification. Several network
 -- perspectives (sites) probe every pending verification on their own
 -- schedule; a row becomes verified only when enough of them agree
 -- (verification_policy). sql/schema.sql documents the contract.
@@ -58,7 +58,7 @@ INSERT INTO verification_policy DEFAULT VALUES;
 ALTER TABLE verification
 	ADD COLUMN proof_version integer NOT NULL DEFAULT 1;
 
--- Which perspective made the attempt (NULL: before migration 4).
+-- Which perspective made the attempt (NULL: before migration 6).
 ALTER TABLE probe_attempt ADD COLUMN perspective text;
 
 -- One row per (verification, perspective): that perspective's schedule,
@@ -395,4 +395,4 @@ BEGIN
 END;
 $$;
 
-INSERT INTO schema_version (version, description) VALUES (4, 'perspectives');
+INSERT INTO schema_version (version, description) VALUES (6, 'perspectives');
