@@ -3,6 +3,10 @@
 -- schedule; a row becomes verified only when enough of them agree
 -- (verification_policy). sql/schema.sql documents the contract.
 --
+-- Written to be applied again over itself (IF NOT EXISTS, OR REPLACE):
+-- a schema_version row deleted by hand ("downgraded") is put back by
+-- `ntpverify migrate` without an error.
+--
 -- Existing rows keep working: pending rows get a row per perspective as
 -- soon as a prober registers its perspective, and the default policy
 -- (quorum 1) lets a single prober verify on its own, after
@@ -10,7 +14,7 @@
 
 -- Every perspective a prober ever ran in, with the source addresses its
 -- probes leave from (the addresses an operator must allow).
-CREATE TABLE perspective (
+CREATE TABLE IF NOT EXISTS perspective (
 	name text PRIMARY KEY,
 	region text NOT NULL,
 	source_addresses inet[] NOT NULL DEFAULT '{}',
@@ -24,7 +28,7 @@ CREATE TABLE perspective (
 );
 
 -- The one policy every prober follows.
-CREATE TABLE verification_policy (
+CREATE TABLE IF NOT EXISTS verification_policy (
 	singleton boolean PRIMARY KEY DEFAULT true,
 	quorum integer NOT NULL DEFAULT 1,
 	min_regions integer NOT NULL DEFAULT 1,
@@ -51,19 +55,19 @@ CREATE TABLE verification_policy (
 		AND confirmation_gap * (confirmations - 1) < corroboration_window)
 );
 
-INSERT INTO verification_policy DEFAULT VALUES;
+INSERT INTO verification_policy DEFAULT VALUES ON CONFLICT DO NOTHING;
 
 -- Which proof the perspectives' counts belong to: bumped whenever the
 -- proof material changes, which voids earlier corroborations.
 ALTER TABLE verification
-	ADD COLUMN proof_version integer NOT NULL DEFAULT 1;
+	ADD COLUMN IF NOT EXISTS proof_version integer NOT NULL DEFAULT 1;
 
 -- Which perspective made the attempt (NULL: before migration 6).
-ALTER TABLE probe_attempt ADD COLUMN perspective text;
+ALTER TABLE probe_attempt ADD COLUMN IF NOT EXISTS perspective text;
 
 -- One row per (verification, perspective): that perspective's schedule,
 -- lease and stance.
-CREATE TABLE verification_probe (
+CREATE TABLE IF NOT EXISTS verification_probe (
 	verification_id bigint NOT NULL
 		REFERENCES verification (id) ON DELETE CASCADE,
 	perspective text NOT NULL
@@ -93,14 +97,14 @@ CREATE TABLE verification_probe (
 		confirmations BETWEEN 0 AND 1000000)
 );
 
-CREATE INDEX verification_probe_due
+CREATE INDEX IF NOT EXISTS verification_probe_due
 	ON verification_probe (perspective, next_probe_at) WHERE active;
 
 -- A new pending verification is work for every registered perspective.
 -- This trigger and the next run with the schema owner's rights, so that
 -- the web site's role needs no right on verification_probe (with one it
 -- could write corroborations).
-CREATE FUNCTION verification_probe_create() RETURNS trigger
+CREATE OR REPLACE FUNCTION verification_probe_create() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
 	INSERT INTO verification_probe (verification_id, perspective,
@@ -113,13 +117,14 @@ BEGIN
 END;
 $$;
 
+DROP TRIGGER IF EXISTS verification_probe_on_insert ON verification;
 CREATE TRIGGER verification_probe_on_insert
 	AFTER INSERT ON verification
 	REFERENCING NEW TABLE AS changed_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION verification_probe_create();
 
 -- New proof material voids what the perspectives have seen so far.
-CREATE FUNCTION verification_proof_bump() RETURNS trigger
+CREATE OR REPLACE FUNCTION verification_proof_bump() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
 	IF NEW.token IS DISTINCT FROM OLD.token
@@ -133,6 +138,7 @@ BEGIN
 END;
 $$;
 
+DROP TRIGGER IF EXISTS verification_proof_on_update ON verification;
 CREATE TRIGGER verification_proof_on_update
 	BEFORE UPDATE ON verification
 	FOR EACH ROW EXECUTE FUNCTION verification_proof_bump();
@@ -142,7 +148,7 @@ CREATE TRIGGER verification_proof_on_update
 -- the web site or an admin: an update that is not a prober's result, which
 -- always moves last_probe_at) or new proof material makes it due for every
 -- perspective now.
-CREATE FUNCTION verification_probe_follow() RETURNS trigger
+CREATE OR REPLACE FUNCTION verification_probe_follow() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
 	IF OLD.state = 'pending' AND NEW.state <> 'pending' THEN
@@ -166,6 +172,7 @@ BEGIN
 END;
 $$;
 
+DROP TRIGGER IF EXISTS verification_probe_on_update ON verification;
 CREATE TRIGGER verification_probe_on_update
 	AFTER UPDATE ON verification
 	FOR EACH ROW EXECUTE FUNCTION verification_probe_follow();
@@ -173,7 +180,7 @@ CREATE TRIGGER verification_probe_on_update
 -- Quorum progress per verification, for the probers' decision, the admin
 -- commands and the web site. Only the perspectives' rows of the current
 -- proof count, and only within the corroboration window.
-CREATE VIEW verification_progress AS
+CREATE OR REPLACE VIEW verification_progress AS
 SELECT v.id AS verification_id,
 	count(p.perspective) FILTER (WHERE p.corroborated_at IS NOT NULL
 		AND p.last_confirmed_at > now() - pol.corroboration_window) AS corroborating,
@@ -195,14 +202,14 @@ GROUP BY v.id, pol.quorum, pol.min_regions, pol.corroboration_window;
 
 -- Contrary observations tolerated (CA/B Forum BR 3.2.2.9): none while
 -- fewer than two perspectives observed the row, one for 2..5, two for 6+.
-CREATE FUNCTION verification_contrary_allowed(observing bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION verification_contrary_allowed(observing bigint) RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE WHEN observing < 2 THEN 0 WHEN observing <= 5 THEN 1 ELSE 2 END::bigint
 $$;
 
 -- A prober registers its perspective at start-up and after each
 -- reconnect; every pending verification becomes work for it.
-CREATE FUNCTION ntpverify_register(p_name text, p_region text,
+CREATE OR REPLACE FUNCTION ntpverify_register(p_name text, p_region text,
 				   p_sources inet[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -222,7 +229,7 @@ $$;
 
 -- The quorum decision for one pending, locked verification: verified when
 -- enough perspectives corroborate the current proof. Returns the new state.
-CREATE FUNCTION ntpverify_decide(p_id bigint, p_at timestamptz) RETURNS text
+CREATE OR REPLACE FUNCTION ntpverify_decide(p_id bigint, p_at timestamptz) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
 	g verification_progress;
@@ -242,7 +249,7 @@ $$;
 
 -- One perspective's view of one result: the stance rules of
 -- docs/security.md ("Corroboration"). p is the perspective's row, locked.
-CREATE FUNCTION ntpverify_stance(p verification_probe, v verification,
+CREATE OR REPLACE FUNCTION ntpverify_stance(p verification_probe, v verification,
 				 pol verification_policy, p_outcome text,
 				 p_contrary boolean, p_version integer,
 				 p_at timestamptz, p_by text)
@@ -303,7 +310,7 @@ $$;
 -- after the decision, verified_by, when our perspective probes it next
 -- (seconds), whether this result made our perspective corroborate, and
 -- whether a decision was taken (false for a lease given back).
-CREATE FUNCTION ntpverify_record(p_perspective text, p_prober text,
+CREATE OR REPLACE FUNCTION ntpverify_record(p_perspective text, p_prober text,
 	p_audit boolean, r_id bigint[], r_lease uuid[], r_outcome text[],
 	r_detail text[], r_source inet[], r_rtt float8[], r_at float8[],
 	r_retry float8[], r_contrary boolean[], r_version integer[])
@@ -395,4 +402,5 @@ BEGIN
 END;
 $$;
 
-INSERT INTO schema_version (version, description) VALUES (6, 'perspectives');
+INSERT INTO schema_version (version, description) VALUES (6, 'perspectives')
+	ON CONFLICT DO NOTHING;
