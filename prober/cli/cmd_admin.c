@@ -104,12 +104,13 @@ static void print_restricts(FILE *f, const struct admin *a)
 {
 	struct admin_db_table src;
 
-	if (admin_db_perspective_sources(a->db, &src) == ADMIN_DB_DONE &&
-	    src.n > 0) {
-		for (size_t i = 0; i < src.n; i++)
+	if (admin_db_perspective_sources(a->db, &src) == ADMIN_DB_DONE) {
+		size_t n = src.n;
+		for (size_t i = 0; i < n; i++)
 			fprintf(f, "restrict %s\n", src.cell[i]);
 		admin_db_table_free(&src);
-		return;
+		if (n > 0)
+			return;
 	}
 	for (size_t i = 0; i < a->cfg.n_sources; i++) {
 		char addr[INET6_ADDRSTRLEN];
