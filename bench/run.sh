@@ -178,7 +178,7 @@ probe { timeout = 1s  retransmit = 1s  max_in_flight = 1024 }
 rate_limit { global_pps = 100000  global_burst = 10000
              per_destination_interval = 1s  per_destination_daily_packets = 100000 }
 CONF
-"$NTPVERIFY" check-config "$NV_TMP/check.conf" >/dev/null || die "bench check config rejected"
+"$NTPVERIFY" check-config --for admin "$NV_TMP/check.conf" >/dev/null || die "bench check config rejected"
 for n in "$N_SMALL" "$N_BIG"; do
 	tf="$NV_TMP/targets-$n"
 	reps=$([ "$n" = "$N_SMALL" ] && echo "$REPS_SMALL" || echo "$REPS_BIG")

@@ -35,6 +35,7 @@ int cmd_retry(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /*
  * "usage: " and the usage line(s) of command `name` from main.c's command

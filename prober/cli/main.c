@@ -10,7 +10,6 @@
 
 #include "cli/commands.h"
 #include "config/config.h"
-#include "daemon/daemon.h"
 
 #include "nv_version.h"
 

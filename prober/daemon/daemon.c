@@ -5,7 +5,6 @@
  * the daemon is in jobs.c, control.c and reload.c (see daemon_int.h).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
 #include "core/evtime.h"
 #include "core/log.h"
 #include "daemon/daemon.h"
@@ -248,63 +246,23 @@ static void check_sources(const struct nv_config *cfg)
 	}
 }
 
-static void run_usage(FILE *f)
-{
-	fprintf(f, "usage: ntpverify run [--config FILE] [--debug]\n");
-}
-
-/*
- * Options: fills *path and returns -1 to go on, or the exit code (0 for
- * --help, EXIT_USAGE for a bad command line).
- */
-static int run_parse_args(int argc, char **argv, const char **path)
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			*path = optarg;
-			break;
-		case 'd':
-			log_set_level(LOG_LVL_DEBUG);
-			break;
-		case 'h':
-			run_usage(stdout);
-			return 0;
-		default:
-			run_usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		run_usage(stderr);
-		return EXIT_USAGE;
-	}
-	return -1;
-}
-
 /* Load and check the configuration; a new daemon, or NULL (reported). */
-static struct daemon *daemon_new(const char *path)
+static struct daemon *daemon_new(const char *path, config_error_fn err,
+				 void *err_arg)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
+	char msg[512];
 
 	if (d == NULL)
 		return NULL;
-	if (config_load(&d->cfg, path, print_config_error, NULL) < 0) {
+	if (config_load(&d->cfg, path, err, err_arg) < 0) {
 		free(d);
 		return NULL;
 	}
 	if (d->cfg.prober_name == NULL || d->cfg.prober_name[0] == '\0') {
-		fprintf(stderr, "%s: prober_name must be set to run the daemon\n",
-			path);
+		snprintf(msg, sizeof(msg),
+			 "%s: prober_name must be set to run the daemon", path);
+		err(err_arg, msg);
 		config_free(&d->cfg);
 		free(d);
 		return NULL;
@@ -397,27 +355,23 @@ static void daemon_free(struct daemon *d)
 	free(d);
 }
 
-int cmd_run(int argc, char **argv)
+int daemon_run(const char *path, config_error_fn err, void *err_arg)
 {
-	const char *path = DEFAULT_CONFIG_PATH;
 	struct daemon *d;
 	int status;
 
-	status = run_parse_args(argc, argv, &path);
-	if (status >= 0)
-		return status;
 	if (log_stderr_is_journal(getenv("JOURNAL_STREAM")))
 		log_set_journal(true);
 	if (notify_init() < 0)
 		log_warn("systemd notifications disabled");
 
-	d = daemon_new(path);
+	d = daemon_new(path, err, err_arg);
 	if (d == NULL)
-		return EXIT_USAGE;
+		return DAEMON_EXIT_CONFIG;
 	if (daemon_open(d) < 0) {
 		daemon_free(d);
 		notify_close();
-		return EXIT_USAGE;
+		return DAEMON_EXIT_CONFIG;
 	}
 
 	log_info("ntpverify %s: prober %s, %zu source address%s, up to %u "

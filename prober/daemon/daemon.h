@@ -10,7 +10,19 @@
 #ifndef NTPVERIFY_DAEMON_H
 #define NTPVERIFY_DAEMON_H
 
-/* Parse the options, load the configuration, run until SIGTERM; exit code. */
-int cmd_run(int argc, char **argv);
+#include "config/config.h"
+
+/* Exit statuses of daemon_run(). */
+#define DAEMON_EXIT_OK 0      /* stopped by SIGTERM/SIGINT, everything written */
+#define DAEMON_EXIT_LOST 1    /* stopped, but results could not be written */
+#define DAEMON_EXIT_CONFIG 2  /* configuration or start-up error */
+#define DAEMON_EXIT_SCHEMA 3  /* the database's schema is not this binary's */
+
+/*
+ * Load the configuration at path (its errors go to err), open the store,
+ * the status socket and the loop, and run until SIGTERM or SIGINT.
+ * Returns one of the statuses above. The command line is cli/'s.
+ */
+int daemon_run(const char *path, config_error_fn err, void *err_arg);
 
 #endif

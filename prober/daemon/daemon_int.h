@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "core/outcome.h"
 #include "daemon/counters.h"
+#include "daemon/daemon.h"
 #include "daemon/lease.h"
 #include "daemon/retry.h"
 #include "daemon/status_snapshot.h"
@@ -47,7 +48,6 @@
  * binary needs at start-up (ntpverify(8), EXIT STATUS; the unit's
  * RestartPreventExitStatus=): 0, 1 and 2 mean what commands.h says.
  */
-#define DAEMON_EXIT_SCHEMA 3
 
 /* One leased verification, from lease to written result. */
 struct job {

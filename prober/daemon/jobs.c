@@ -206,20 +206,22 @@ static void on_leased(void *arg, const struct store_lease *lease)
 	}
 }
 
-static void on_lease_done(void *arg, unsigned n)
+static void on_lease_done(void *arg, unsigned n, bool more)
 {
 	struct daemon *d = arg;
 
+	(void)n;
 	if (d->draining) {
 		daemon_exit_if_drained(d);
 		return;
 	}
 	sched_run(d);
 	/*
-	 * Rows came: more may be due, and maybe_lease() bounds what we take.
-	 * (A wish made while this LEASE was in flight was not kept.)
+	 * A full batch (more may be due) or a wish made while this LEASE was
+	 * in flight: ask again; maybe_lease() bounds what we take. Not after
+	 * every lease: an extra LEASE in flight would delay the next WRITE.
 	 */
-	if (n > 0)
+	if (more)
 		maybe_lease(d);
 }
 

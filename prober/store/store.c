@@ -386,10 +386,13 @@ static void op_finished(struct store *s)
 	}
 	if (op == STORE_OP_LEASE) {
 		/* A refused LEASE is tried again after its backoff. */
+		bool more = s->lease_again || (n > 0 && n >= s->lease_batch);
+
 		if (!s->op_failed)
 			s->lease_want = 0;
+		s->lease_again = false;
 		if (s->hooks.lease_done)
-			s->hooks.lease_done(s->hooks.arg, n);
+			s->hooks.lease_done(s->hooks.arg, n, more);
 	}
 	store_pump(s);
 	if (s->op == STORE_OP_NONE && s->hooks.settled)
@@ -521,8 +524,11 @@ void store_free(struct store *s)
 
 void store_want_lease(struct store *s, unsigned n)
 {
-	if (s->op == STORE_OP_LEASE)
-		return; /* one at a time; lease_done asks again */
+	if (s->op == STORE_OP_LEASE) {
+		/* One at a time; lease_done tells the daemon to ask again. */
+		s->lease_again = true;
+		return;
+	}
 	s->lease_want = n;
 	/*
 	 * Expire first, but at most once a second: the LEASE itself skips rows

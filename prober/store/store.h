@@ -95,8 +95,12 @@ enum verification_state verification_state_parse(const char *text);
 struct store_hooks {
 	/* A row was leased; the daemon takes a copy. */
 	void (*leased)(void *arg, const struct store_lease *lease);
-	/* A LEASE finished (n rows); the daemon may ask for more. */
-	void (*lease_done)(void *arg, unsigned n);
+	/*
+	 * A LEASE finished with n rows. more: the batch came back full, or
+	 * store_want_lease() was called while it was in flight (that wish
+	 * was not kept): the daemon should ask again.
+	 */
+	void (*lease_done)(void *arg, unsigned n, bool more);
 	/* A result was written and changed the row's state, e.g. verified. */
 	void (*state_changed)(void *arg, int64_t id, const char *server,
 			      enum verification_state state, const char *by);

@@ -50,6 +50,7 @@ struct store {
 	enum store_op op;           /* statement in flight */
 	unsigned lease_want;        /* rows wanted by the daemon; 0 = none */
 	unsigned lease_batch;       /* n of the LEASE in flight */
+	bool lease_again;           /* a wish arrived while it was in flight */
 	unsigned leased_rows;       /* rows returned by it */
 	bool expire_due;            /* run EXPIRE before the next LEASE */
 	bool lease_turn;            /* a WRITE just went: a wanted LEASE goes next */
