@@ -437,18 +437,6 @@ static void store_readable(void *arg)
 	consume(arg);
 }
 
-/* The source addresses as a PostgreSQL array literal; NULL: no memory. */
-static char *sources_literal(const char *const *sources, size_t n)
-{
-	struct pg_array a;
-
-	pg_array_open(&a);
-	for (size_t i = 0; i < n; i++)
-		pg_array_push(&a, sources[i], true);
-	pg_array_close(&a);
-	return a.buf;
-}
-
 static void store_free_params(struct store *s)
 {
 	free((char *)s->params.conninfo);
@@ -474,8 +462,8 @@ struct store *store_new(struct event_base *base,
 	s->params.perspective = strdup(params->perspective ? params->perspective
 							    : "default");
 	s->params.region = strdup(params->region ? params->region : "default");
-	s->sources_literal = sources_literal(params->sources,
-					     params->n_sources);
+	s->sources_literal = store_sql_sources_literal(params->sources,
+						       params->n_sources);
 	s->params.sources = NULL;
 	s->params.n_sources = 0;
 	if (s->params.conninfo == NULL || s->params.prober_name == NULL ||

@@ -227,6 +227,17 @@ void pg_array_free(struct pg_array *a)
 	a->len = a->cap = 0;
 }
 
+char *store_sql_sources_literal(const char *const *sources, size_t n)
+{
+	struct pg_array a;
+
+	pg_array_open(&a);
+	for (size_t i = 0; i < n; i++)
+		pg_array_push(&a, sources[i], true);
+	pg_array_close(&a);
+	return a.buf;
+}
+
 /* --- the WRITE's parameters -------------------------------------------- */
 
 /* v with `decimals` digits after the point, or NULL when !present. */

@@ -61,6 +61,10 @@ void pg_array_push(struct pg_array *a, const char *val, bool quote);
 void pg_array_close(struct pg_array *a);
 void pg_array_free(struct pg_array *a);
 
+/* The source addresses as an array literal for REGISTER's $3: heap, the
+ * caller frees it. */
+char *store_sql_sources_literal(const char *const *sources, size_t n);
+
 #define STORE_WRITE_ARRAYS 10 /* $4..$13 of store_sql_write */
 #define STORE_WRITE_PARAMS 13 /* and $1..$3 before them */
 
