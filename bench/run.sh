@@ -261,6 +261,11 @@ queue { lease_batch = 1000  poll_interval = 100ms  max_unwritten = 200000 }
 CONF
 "$NTPVERIFY" check-config "$DCONF" >/dev/null || die "bench daemon config rejected"
 "$NTPVERIFY" migrate --config "$DCONF" >/dev/null || die "migrate failed"
+# One prober, one confirmation per row (NV_BENCH_CONFIRMATIONS): the
+# numbers stay comparable with the single-probe runs before corroboration;
+# with 2 every row waits confirmation_gap for its second probe.
+nv_psql -c "UPDATE verification_policy SET confirmations = ${NV_BENCH_CONFIRMATIONS:-1}" >/dev/null ||
+	die "cannot set the policy"
 nv_psql -c "CREATE TABLE bench_target (n serial PRIMARY KEY, ip inet NOT NULL)" >/dev/null
 nv_psql -c "\\copy bench_target (ip) FROM '$T_BIG'" >/dev/null || die "cannot load the targets"
 
