@@ -184,6 +184,33 @@ static void test_malformed(void **state)
 	assert_string_equal(v.detail, "overlapping fragments");
 }
 
+/*
+ * What counts against the quorum (docs/security.md, "What counts as
+ * contrary"): another value, no such variable, "unknown variable"; never
+ * silence, a near miss, another error, or a read without a token.
+ */
+static void test_contrary_setvar(void **state)
+{
+	struct probe_obs o = base_obs();
+
+	(void)state;
+	assert_true(with_data("ntppool_verify=other-value\r\n", TOKEN).contrary);
+	assert_true(with_data("version=\"x\"\r\n", TOKEN).contrary);
+	assert_false(with_data("ntppool_verify=" TOKEN "\r\n", TOKEN).contrary);
+	assert_false(with_data("ntppool_verify=x, ntppool_verify=y\r\n", TOKEN).contrary);
+	assert_false(with_data("ntppool_verify=other\r\n", NULL).contrary);
+	o.m6 = M6_STATE_ERROR;
+	o.error_code = 5;
+	assert_true(run(&o).contrary);
+	o.error_code = 1;
+	assert_false(run(&o).contrary);
+	o.m6 = M6_STATE_PARTIAL;
+	assert_false(run(&o).contrary);
+	o.m6 = M6_STATE_NONE;
+	o.net_errno = ECONNREFUSED;
+	assert_false(run(&o).contrary);
+}
+
 /* ---- key method: the keyed mode 3 request is the proof ---------------- */
 
 static struct probe_obs key_obs(void)
@@ -228,6 +255,26 @@ static void test_key_refused(void **state)
 	/* The refusal wins over an ICMP error seen on the way. */
 	o.net_errno = ECONNREFUSED;
 	assert_int_equal(run(&o).outcome, OUTCOME_KEY_NOT_ACCEPTED);
+}
+
+/* Only a crypto-NAK says "not this key": a reply without a MAC does not. */
+static void test_contrary_key(void **state)
+{
+	struct probe_obs o = key_obs();
+
+	(void)state;
+	o.auth = AUTH_REFUSED;
+	o.ntp_answered = true;
+	o.auth_reason = "crypto-NAK";
+	o.crypto_nak = true;
+	assert_true(run(&o).contrary);
+	o.crypto_nak = false;
+	o.auth_reason = "unauthenticated reply";
+	assert_false(run(&o).contrary);
+	o.auth = AUTH_NONE;
+	assert_false(run(&o).contrary);
+	o.auth = AUTH_OK;
+	assert_false(run(&o).contrary);
 }
 
 static void test_key_bad_mac(void **state)
@@ -311,6 +358,8 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_key_verified),
 		cmocka_unit_test(test_key_refused),
+		cmocka_unit_test(test_contrary_setvar),
+		cmocka_unit_test(test_contrary_key),
 		cmocka_unit_test(test_key_bad_mac),
 		cmocka_unit_test(test_key_no_auth_reply),
 		cmocka_unit_test(test_key_ignores_mode6),
