@@ -36,6 +36,9 @@ rate_limit { global_pps = 100000  global_burst = 10000
 queue { lease_batch = 1000  poll_interval = 100ms  max_unwritten = 200000 }
 CONF
 $B migrate --config $NV_TMP/d.conf >/dev/null
+# One confirmation per row, as bench/run.sh does, so that schemas with and
+# without the corroboration policy measure the same single probe.
+nv_psql -c "UPDATE verification_policy SET confirmations = 1" >/dev/null 2>&1 || true
 nv_psql -c "CREATE TABLE bench_target (n serial PRIMARY KEY, ip inet NOT NULL)" >/dev/null
 nv_psql -c "\\copy bench_target (ip) FROM '$NV_TMP/t'" >/dev/null
 for r in 1 2 3; do for x in A B; do
