@@ -9,6 +9,7 @@
 
 #include "store/admin_db_int.h"
 #include "store/migrate.h"
+#include "store/pg_rows.h"
 
 /* Discard NOTICEs: nothing these commands run is worth one on stderr. */
 static void quiet_notice(void *arg, const char *message)
@@ -233,46 +234,11 @@ static PGresult *query_id(struct admin_db *db, const char *sql, int64_t id)
 	return query(db, sql, 1, values);
 }
 
-/* Copy a cell; a NULL cell becomes null_as (which may be NULL). */
-static char *cell(const PGresult *r, int row, int c, const char *null_as,
-		  bool *ok)
-{
-	const char *v = PQgetisnull(r, row, c) ? null_as : PQgetvalue(r, row, c);
-	char *s;
-
-	if (v == NULL)
-		return NULL;
-	s = strdup(v);
-	if (s == NULL)
-		*ok = false;
-	return s;
-}
-
 /* Copy a cell into a fixed buffer (short values: times, hosts). */
 static void cell_copy(const PGresult *r, int row, int c, char *buf,
 		      size_t len)
 {
 	snprintf(buf, len, "%s", PQgetvalue(r, row, c));
-}
-
-/* Fill n string fields from row `row` of r; false when out of memory. */
-static bool cells(const PGresult *r, int row, char **const *dst, int n,
-		  const char *null_as)
-{
-	bool ok = true;
-
-	for (int c = 0; c < n; c++)
-		*dst[c] = cell(r, row, c, null_as, &ok);
-	return ok;
-}
-
-/* Free n string fields. */
-static void cells_free(char **const *dst, int n)
-{
-	for (int c = 0; c < n; c++) {
-		free(*dst[c]);
-		*dst[c] = NULL;
-	}
 }
 
 /* ---- add -------------------------------------------------------------- */
@@ -339,11 +305,22 @@ enum admin_db_result admin_db_add(struct admin_db *db,
 /* ---- list ------------------------------------------------------------- */
 
 /* The fields of a row in column order. */
-#define ROW_FIELDS(x) { &(x)->id, &(x)->server, &(x)->method, &(x)->state, \
-	&(x)->attempts, &(x)->last_outcome, &(x)->next_probe, &(x)->expires, \
-	&(x)->method_name, &(x)->key_id, &(x)->key_type, &(x)->next_probe_at, \
-	&(x)->leased, &(x)->quorum }
-#define ROW_NFIELDS 14
+static int list_fields(void *elem, char **dst[])
+{
+	struct admin_db_row *x = elem;
+	char **const f[] = { &x->id, &x->server, &x->method, &x->state,
+		&x->attempts, &x->last_outcome, &x->next_probe, &x->expires,
+		&x->method_name, &x->key_id, &x->key_type, &x->next_probe_at,
+		&x->leased, &x->quorum };
+
+	_Static_assert(sizeof(f) / sizeof(f[0]) <= PG_ROWS_MAX_FIELDS, "");
+	memcpy(dst, f, sizeof(f));
+	return (int)(sizeof(f) / sizeof(f[0]));
+}
+
+static const struct pg_rows_kind list_rows = {
+	sizeof(struct admin_db_row), list_fields,
+};
 
 enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
 				   struct admin_db_rows *out)
@@ -368,39 +345,26 @@ enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
 		" ORDER BY id";
 	const char *values[1] = { state };
 	PGresult *r = query(db, sql, 1, values);
-	int rows;
+	void *arr;
+	bool ok;
 
 	memset(out, 0, sizeof(*out));
 	if (r == NULL)
 		return ADMIN_DB_ERROR;
-	rows = PQntuples(r);
-	out->row = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*out->row));
-	if (out->row == NULL)
-		goto oom;
-	for (int i = 0; i < rows; i++) {
-		char **const dst[ROW_NFIELDS] = ROW_FIELDS(&out->row[i]);
-
-		out->n++;
-		if (!cells(r, i, dst, ROW_NFIELDS, "-"))
-			goto oom;
+	ok = pg_rows_copy(r, &list_rows, &arr, &out->n);
+	out->row = arr;
+	PQclear(r);
+	if (!ok) {
+		admin_db_rows_free(out);
+		set_error_text(db, "out of memory");
+		return ADMIN_DB_ERROR;
 	}
-	PQclear(r);
 	return ADMIN_DB_DONE;
-oom:
-	PQclear(r);
-	admin_db_rows_free(out);
-	set_error_text(db, "out of memory");
-	return ADMIN_DB_ERROR;
 }
 
 void admin_db_rows_free(struct admin_db_rows *rows)
 {
-	for (size_t i = 0; i < rows->n; i++) {
-		char **const dst[ROW_NFIELDS] = ROW_FIELDS(&rows->row[i]);
-
-		cells_free(dst, ROW_NFIELDS);
-	}
-	free(rows->row);
+	pg_rows_free(rows->row, rows->n, &list_rows);
 	memset(rows, 0, sizeof(*rows));
 }
 
@@ -440,7 +404,7 @@ enum admin_db_result admin_db_show(struct admin_db *db, int64_t id,
 		return ADMIN_DB_ERROR;
 	if (PQntuples(r) == 0) {
 		rc = ADMIN_DB_NONE;
-	} else if (!cells(r, 0, dst, VERIFICATION_NFIELDS, NULL)) {
+	} else if (!pg_cells(r, 0, dst, VERIFICATION_NFIELDS, NULL)) {
 		admin_db_verification_free(out);
 		set_error_text(db, "out of memory");
 		rc = ADMIN_DB_ERROR;
@@ -453,12 +417,23 @@ void admin_db_verification_free(struct admin_db_verification *v)
 {
 	char **const dst[VERIFICATION_NFIELDS] = VERIFICATION_FIELDS(v);
 
-	cells_free(dst, VERIFICATION_NFIELDS);
+	pg_cells_free(dst, VERIFICATION_NFIELDS);
 }
 
-#define ATTEMPT_FIELDS(x) { &(x)->at, &(x)->prober, &(x)->source, \
-	&(x)->outcome, &(x)->rtt, &(x)->detail, &(x)->rtt_ms }
-#define ATTEMPT_NFIELDS 7
+static int attempt_fields(void *elem, char **dst[])
+{
+	struct admin_db_attempt *x = elem;
+	char **const f[] = { &x->at, &x->prober, &x->source, &x->outcome,
+		&x->rtt, &x->detail, &x->rtt_ms };
+
+	_Static_assert(sizeof(f) / sizeof(f[0]) <= PG_ROWS_MAX_FIELDS, "");
+	memcpy(dst, f, sizeof(f));
+	return (int)(sizeof(f) / sizeof(f[0]));
+}
+
+static const struct pg_rows_kind attempt_rows = {
+	sizeof(struct admin_db_attempt), attempt_fields,
+};
 
 enum admin_db_result admin_db_attempts(struct admin_db *db, int64_t id,
 				       struct admin_db_attempts *out)
@@ -473,39 +448,26 @@ enum admin_db_result admin_db_attempts(struct admin_db *db, int64_t id,
 		" FROM probe_attempt WHERE verification_id = $1::bigint"
 		" ORDER BY attempted_at, id";
 	PGresult *r = query_id(db, sql, id);
-	int rows;
+	void *arr;
+	bool ok;
 
 	memset(out, 0, sizeof(*out));
 	if (r == NULL)
 		return ADMIN_DB_ERROR;
-	rows = PQntuples(r);
-	out->a = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*out->a));
-	if (out->a == NULL)
-		goto oom;
-	for (int i = 0; i < rows; i++) {
-		char **const dst[ATTEMPT_NFIELDS] = ATTEMPT_FIELDS(&out->a[i]);
-
-		out->n++;
-		if (!cells(r, i, dst, ATTEMPT_NFIELDS, "-"))
-			goto oom;
+	ok = pg_rows_copy(r, &attempt_rows, &arr, &out->n);
+	out->a = arr;
+	PQclear(r);
+	if (!ok) {
+		admin_db_attempts_free(out);
+		set_error_text(db, "out of memory");
+		return ADMIN_DB_ERROR;
 	}
-	PQclear(r);
 	return ADMIN_DB_DONE;
-oom:
-	PQclear(r);
-	admin_db_attempts_free(out);
-	set_error_text(db, "out of memory");
-	return ADMIN_DB_ERROR;
 }
 
 void admin_db_attempts_free(struct admin_db_attempts *list)
 {
-	for (size_t i = 0; i < list->n; i++) {
-		char **const dst[ATTEMPT_NFIELDS] = ATTEMPT_FIELDS(&list->a[i]);
-
-		cells_free(dst, ATTEMPT_NFIELDS);
-	}
-	free(list->a);
+	pg_rows_free(list->a, list->n, &attempt_rows);
 	memset(list, 0, sizeof(*list));
 }
 

@@ -9,6 +9,7 @@
 
 #include "store/admin_db_int.h"
 #include "store/admin_quorum.h"
+#include "store/pg_rows.h"
 
 /* The policy's columns, as numbers: quorum .. window in seconds. */
 #define POLICY_COLS "quorum, min_regions, confirmations," \
@@ -121,17 +122,15 @@ static enum admin_db_result table_from(struct admin_db *db, PGresult *r,
 	cols = (size_t)PQnfields(r);
 	out->cell = calloc(rows * cols + 1, sizeof(char *));
 	out->cols = cols;
-	for (size_t i = 0; out->cell != NULL && i < rows; i++) {
+	bool ok = out->cell != NULL;
+
+	for (size_t i = 0; ok && i < rows; i++) {
 		out->n++;
-		for (size_t c = 0; c < cols; c++) {
-			const char *v = PQgetisnull(r, (int)i, (int)c)
-					      ? "-" : PQgetvalue(r, (int)i, (int)c);
-			out->cell[i * cols + c] = strdup(v);
-			if (out->cell[i * cols + c] == NULL)
-				goto oom;
-		}
+		for (size_t c = 0; ok && c < cols; c++)
+			out->cell[i * cols + c] = pg_cell(r, (int)i, (int)c,
+							  "-", &ok);
 	}
-	if (out->cell == NULL)
+	if (!ok)
 		goto oom;
 	PQclear(r);
 	return ADMIN_DB_DONE;
