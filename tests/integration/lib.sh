@@ -96,6 +96,19 @@ nv_start_ntpd() {
 	exit 1
 }
 
+# nv_start_ntpd_servers PREFIX N CONFIG_BODY: N "servers" on one ntpd:
+# add PREFIX.1 .. PREFIX.N to lo, start ntpd as nv_start_ntpd does and wait
+# (at most 10 s) until it listens on the last of them.
+nv_start_ntpd_servers() {
+	local prefix=$1 n=$2 body=$3 i
+	for i in $(seq 1 "$n"); do
+		echo "addr add $prefix.$i/32 dev lo"
+	done | ip -batch - || { nv_log "cannot add $prefix.1-$n to lo"; exit 1; }
+	nv_start_ntpd ntpd "$body"
+	nv_wait_for 10 "grep -q '$prefix.$n:123' '$NV_TMP/ntpd.log'" ||
+		{ nv_log "ntpd does not listen on all addresses"; exit 1; }
+}
+
 # nv_wait_for SECONDS COMMAND: poll COMMAND every 0.1 s; false on timeout.
 nv_wait_for() {
 	local limit=$1 cmd=$2 i
