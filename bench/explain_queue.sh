@@ -48,15 +48,19 @@ printf 'database = "%s"\nprober_name = "explain"\n' "$NV_PG_CONNINFO" >"$NV_TMP/
 # The C string literals of one `static const char NAME[] = "..." "...";`.
 sql_of() { # NAME
 	awk -v name="$1" '
-		$0 ~ "static const char " name "\\[\\] =" { on = 1; next }
+		$0 ~ "const char " name "\\[\\] =" { on = 1; next }
 		on { line = $0; while (match(line, /"([^"\\]|\\.)*"/)) {
 			s = substr(line, RSTART + 1, RLENGTH - 2); gsub(/\\"/, "\"", s)
 			out = out s; line = substr(line, RSTART + RLENGTH) }
 		     if ($0 ~ /;[ \t]*$/) { print out; exit } }' "$ROOT"/prober/store/*.c
 }
-EXPIRE=$(sql_of sql_expire)
-LEASE=$(sql_of sql_lease)
-[ -n "$EXPIRE" ] && [ -n "$LEASE" ] || die "cannot find sql_expire/sql_lease in prober/store"
+EXPIRE=$(sql_of store_sql_expire)
+LEASE=$(sql_of store_sql_lease)
+[ -n "$EXPIRE" ] && [ -n "$LEASE" ] || die "cannot find store_sql_expire/store_sql_lease in prober/store"
+# One registered perspective, so that every row gets its perspective row
+# (the trigger creates them) and the lease has something to claim.
+nv_psql -c "INSERT INTO perspective (name, region) VALUES ('explain', 'bench')" >/dev/null ||
+	die "cannot register the perspective"
 
 say "loading $ROWS pending rows"
 t0=$(date +%s.%N)
@@ -64,8 +68,9 @@ nv_psql -c "INSERT INTO verification (server_ip, token)
 	SELECT ('2001:db8::' || to_hex(i >> 16) || ':' || to_hex(i & 65535))::inet, 'tok-explain1'
 	FROM generate_series(1, $ROWS) i" >/dev/null || die "insert failed"
 # One row in 3,000 due now, the rest later: the lease reads only what is due.
-nv_psql -c "UPDATE verification SET next_probe_at = now() + interval '1 hour'
-	WHERE id % 3000 <> 0" >/dev/null
+nv_psql -c "UPDATE verification_probe SET next_probe_at = now() + interval '1 hour'
+	WHERE verification_id % 3000 <> 0" >/dev/null
+nv_psql -c "VACUUM ANALYZE verification_probe" >/dev/null
 nv_psql -c "VACUUM ANALYZE verification" >/dev/null
 say "loaded in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s"
 
@@ -85,4 +90,4 @@ echo "# Work-queue statements on $ROWS pending rows (PostgreSQL $(nv_psql -c 'SH
 explain "expiry, schema as migrated" "" "$EXPIRE" "259200000"
 explain "expiry, without migration 3's index (before)" \
 	"DROP INDEX verification_pending_created;" "$EXPIRE" "259200000"
-explain "lease of 1000 due rows" "" "$LEASE" "1000, 'explain', 20000, 259200000"
+explain "lease of 1000 due rows" "" "$LEASE" "1000, 'explain', 20000, 259200000, 'explain'"
