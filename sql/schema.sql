@@ -16,7 +16,8 @@
 -- ---------------
 -- The web site INSERTs a verification with server_ip and token only; every
 -- other column has a default. It may later set state = 'cancelled' on a
--- pending row (the operator gave up) and reads the rest to show progress.
+-- pending or awaiting_approval row (the operator gave up) and reads the
+-- rest to show progress.
 -- The probers own every other column and every other state change. The web
 -- site never needs to touch the lease columns or probe_attempt.
 --
@@ -31,8 +32,9 @@
 --     INSERT INTO verification (server_ip, method, key_id, key_type, key_secret)
 --     VALUES ($1, 'key', $2, 'AES128', $3) RETURNING id;
 --
--- A second pending row for the same address is rejected (unique_violation
--- on verification_one_pending): cancel the old one first, or reuse it.
+-- A second open (pending or awaiting_approval) row for the same address is
+-- rejected (unique_violation on verification_one_pending): cancel the old
+-- one first, or reuse it.
 -- The INSERT wakes the probers at once through the trigger below; nothing
 -- else is needed. To ask for a new attempt now ("I fixed my ntp.conf"):
 --
@@ -51,13 +53,49 @@
 -- States
 -- ------
 --     pending    waiting for a successful probe; the only state probers act on
+--     awaiting_approval
+--                an admin linked the row to a neighbour verified by NTP
+--                (`ntpverify link`, migration 8); no prober probes it, it
+--                does not expire, and only an admin's `approve` (verified)
+--                or `reject` (back to pending) moves it on
 --     verified   enough perspectives read the token back (or saw the key
 --                work); verified_at/verified_by say when, which probers,
---                and from which source addresses
+--                and from which source addresses. Or, when proof is not
+--                'ntp', an admin approved an exception: verified_by then
+--                starts with 'exception: ' and names the admin
 --     expired    no success before expires_at (72 h by default, like the
 --                pool's own pending-token cleanup)
 --     cancelled  withdrawn by the web site or an admin (`ntpverify cancel`)
 -- verified, expired and cancelled are final.
+--
+-- Exceptions (migration 8)
+-- ------------------------
+-- For a server no NTP method reaches, an admin may approve it by hand;
+-- nothing else makes a row verified without the probers. proof says how a
+-- row is proven: 'ntp' (the probers, the quorum), 'indirect' (an admin
+-- linked it to a neighbour in the same /24 or /64 that an NTP method
+-- verified, then an admin approved) or 'manual' (an admin approved a
+-- pending row after an out-of-band check). Every link, approve and reject
+-- is a row of verification_exception: who (admin: the name given with
+-- --admin, else the database role; db_role: always the role), when, why,
+-- and the evidence (the neighbour's id, address, method, verified_at and
+-- verified_by as they were). The admin commands call ntpverify_link(),
+-- ntpverify_approve() and ntpverify_reject(), which lock the row, check
+-- and record in one transaction; a refusal is SQLSTATE NV001 and changes
+-- nothing.
+--
+-- NTP-proven or exception, for the site's page (plain SQL):
+--
+--     SELECT state, proof, proof <> 'ntp' AS exception, verified_by
+--     FROM verification WHERE id = $1;
+--
+-- and the audit trail of one verification, oldest first:
+--
+--     SELECT at, action, admin, reason, state_before, state_after,
+--            evidence_id, host(evidence_server) AS evidence_server,
+--            evidence_method, prefix_length
+--     FROM verification_exception WHERE verification_id = $1
+--     ORDER BY at, id;
 --
 -- Perspectives and the quorum (migration 6)
 -- ------------------------------------------
@@ -148,14 +186,21 @@ CREATE TABLE verification (
 	-- to. The trigger verification_proof_on_update bumps it whenever
 	-- token, method or key change, which voids earlier corroborations.
 	proof_version integer NOT NULL DEFAULT 1,
+	-- Admins (migration 8): how the row is proven. 'ntp' by the probers
+	-- (the quorum above), 'indirect' by an admin's approval of a link to
+	-- a neighbour an NTP method verified, 'manual' by an admin's approval
+	-- of an out-of-band check (verification_exception says who and why).
+	proof text NOT NULL DEFAULT 'ntp',
 
 	-- A host address, not a network: '192.0.2.0/24' is not a server.
 	CONSTRAINT verification_server_ip_host CHECK (
 		masklen(server_ip) = CASE family(server_ip) WHEN 4 THEN 32 ELSE 128 END),
 	CONSTRAINT verification_token_charset CHECK (
 		token ~ '^[A-Za-z0-9_-]{8,128}$'),
+	-- awaiting_approval since migration 8.
 	CONSTRAINT verification_state_known CHECK (
-		state IN ('pending', 'verified', 'expired', 'cancelled')),
+		state IN ('pending', 'awaiting_approval', 'verified', 'expired',
+			  'cancelled')),
 	-- The stable outcome names of docs/design.md ("Outcomes"); send_failed
 	-- since migration 5.
 	CONSTRAINT verification_last_outcome_known CHECK (
@@ -177,13 +222,21 @@ CREATE TABLE verification (
 		 AND key_id BETWEEN 1 AND 65535
 		 AND key_type IN ('AES128', 'SHA1')
 		 AND key_secret ~ '^[0-9a-f]+$'
-		 AND length(key_secret) = CASE key_type WHEN 'AES128' THEN 32 ELSE 40 END))
+		 AND length(key_secret) = CASE key_type WHEN 'AES128' THEN 32 ELSE 40 END)),
+	CONSTRAINT verification_proof_known CHECK (
+		proof IN ('ntp', 'indirect', 'manual'))
 );
 
--- At most one pending verification per server address; finished rows of
--- the same address are kept as history.
+-- At most one open (pending or awaiting_approval) verification per server
+-- address; finished rows of the same address are kept as history.
 CREATE UNIQUE INDEX verification_one_pending
-	ON verification (server_ip) WHERE state = 'pending';
+	ON verification (server_ip)
+	WHERE state IN ('pending', 'awaiting_approval');
+
+-- The exception counts of the probers' poll (`ntpverify_exception_rows`)
+-- read only the few exception rows (migration 8).
+CREATE INDEX verification_by_exception
+	ON verification (state) WHERE proof <> 'ntp';
 
 -- The probers' lease query scans pending rows in next_probe_at order.
 CREATE INDEX verification_due
@@ -637,6 +690,255 @@ BEGIN
 END;
 $$;
 
+-- The exception process (migration 8): docs/admins.md, "Exceptions".
+
+-- Every exception action, never updated or deleted by ntpverify: who
+-- (the name the admin gave, and the database role that ran it), when,
+-- why, and on what evidence (the neighbour's row as it was then: its id,
+-- address, method, and when and by whom it was verified).
+CREATE TABLE verification_exception (
+	id bigserial PRIMARY KEY,
+	verification_id bigint NOT NULL
+		REFERENCES verification (id) ON DELETE CASCADE,
+	action text NOT NULL,
+	admin text NOT NULL,
+	db_role text NOT NULL DEFAULT session_user,
+	at timestamptz NOT NULL DEFAULT now(),
+	reason text NOT NULL,
+	state_before text NOT NULL,
+	state_after text NOT NULL,
+	prefix_length integer,
+	evidence_id bigint,
+	evidence_server inet,
+	evidence_method text,
+	evidence_verified_at timestamptz,
+	evidence_verified_by text,
+
+	CONSTRAINT verification_exception_action_known CHECK (
+		action IN ('link', 'approve', 'reject')),
+	CONSTRAINT verification_exception_admin_text CHECK (
+		admin ~ '^[[:graph:]][[:print:]]{0,63}$'),
+	CONSTRAINT verification_exception_reason_text CHECK (
+		length(btrim(reason)) BETWEEN 3 AND 1000)
+);
+
+CREATE INDEX verification_exception_by_verification
+	ON verification_exception (verification_id, at);
+
+-- Refusals raise SQLSTATE NV001 with one line saying why; the admin
+-- commands report it as a negative answer (exit 1). Nothing is changed.
+CREATE FUNCTION ntpverify_refuse(p_msg text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = 'NV001', MESSAGE = p_msg;
+END;
+$$;
+
+-- The admin's name (the one given, else the database role), after
+-- refusing an action without a reason.
+CREATE FUNCTION ntpverify_admin_name(p_admin text, p_reason text)
+RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF p_reason IS NULL OR length(btrim(p_reason)) NOT BETWEEN 3 AND 1000 THEN
+		PERFORM ntpverify_refuse('a reason of 3 to 1000 characters is required');
+	END IF;
+	RETURN coalesce(nullif(btrim(p_admin), ''), session_user::text);
+END;
+$$;
+
+-- Whether neighbour n is evidence for row v: verified by an NTP method
+-- (not itself an exception), of the same family, within the same /len.
+-- NULL when it is, else the refusal.
+CREATE FUNCTION ntpverify_evidence_fault(v verification,
+	n verification, p_len integer) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF n.id IS NULL THEN
+		RETURN 'the neighbour verification does not exist';
+	ELSIF n.id = v.id THEN
+		RETURN 'a verification cannot be its own evidence';
+	ELSIF n.state <> 'verified' THEN
+		RETURN format('neighbour %s (%s) is %s, not verified', n.id,
+			      host(n.server_ip), n.state);
+	ELSIF n.proof <> 'ntp' THEN
+		RETURN format('neighbour %s (%s) was verified by exception '
+			      '(%s), not by an NTP method', n.id,
+			      host(n.server_ip), n.proof);
+	ELSIF family(n.server_ip) <> family(v.server_ip) THEN
+		RETURN format('neighbour %s (%s) is IPv%s, %s is IPv%s', n.id,
+			      host(n.server_ip), family(n.server_ip),
+			      host(v.server_ip), family(v.server_ip));
+	ELSIF network(set_masklen(n.server_ip, p_len))
+	      <> network(set_masklen(v.server_ip, p_len)) THEN
+		RETURN format('neighbour %s (%s) is not in %s', n.id,
+			      host(n.server_ip),
+			      network(set_masklen(v.server_ip, p_len)));
+	END IF;
+	RETURN NULL;
+END;
+$$;
+
+-- Link pending verification p_id to neighbour p_evidence (indirect proof):
+-- the row moves to awaiting_approval. p_len NULL: /24 for IPv4, /64 for
+-- IPv6; an admin may give another length (IPv4 16..32, IPv6 32..128),
+-- and the audit row records the one judged. Returns the row's address,
+-- the neighbour's and the network.
+CREATE FUNCTION ntpverify_link(p_id bigint, p_evidence bigint,
+	p_admin text, p_reason text, p_len integer)
+RETURNS TABLE (server text, neighbour text, network text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v verification;
+	n verification;
+	who text := ntpverify_admin_name(p_admin, p_reason);
+	len integer;
+	fault text;
+BEGIN
+	-- Both rows locked in id order: two admins linking at once serialise.
+	PERFORM 1 FROM verification x WHERE x.id IN (p_id, p_evidence)
+		ORDER BY x.id FOR UPDATE;
+	SELECT * INTO v FROM verification x WHERE x.id = p_id;
+	IF NOT FOUND THEN
+		PERFORM ntpverify_refuse(format('no verification with id %s', p_id));
+	END IF;
+	IF v.state <> 'pending' THEN
+		PERFORM ntpverify_refuse(format('verification %s is %s, not pending',
+						p_id, v.state));
+	END IF;
+	len := coalesce(p_len, CASE family(v.server_ip) WHEN 4 THEN 24 ELSE 64 END);
+	IF (family(v.server_ip) = 4 AND len NOT BETWEEN 16 AND 32)
+	   OR (family(v.server_ip) = 6 AND len NOT BETWEEN 32 AND 128) THEN
+		PERFORM ntpverify_refuse(format('prefix length %s is out of range '
+			'for IPv%s (IPv4 16..32, IPv6 32..128)', len,
+			family(v.server_ip)));
+	END IF;
+	SELECT * INTO n FROM verification x WHERE x.id = p_evidence;
+	fault := ntpverify_evidence_fault(v, n, len);
+	IF fault IS NOT NULL THEN
+		PERFORM ntpverify_refuse(fault);
+	END IF;
+	UPDATE verification x SET state = 'awaiting_approval', proof = 'indirect',
+		lease_owner = NULL, lease_token = NULL, lease_until = NULL
+	WHERE x.id = p_id;
+	INSERT INTO verification_exception (verification_id, action, admin,
+		reason, state_before, state_after, prefix_length, evidence_id,
+		evidence_server, evidence_method, evidence_verified_at,
+		evidence_verified_by)
+	VALUES (p_id, 'link', who, p_reason,
+		'pending', 'awaiting_approval', len, n.id, n.server_ip,
+		n.method, n.verified_at, n.verified_by);
+	server := host(v.server_ip);
+	neighbour := host(n.server_ip);
+	network := network(set_masklen(v.server_ip, len))::text;
+	RETURN NEXT;
+END;
+$$;
+
+-- Approve p_id: a row awaiting approval (its link's evidence is checked
+-- again) becomes verified by 'indirect' proof, a pending row (checked out
+-- of band) by 'manual' proof. Returns the address and verified_by.
+CREATE FUNCTION ntpverify_approve(p_id bigint, p_admin text,
+	p_reason text)
+RETURNS TABLE (server text, proof text, verified_by text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v verification;
+	n verification;
+	l verification_exception;
+	who text := ntpverify_admin_name(p_admin, p_reason);
+	fault text;
+	summary text;
+BEGIN
+	SELECT * INTO v FROM verification x WHERE x.id = p_id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM ntpverify_refuse(format('no verification with id %s', p_id));
+	END IF;
+	IF v.state NOT IN ('pending', 'awaiting_approval') THEN
+		PERFORM ntpverify_refuse(format('verification %s is %s, not '
+			'pending or awaiting approval', p_id, v.state));
+	END IF;
+	IF v.state = 'awaiting_approval' THEN
+		SELECT * INTO l FROM verification_exception e
+		WHERE e.verification_id = p_id AND e.action = 'link'
+		ORDER BY e.id DESC LIMIT 1;
+		SELECT * INTO n FROM verification x WHERE x.id = l.evidence_id
+			FOR SHARE;
+		fault := ntpverify_evidence_fault(v, n, l.prefix_length);
+		IF fault IS NOT NULL THEN
+			PERFORM ntpverify_refuse(fault || ': not approved; '
+				'reject the link');
+		END IF;
+		summary := format('exception: indirect, approved by %s (neighbour %s %s)',
+			     who, n.id, host(n.server_ip));
+	ELSE
+		summary := format('exception: manual, approved by %s', who);
+	END IF;
+	UPDATE verification x SET state = 'verified', verified_at = now(),
+		verified_by = summary,
+		proof = CASE WHEN v.state = 'pending' THEN 'manual' ELSE 'indirect' END,
+		lease_owner = NULL, lease_token = NULL, lease_until = NULL
+	WHERE x.id = p_id;
+	INSERT INTO verification_exception (verification_id, action, admin,
+		reason, state_before, state_after, prefix_length, evidence_id,
+		evidence_server, evidence_method, evidence_verified_at,
+		evidence_verified_by)
+	VALUES (p_id, 'approve', who, p_reason, v.state, 'verified',
+		l.prefix_length, n.id, n.server_ip, n.method, n.verified_at,
+		n.verified_by);
+	server := host(v.server_ip);
+	proof := CASE WHEN v.state = 'pending' THEN 'manual' ELSE 'indirect' END;
+	verified_by := summary;
+	RETURN NEXT;
+END;
+$$;
+
+-- Reject p_id: a row awaiting approval goes back to pending (the NTP
+-- methods may still verify it; every perspective probes it again now); a
+-- pending row stays pending, the refusal of an out-of-band request on
+-- record. Returns the address and the state after.
+CREATE FUNCTION ntpverify_reject(p_id bigint, p_admin text,
+	p_reason text)
+RETURNS TABLE (server text, state text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v verification;
+	who text := ntpverify_admin_name(p_admin, p_reason);
+BEGIN
+	SELECT * INTO v FROM verification x WHERE x.id = p_id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM ntpverify_refuse(format('no verification with id %s', p_id));
+	END IF;
+	IF v.state NOT IN ('pending', 'awaiting_approval') THEN
+		PERFORM ntpverify_refuse(format('verification %s is %s, not '
+			'pending or awaiting approval', p_id, v.state));
+	END IF;
+	IF v.state = 'awaiting_approval' THEN
+		UPDATE verification x SET state = 'pending', proof = 'ntp',
+			next_probe_at = now()
+		WHERE x.id = p_id;
+		-- Perspectives stopped when the row left pending (and ones
+		-- registered since have no row yet): all probe it now.
+		INSERT INTO verification_probe AS p (verification_id,
+			perspective, proof_version, next_probe_at)
+		SELECT p_id, s.name, v.proof_version, now() FROM perspective s
+		ON CONFLICT (verification_id, perspective) DO UPDATE
+		SET active = true, next_probe_at = now(), lease_owner = NULL,
+		    lease_token = NULL, lease_until = NULL;
+	END IF;
+	INSERT INTO verification_exception (verification_id, action, admin,
+		reason, state_before, state_after)
+	VALUES (p_id, 'reject', who, p_reason,
+		v.state, 'pending');
+	server := host(v.server_ip);
+	state := 'pending';
+	RETURN NEXT;
+END;
+$$;
+
 -- Every migration this file already contains, so that `ntpverify migrate`
 -- on a database created from this file has nothing to do.
 INSERT INTO schema_version (version, description) VALUES
@@ -644,4 +946,5 @@ INSERT INTO schema_version (version, description) VALUES
 	(2, 'key_method'),
 	(3, 'queue_bounds'),
 	(5, 'send_failed'),
-	(6, 'perspectives');
+	(6, 'perspectives'),
+	(8, 'exceptions');

@@ -262,7 +262,8 @@ enum admin_db_result admin_db_add(struct admin_db *db,
 #undef ADD_ON_CONFLICT
 	static const char sql_pending[] =
 		"SELECT id FROM verification"
-		" WHERE server_ip = $1::inet AND state = 'pending'";
+		" WHERE server_ip = $1::inet"
+		" AND state IN ('pending', 'awaiting_approval')";
 	bool key = v->key_hex != NULL;
 	char key_id[12];
 	const char *values[4] = { v->server, v->token };
@@ -516,7 +517,8 @@ enum admin_db_result admin_db_cancel(struct admin_db *db, int64_t id,
 	static const char sql[] =
 		"UPDATE verification SET state = 'cancelled',"
 		"  lease_owner = NULL, lease_token = NULL, lease_until = NULL"
-		" WHERE id = $1::bigint AND state = 'pending'"
+		" WHERE id = $1::bigint"
+		" AND state IN ('pending', 'awaiting_approval')"
 		" RETURNING host(server_ip)";
 	PGresult *r = query_id(db, sql, id);
 
