@@ -62,10 +62,11 @@ static enum admin_opt_result admin_opt_state(const char *arg,
 					     struct admin_opts *o)
 {
 	if (strcmp(arg, "pending") != 0 && strcmp(arg, "verified") != 0 &&
-	    strcmp(arg, "expired") != 0 && strcmp(arg, "cancelled") != 0) {
+	    strcmp(arg, "expired") != 0 && strcmp(arg, "cancelled") != 0 &&
+	    strcmp(arg, "awaiting_approval") != 0) {
 		fprintf(stderr, "ntpverify list: --state: '%.32s' is not one "
-				"of pending, verified, expired, cancelled\n",
-			arg);
+				"of pending, awaiting_approval, verified, "
+				"expired, cancelled\n", arg);
 		return ADMIN_OPT_REFUSED;
 	}
 	o->state = arg;

@@ -81,6 +81,7 @@ void admin_json_row(const struct admin_db_row *r)
 	printf(",\"probing\":%s", strcmp(r->leased, "t") == 0 ? "true"
 							     : "false");
 	when("expires_at", r->expires);
+	str("proof", r->proof);
 	printf("}\n");
 }
 
@@ -105,8 +106,35 @@ static void history(const struct admin_db_attempts *list)
 	putchar(']');
 }
 
+/* The "exceptions" array of show: the audit trail, oldest first. */
+static void exceptions(const struct admin_db_table *t)
+{
+	key("exceptions");
+	putchar('[');
+	for (size_t i = 0; i < t->n; i++) {
+		char *const *c = &t->cell[i * t->cols];
+
+		printf("%s{\"at\":", i ? "," : "");
+		json_put_cstr(stdout, timefmt_is_rfc3339(c[0]) ? c[0] : NULL);
+		str("action", c[1]);
+		str("admin", c[2]);
+		str("db_role", c[3]);
+		str("reason", c[4]);
+		str("state_before", c[5]);
+		str("state_after", c[6]);
+		num("evidence_id", c[7]);
+		str("evidence_server", c[8]);
+		str("evidence_method", c[9]);
+		when("evidence_verified_at", c[10]);
+		num("prefix_length", c[11]);
+		putchar('}');
+	}
+	putchar(']');
+}
+
 void admin_json_show(const struct admin_db_verification *v,
-		     const struct admin_db_attempts *list)
+		     const struct admin_db_attempts *list,
+		     const struct admin_db_table *trail)
 {
 	int key_method = v->method != NULL && strcmp(v->method, "key") == 0;
 
@@ -128,6 +156,8 @@ void admin_json_show(const struct admin_db_verification *v,
 	when("lease_until", v->lease_owner ? v->lease_until : NULL);
 	when("verified_at", v->verified_at);
 	str("verified_by", v->verified_by);
+	str("proof", v->proof);
 	history(list);
+	exceptions(trail);
 	printf("}\n");
 }

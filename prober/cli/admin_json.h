@@ -4,7 +4,7 @@
  *
  * One JSON object per line on stdout: `add` one per server added, `list`
  * one per verification, `show` one for the verification with its
- * attempts. Times are RFC 3339 UTC strings with milliseconds
+ * attempts and exception actions. Times are RFC 3339 UTC strings with milliseconds
  * ("2026-12-01T10:21:09.213Z") or null; numbers are JSON numbers; text a
  * prober wrote (details, names) is escaped by the JSON encoder. Only
  * `add` carries a secret: the token (setvar) in "token" and the key in the
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "store/admin_db.h"
+#include "store/admin_quorum.h"
 
 /* What `add` made for one server. */
 struct admin_json_added {
@@ -33,8 +34,12 @@ struct admin_json_added {
 void admin_json_added(const struct admin_json_added *a);
 /* One line: the object for a row of `list`. */
 void admin_json_row(const struct admin_db_row *row);
-/* One line: the verification and its attempts (oldest first). */
+/*
+ * One line: the verification, its attempts and its exception audit trail
+ * (both oldest first; trail as admin_db_exception_trail() gives it).
+ */
 void admin_json_show(const struct admin_db_verification *v,
-		     const struct admin_db_attempts *list);
+		     const struct admin_db_attempts *list,
+		     const struct admin_db_table *trail);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cli/admin_json.h"
 #include "cli/commands.h"
 #include "cli/timefmt.h"
+#include "store/admin_exception.h"
 
 /* Room for a row's two times as people read them. */
 struct view_times {
@@ -42,39 +43,47 @@ static void row_cells(const struct admin_db_row *row, const char **cell,
 	cell[5] = row->last_outcome;
 	cell[6] = timefmt_human(row->next_probe, t->next, sizeof(t->next));
 	cell[7] = timefmt_human(row->expires, t->expires, sizeof(t->expires));
-	cell[8] = row->quorum;
+	cell[8] = row->proof;
+	cell[9] = row->quorum;
 }
 
-/* The table of rows, each column as wide as its widest cell. The quorum
- * column appears once some perspective has registered. */
+/* The table of rows, each column as wide as its widest cell. The proof
+ * column appears when some row is an exception (not proven by NTP), the
+ * quorum column once some perspective has registered. */
 static void print_rows(const struct admin_db_rows *rows)
 {
 	/* The method column names a key by ID and type, never the secret. */
 	static const char *const heads[] = { "id", "server", "method",
 		"state", "attempts", "last outcome", "next probe", "expires",
-		"quorum" };
+		"proof", "quorum" };
 	enum { MAXCOLS = sizeof(heads) / sizeof(heads[0]) };
 	const char *cell[MAXCOLS];
-	int width[MAXCOLS], ncols = MAXCOLS - 1;
+	int width[MAXCOLS], col[MAXCOLS], ncols = 0;
+	bool proof = false, quorum = false;
 	struct view_times t;
 
-	for (size_t i = 0; i < rows->n; i++)
-		if (strcmp(rows->row[i].quorum, "-") != 0)
-			ncols = MAXCOLS;
+	for (size_t i = 0; i < rows->n; i++) {
+		proof |= strcmp(rows->row[i].proof, "ntp") != 0;
+		quorum |= strcmp(rows->row[i].quorum, "-") != 0;
+	}
+	/* col[]: the columns shown, in order. */
+	for (int c = 0; c < MAXCOLS; c++)
+		if ((c != MAXCOLS - 2 || proof) && (c != MAXCOLS - 1 || quorum))
+			col[ncols++] = c;
 	for (int c = 0; c < ncols; c++)
-		width[c] = (int)strlen(heads[c]);
+		width[c] = (int)strlen(heads[col[c]]);
 	for (size_t i = 0; i < rows->n; i++) {
 		row_cells(&rows->row[i], cell, &t);
 		for (int c = 0; c < ncols; c++)
-			if ((int)strlen(cell[c]) > width[c])
-				width[c] = (int)strlen(cell[c]);
+			if ((int)strlen(cell[col[c]]) > width[c])
+				width[c] = (int)strlen(cell[col[c]]);
 	}
 	for (int c = 0; c < ncols; c++)
-		put_cell(heads[c], width[c], c + 1 == ncols);
+		put_cell(heads[col[c]], width[c], c + 1 == ncols);
 	for (size_t i = 0; i < rows->n; i++) {
 		row_cells(&rows->row[i], cell, &t);
 		for (int c = 0; c < ncols; c++)
-			put_cell(cell[c], width[c], c + 1 == ncols);
+			put_cell(cell[col[c]], width[c], c + 1 == ncols);
 	}
 }
 
@@ -156,6 +165,20 @@ static void show_time(const char *name, const char *t)
 	printf("  %-13s %s\n", name, timefmt_human(t, buf, sizeof(buf)));
 }
 
+/* The proof column for people: NTP-proven or which exception. */
+static const char *proof_words(const char *proof)
+{
+	if (strcmp(proof, "ntp") == 0)
+		return "ntp (the probers' quorum)";
+	if (strcmp(proof, "indirect") == 0)
+		return "indirect (exception: linked to a verified neighbour, "
+		       "approved by an admin)";
+	if (strcmp(proof, "manual") == 0)
+		return "manual (exception: checked out of band, approved by "
+		       "an admin)";
+	return proof;
+}
+
 /* The verification's own lines; nothing secret is in v. */
 static void show_verification(const struct admin_db_verification *v)
 {
@@ -165,6 +188,7 @@ static void show_verification(const struct admin_db_verification *v)
 	printf("  %-13s %s\n", "server", admin_col(v->server));
 	printf("  %-13s %s\n", "state", admin_col(v->state));
 	printf("  %-13s %s\n", "method", admin_col(v->method));
+	printf("  %-13s %s\n", "proof", proof_words(admin_col(v->proof)));
 	if (strcmp(admin_col(v->method), "key") == 0)
 		printf("  %-13s %s %s (secret not shown)\n", "key",
 		       admin_col(v->key_id), admin_col(v->key_type));
@@ -196,28 +220,69 @@ static void show_verification(const struct admin_db_verification *v)
 	}
 }
 
+/* One audit row's lines; cells as admin_db_exception_trail() gives them. */
+static void trail_row(char *const *c)
+{
+	char at[TIMEFMT_MAX], ev[TIMEFMT_MAX];
+
+	printf("  %-20s  %-7s  by ", timefmt_human(c[0], at, sizeof(at)), c[1]);
+	admin_put_text(c[2]);
+	printf(" (database role ");
+	admin_put_text(c[3]);
+	printf("): %s -> %s\n", c[5], c[6]);
+	if (strcmp(c[7], "-") != 0) {
+		printf("      evidence: verification %s, %s, method %s, "
+		       "verified %s", c[7], c[8], c[9],
+		       timefmt_human(c[10], ev, sizeof(ev)));
+		if (strcmp(c[11], "-") != 0)
+			printf("; same /%s", c[11]);
+		printf("\n");
+	}
+	printf("      reason: ");
+	admin_put_text(c[4]);
+	printf("\n");
+}
+
+/* The exception audit trail of `id`, when it has one. */
+static void show_trail(const struct admin_db_table *t)
+{
+	if (t->n == 0)
+		return;
+	printf("\nexceptions (%zu, oldest first):\n", t->n);
+	for (size_t i = 0; i < t->n; i++)
+		trail_row(&t->cell[i * t->cols]);
+}
+
 /* Verification v (found) and its attempts, as text or JSON. */
 static int show_one(struct admin *a, const struct admin_db_verification *v,
 		    int64_t id, bool json)
 {
 	struct admin_db_attempts list;
+	struct admin_db_table trail;
+	int rc = 0;
 
+	if (admin_db_exception_trail(a->db, id, &trail) != ADMIN_DB_DONE) {
+		admin_fail(a, "reading the exception audit trail");
+		return EXIT_USAGE;
+	}
 	if (admin_db_attempts(a->db, id, &list) != ADMIN_DB_DONE) {
 		admin_fail(a, "reading the attempt history");
+		admin_db_table_free(&trail);
 		return EXIT_USAGE;
 	}
 	if (json) {
-		admin_json_show(v, &list);
+		admin_json_show(v, &list, &trail);
 	} else {
 		show_verification(v);
-		if (admin_show_progress(a, id, admin_col(v->state)) != 0) {
-			admin_db_attempts_free(&list);
-			return EXIT_USAGE;
+		rc = admin_show_progress(a, id, admin_col(v->state));
+		if (rc == 0) {
+			show_trail(&trail);
+			show_attempts(&list);
 		}
-		show_attempts(&list);
 	}
 	admin_db_attempts_free(&list);
-	return 0;
+	admin_db_table_free(&trail);
+	return rc;
 }
 
 int cmd_show(int argc, char **argv)

@@ -34,6 +34,9 @@ int cmd_show(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_link(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 

@@ -96,7 +96,8 @@ static const struct command_option add_options[] = {
 
 static const struct command_option list_options[] = {
 	OPT_ADMIN_CONFIG,
-	{ "--state STATE", "only pending, verified, expired or cancelled" },
+	{ "--state STATE", "only pending, awaiting_approval, verified, "
+			   "expired or cancelled" },
 	OPT_JSON_LINES,
 	{ NULL, NULL },
 };
@@ -112,6 +113,30 @@ static const struct command_option policy_options[] = {
 	{ "--set KEY=VALUE", "change quorum, min_regions, confirmations, "
 			     "confirmation_gap or corroboration_window "
 			     "(repeatable; all or nothing)" },
+	{ NULL, NULL },
+};
+
+/* What every exception action takes (docs/admins.md, "Exceptions"). */
+#define OPT_EXCEPTION_REASON { "--reason TEXT", "why, and on what evidence " \
+	"(required; kept in the audit trail)" }
+#define OPT_EXCEPTION_ADMIN { "--admin NAME", "who you are, for the audit " \
+	"trail (default: the database role)" }
+
+static const struct command_option link_options[] = {
+	OPT_ADMIN_CONFIG,
+	{ "--to ID", "the neighbour's verification: verified by an NTP "
+		     "method, same network" },
+	{ "--prefix LEN", "the network to share (default 24 for IPv4, 64 "
+			  "for IPv6)" },
+	OPT_EXCEPTION_REASON,
+	OPT_EXCEPTION_ADMIN,
+	{ NULL, NULL },
+};
+
+static const struct command_option approve_options[] = {
+	OPT_ADMIN_CONFIG,
+	OPT_EXCEPTION_REASON,
+	OPT_EXCEPTION_ADMIN,
 	{ NULL, NULL },
 };
 
@@ -147,7 +172,8 @@ static const struct command commands[] = {
 	  add_options },
 	{ "list", cmd_list,
 	  "ntpverify list [--config FILE] "
-	  "[--state pending|verified|expired|cancelled] [--json]",
+	  "[--state pending|awaiting_approval|verified|expired|cancelled]\n"
+	  "                      [--json]",
 	  "list verifications", list_options },
 	{ "show", cmd_show, "ntpverify show [--config FILE] [--json] ID",
 	  "show one verification and its attempts", show_options },
@@ -159,6 +185,20 @@ static const struct command commands[] = {
 	  "ntpverify policy [--config FILE] [--set KEY=VALUE]...",
 	  "show or change the verification policy (quorum, confirmations)",
 	  policy_options },
+	{ "link", cmd_link,
+	  "ntpverify link [--config FILE] --to ID [--prefix LEN] "
+	  "--reason TEXT\n"
+	  "                      [--admin NAME] ID",
+	  "indirect proof: link a pending verification to a verified "
+	  "neighbour", link_options },
+	{ "approve", cmd_approve,
+	  "ntpverify approve [--config FILE] --reason TEXT [--admin NAME] ID",
+	  "verify a linked (or out-of-band checked) verification by "
+	  "exception", approve_options },
+	{ "reject", cmd_reject,
+	  "ntpverify reject [--config FILE] --reason TEXT [--admin NAME] ID",
+	  "refuse an exception: a linked verification is pending again",
+	  approve_options },
 	{ "version", cmd_version, "ntpverify version", "print the version",
 	  no_options },
 };

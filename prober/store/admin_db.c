@@ -312,7 +312,7 @@ static int list_fields(void *elem, char **dst[])
 	char **const f[] = { &x->id, &x->server, &x->method, &x->state,
 		&x->attempts, &x->last_outcome, &x->next_probe, &x->expires,
 		&x->method_name, &x->key_id, &x->key_type, &x->next_probe_at,
-		&x->leased, &x->quorum };
+		&x->leased, &x->quorum, &x->proof };
 
 	_Static_assert(sizeof(f) / sizeof(f[0]) <= PG_ROWS_MAX_FIELDS, "");
 	memcpy(dst, f, sizeof(f));
@@ -340,7 +340,8 @@ enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
 		"  CASE WHEN state = 'pending' AND " SQL_PROBING " THEN 't' ELSE 'f' END,"
 		"  (SELECT g.corroborating || '/' || g.quorum FROM verification_progress g"
 		"   WHERE g.verification_id = verification.id"
-		"   AND EXISTS (SELECT 1 FROM perspective))"
+		"   AND EXISTS (SELECT 1 FROM perspective)),"
+		"  proof"
 		" FROM verification"
 		" WHERE $1::text IS NULL OR state = $1::text"
 		" ORDER BY id";
@@ -376,8 +377,8 @@ void admin_db_rows_free(struct admin_db_rows *rows)
 	&(x)->attempts, &(x)->last_probe, &(x)->last_outcome, \
 	&(x)->last_detail, &(x)->lease_owner, &(x)->lease_until, \
 	&(x)->verified_at, &(x)->verified_by, &(x)->method, &(x)->key_id, \
-	&(x)->key_type }
-#define VERIFICATION_NFIELDS 18
+	&(x)->key_type, &(x)->proof }
+#define VERIFICATION_NFIELDS 19
 
 enum admin_db_result admin_db_show(struct admin_db *db, int64_t id,
 				   struct admin_db_verification *out)
@@ -394,7 +395,7 @@ enum admin_db_result admin_db_show(struct admin_db *db, int64_t id,
 		"  (SELECT " SQL_UTC("max(p.lease_until)") " FROM verification_probe p"
 		"   WHERE p.verification_id = id AND p.lease_until > now()),"
 		"  " SQL_UTC("verified_at") ", verified_by,"
-		"  method, key_id, key_type"
+		"  method, key_id, key_type, proof"
 		" FROM verification WHERE id = $1::bigint";
 	char **const dst[VERIFICATION_NFIELDS] = VERIFICATION_FIELDS(out);
 	PGresult *r = query_id(db, sql, id);

@@ -102,7 +102,7 @@ struct admin_db_row {
 	char *id;           /* decimal */
 	char *server;       /* address */
 	char *method;       /* "setvar" or "key ID TYPE" (never the secret) */
-	char *state;        /* pending, verified, expired, cancelled */
+	char *state;        /* pending, awaiting_approval, verified, ... */
 	char *attempts;     /* decimal */
 	char *last_outcome; /* outcome name or "-" */
 	char *next_probe;   /* time, "probing now" or "-" */
@@ -114,6 +114,7 @@ struct admin_db_row {
 	char *leased;       /* "t": a prober holds a live lease, else "f" */
 	char *quorum;       /* "corroborating/quorum"; "-" while no perspective
 			       has registered */
+	char *proof;        /* ntp, indirect or manual (migration 8) */
 };
 
 /* Rows of list or attempts: heap arrays, freed with their _free(). */
@@ -148,6 +149,7 @@ struct admin_db_verification {
 	char *method;       /* "setvar" or "key" */
 	char *key_id;       /* key method: decimal */
 	char *key_type;     /* key method: AES128 or SHA1 */
+	char *proof;        /* ntp, indirect or manual */
 };
 
 /* Fetch verification `id`: DONE, NONE or ERROR. */

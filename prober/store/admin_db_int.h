@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "store/admin_db.h"
+#include "store/admin_quorum.h"
 
 /*
  * Timestamps are RFC 3339 in UTC with milliseconds, the same on every
@@ -35,6 +36,14 @@ struct admin_db {
  */
 PGresult *admin_db_exec(struct admin_db *db, const char *sql, int n,
 			const char *const *values);
+
+/*
+ * Run `sql` with text parameters and copy its rows into out ("-" for
+ * NULL): DONE, or ERROR (admin_db_error(), and db->sqlstate).
+ */
+enum admin_db_result admin_db_table_exec(struct admin_db *db, const char *sql,
+					 int n, const char *const *values,
+					 struct admin_db_table *out);
 
 /* Record `msg` as the failure admin_db_error() reports (no SQLSTATE). */
 void admin_db_fail(struct admin_db *db, const char *msg);

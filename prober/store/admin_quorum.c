@@ -141,6 +141,13 @@ oom:
 	return ADMIN_DB_ERROR;
 }
 
+enum admin_db_result admin_db_table_exec(struct admin_db *db, const char *sql,
+					 int n, const char *const *values,
+					 struct admin_db_table *out)
+{
+	return table_from(db, admin_db_exec(db, sql, n, values), out);
+}
+
 enum admin_db_result admin_db_perspective_sources(struct admin_db *db,
 						  struct admin_db_table *out)
 {

@@ -95,7 +95,7 @@ run list --config "$CONF" --json
 nv_expect_eq "list --json exit" 0 "$RC"
 nv_expect_eq "list --json rows" 3 "$(printf '%s\n' "$OUT" | py 'len(rows)')"
 nv_expect_eq "list --json fields" "True" "$(printf '%s\n' "$OUT" | py \
-	'all(set(r) == {"id","server","method","key_id","key_type","state","attempts","last_outcome","next_probe_at","probing","expires_at"} and T.match(r["expires_at"]) and T.match(r["next_probe_at"]) and r["probing"] is False for r in rows)')"
+	'all(set(r) == {"id","server","method","key_id","key_type","state","attempts","last_outcome","next_probe_at","probing","expires_at","proof"} and T.match(r["expires_at"]) and T.match(r["next_probe_at"]) and r["probing"] is False for r in rows)')"
 nv_expect_eq "list --json key row" "key $KID SHA1" "$(printf '%s\n' "$OUT" | py \
 	'[("%s %s %s" % (r["method"], r["id"], r["key_type"])) for r in rows if r["method"] == "key"][0]')"
 [[ "$OUT" == *"$KEYHEX"* ]] && nv_fail "list --json printed a key" || nv_pass "list --json prints no key"
