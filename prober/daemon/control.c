@@ -175,6 +175,8 @@ void daemon_snapshot(void *arg, struct status_snapshot *out)
 	store_stats(d->store, &ss);
 	out->db_connected = d->db_up;
 	out->pending_seen = ss.pending_seen;
+	out->exceptions_seen[0] = ss.exceptions_seen[0];
+	out->exceptions_seen[1] = ss.exceptions_seen[1];
 	out->results_waiting = ss.queued;
 	out->last_lease_at = ss.last_lease_at;
 	out->db_errors = ss.errors;

@@ -337,6 +337,14 @@ static void prom_gauges(const struct status_snapshot *d, FILE *f)
 			   "Pending verifications in the database at the last "
 			   "count.",
 			   (double)d->pending_seen);
+	if (d->exceptions_seen[0] >= 0 && d->exceptions_seen[1] >= 0) {
+		prom_family(f, "exception_rows", "gauge",
+			    "Verifications by an admin's exception at the last "
+			    "count: awaiting approval, or verified.");
+		fprintf(f, "ntpverify_exception_rows{state=\"awaiting_approval\"} "
+			"%" PRId64 "\nntpverify_exception_rows{state=\"verified\"} "
+			"%" PRId64 "\n", d->exceptions_seen[0], d->exceptions_seen[1]);
+	}
 	prom_gauge(f, "leases_held",
 		   "Verifications leased by this prober, waiting or probing.",
 		   (double)d->leases_held);

@@ -57,6 +57,8 @@ struct status_snapshot {
 
 	bool db_connected;      /* the store's connection is up */
 	int64_t pending_seen;   /* pending rows at the last count; < 0 unknown */
+	int64_t exceptions_seen[2]; /* rows awaiting approval, verified by an
+				     * admin's exception; < 0 unknown */
 	unsigned results_waiting; /* results not yet written */
 	double last_lease_at;   /* wall clock of the last lease; 0 = none */
 	uint64_t db_errors;     /* failed statements and connections */

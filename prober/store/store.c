@@ -357,6 +357,7 @@ static void handle_result(struct store *s, PGresult *res)
 	case STORE_OP_COUNT:
 		s->count_due = false;
 		s->pending_seen = store_sql_count_value(res);
+		store_sql_count_exceptions(res, s->exceptions_seen);
 		break;
 	case STORE_OP_NONE:
 	default:
@@ -483,7 +484,7 @@ struct store *store_new(struct event_base *base,
 		return NULL;
 	}
 	store_queue_init(&s->q);
-	s->pending_seen = -1;
+	s->pending_seen = s->exceptions_seen[0] = s->exceptions_seen[1] = -1;
 	evtimer_assign(&s->ev_expire, base, store_expire_cb, s);
 	evtimer_assign(&s->ev_retry, base, store_retry_cb, s);
 	store_due_init(&s->due, base, store_due_wake, s);
@@ -579,6 +580,8 @@ void store_stats(const struct store *s, struct store_stats *out)
 	out->queued = s->q.queued;
 	out->last_lease_at = s->last_lease_at;
 	out->pending_seen = s->pending_seen;
+	memcpy(out->exceptions_seen, s->exceptions_seen,
+	       sizeof(out->exceptions_seen));
 	out->corroborations = s->n_corroborations;
 	out->decided_verified = s->n_decided_verified;
 	out->decided_pending = s->n_decided_pending;

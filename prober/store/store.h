@@ -170,6 +170,8 @@ struct store_stats {
 	unsigned queued;        /* results waiting to be written */
 	double last_lease_at;   /* wall clock of the last successful LEASE; 0 none */
 	int64_t pending_seen;   /* pending rows at the last count; -1 unknown */
+	int64_t exceptions_seen[2]; /* rows awaiting approval, rows verified by
+				     * an admin's exception; -1 unknown */
 	uint64_t corroborations; /* our results that made our perspective corroborate */
 	uint64_t decided_verified; /* quorum decisions on our results: verified */
 	uint64_t decided_pending;  /* ... not (yet) met: still pending */

@@ -76,6 +76,7 @@ struct store {
 	double last_lease_at;       /* wall clock of the last successful LEASE */
 	bool count_due;             /* refresh pending_seen when idle */
 	int64_t pending_seen;       /* pending rows at the last count; -1 unknown */
+	int64_t exceptions_seen[2]; /* awaiting approval, verified by exception */
 };
 
 /* Start the next statement, if any and if connected and idle (store.c). */

@@ -123,12 +123,24 @@ enum write_param {
 /* The scalar parameters before the arrays. */
 #define WRITE_SCALARS 3 /* $1 perspective, $2 prober, $3 audit */
 
+/*
+ * Pending rows, and the exceptions (migration 8: rows an admin linked and
+ * that await approval, rows verified by an admin's exception). Each count
+ * reads a partial index: verification_due, verification_by_exception.
+ */
 const char store_sql_count[] =
-	"SELECT count(*) FROM verification WHERE state = 'pending'";
+	"SELECT count(*),"
+	" (SELECT count(*) FROM verification"
+	"  WHERE proof <> 'ntp' AND state = 'awaiting_approval'),"
+	" (SELECT count(*) FROM verification"
+	"  WHERE proof <> 'ntp' AND state = 'verified')"
+	" FROM verification WHERE state = 'pending'";
 
-/* The one column of sql_count. */
+/* The columns of sql_count. */
 enum count_col {
 	COUNT_COL_N,
+	COUNT_COL_AWAITING,
+	COUNT_COL_EXCEPTIONS,
 };
 
 /* --- LEASE and EXPIRE parameters --------------------------------------- */
@@ -380,6 +392,12 @@ bool store_sql_written_has(const PGresult *res, int64_t id)
 int64_t store_sql_count_value(const PGresult *res)
 {
 	return col_int64(res, 0, COUNT_COL_N);
+}
+
+void store_sql_count_exceptions(const PGresult *res, int64_t out[2])
+{
+	out[0] = col_int64(res, 0, COUNT_COL_AWAITING);
+	out[1] = col_int64(res, 0, COUNT_COL_EXCEPTIONS);
 }
 
 /* --- verification states ------------------------------------------------ */

@@ -21,7 +21,7 @@ extern const char store_sql_lease[];  /* $1 n, $2 prober, $3 lease ms, $4 expiry
 extern const char store_sql_expire[]; /* $1 expiry ms */
 extern const char store_sql_write[];  /* $1 perspective, $2 prober, $3 audit, $4..$13 arrays */
 extern const char store_sql_register[]; /* $1 perspective, $2 region, $3 inet[] */
-extern const char store_sql_count[];  /* pending rows */
+extern const char store_sql_count[];  /* pending and exception rows */
 
 /* verification.attempts stops here (migration 003's CHECK). */
 #define STORE_ATTEMPTS_MAX 1000000
@@ -119,7 +119,9 @@ void store_sql_expired_row(const PGresult *res, int i,
 int64_t store_sql_written_id(const PGresult *res, int i);
 /* Whether some row of a WRITE result has this id. */
 bool store_sql_written_has(const PGresult *res, int64_t id);
-/* The single value of a COUNT result. */
+/* The pending rows of a COUNT result. */
 int64_t store_sql_count_value(const PGresult *res);
+/* Its exception rows: out[0] awaiting approval, out[1] verified by one. */
+void store_sql_count_exceptions(const PGresult *res, int64_t out[2]);
 
 #endif

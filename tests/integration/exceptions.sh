@@ -241,6 +241,17 @@ if nv_sql_wait 10 "SELECT count(*) > 0 FROM probe_attempt WHERE verification_id 
 else
 	nv_fail "the rejected row was not probed"
 fi
+# /metrics counts the exceptions (a database-wide count, every poll).
+want_a=$(nv_psql -c "SELECT count(*) FROM verification WHERE state = 'awaiting_approval'")
+want_v=$(nv_psql -c "SELECT count(*) FROM verification WHERE state = 'verified' AND proof <> 'ntp'")
+metrics() { curl -sS --max-time 2 --unix-socket "$NV_TMP/p1.sock" http://localhost/metrics; }
+if nv_wait_for 5 "metrics | grep -qx 'ntpverify_exception_rows{state=\"awaiting_approval\"} $want_a'"; then
+	nv_pass "/metrics: $want_a awaiting approval"
+else
+	nv_fail "/metrics: no exception_rows{awaiting_approval} $want_a: $(metrics | grep exception_rows)"
+fi
+nv_expect_match "/metrics: verified by exception" $'\n''ntpverify_exception_rows\{state="verified"\} '"$want_v"$'\n' "$(metrics)"
+nv_expect_eq "the counts tested" "1 4" "$want_a $want_v"
 nv_stop_pid "$DAEMON_PID"
 
 # 9. from schema 6, with rows: migrate keeps them and they take part.

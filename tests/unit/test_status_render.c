@@ -122,6 +122,7 @@ static void snapshot_full(struct status_snapshot *s)
 	s->sources[2] = "a\"b\\c", s->n_sources = 3;
 	s->db_connected = true;
 	s->pending_seen = 42;
+	s->exceptions_seen[0] = 2, s->exceptions_seen[1] = 5;
 	s->results_waiting = 3;
 	s->last_lease_at = 1700000000.25;
 	s->db_errors = 7;
@@ -194,6 +195,7 @@ static void snapshot_empty(struct status_snapshot *s)
 	memset(s, 0, sizeof(*s));
 	s->version = GOLDEN_VERSION;
 	s->pending_seen = -1;
+	s->exceptions_seen[0] = s->exceptions_seen[1] = -1;
 }
 
 /* Every number at its limit, times that do not print, a NaN. */
@@ -210,6 +212,7 @@ static void snapshot_extreme(struct status_snapshot *s)
 	s->corroborations = s->decided_verified = UINT64_MAX;
 	s->decided_pending = UINT64_MAX;
 	s->pending_seen = INT64_MAX;
+	s->exceptions_seen[0] = s->exceptions_seen[1] = INT64_MAX;
 	s->results_waiting = UINT_MAX;
 	s->last_lease_at = NAN;
 	s->db_errors = s->db_reconnects = s->results_dropped = UINT64_MAX;
