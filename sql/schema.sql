@@ -224,7 +224,11 @@ CREATE TABLE verification (
 		 AND key_secret ~ '^[0-9a-f]+$'
 		 AND length(key_secret) = CASE key_type WHEN 'AES128' THEN 32 ELSE 40 END)),
 	CONSTRAINT verification_proof_known CHECK (
-		proof IN ('ntp', 'indirect', 'manual'))
+		proof IN ('ntp', 'indirect', 'manual')),
+	-- Only a link (which sets proof) puts a row into awaiting_approval: a
+	-- role that may change state but not proof (the web site's) cannot.
+	CONSTRAINT verification_proof_awaiting CHECK (
+		state <> 'awaiting_approval' OR proof = 'indirect')
 );
 
 -- At most one open (pending or awaiting_approval) verification per server

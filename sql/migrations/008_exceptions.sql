@@ -25,6 +25,11 @@ ALTER TABLE verification ADD COLUMN IF NOT EXISTS proof text NOT NULL DEFAULT 'n
 ALTER TABLE verification DROP CONSTRAINT IF EXISTS verification_proof_known;
 ALTER TABLE verification ADD CONSTRAINT verification_proof_known CHECK (
 	proof IN ('ntp', 'indirect', 'manual'));
+-- Only a link (which sets proof) puts a row into awaiting_approval: a role
+-- that may change state but not proof (the web site's) cannot.
+ALTER TABLE verification DROP CONSTRAINT IF EXISTS verification_proof_awaiting;
+ALTER TABLE verification ADD CONSTRAINT verification_proof_awaiting CHECK (
+	state <> 'awaiting_approval' OR proof = 'indirect');
 
 -- One open row per address: a row awaiting approval is still open, so the
 -- web site cannot start a second verification beside it.

@@ -111,6 +111,14 @@ else
 	nv_expect_match "the database wants a reason" "a reason of 3 to 1000 characters is required" "$(cat "$NV_TMP/sql.err")"
 fi
 
+# Only a link moves a row to awaiting_approval (the web site's role may
+# write state, not proof).
+if nv_psql -c "UPDATE verification SET state = 'awaiting_approval' WHERE id = $T1" 2>"$NV_TMP/sql.err"; then
+	nv_fail "a plain UPDATE made a row awaiting_approval"
+else
+	nv_expect_match "a plain UPDATE to awaiting_approval is refused" "verification_proof_awaiting" "$(cat "$NV_TMP/sql.err")"
+fi
+
 # 2. link: awaiting_approval, not probed, audited.
 run link --to "$NB" "${R[@]}" --admin alice "$T1"
 nv_expect_eq "link exit" 0 "$RC"

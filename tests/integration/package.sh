@@ -276,7 +276,7 @@ if [ "${#missing[@]}" -eq 0 ]; then
 else
 	nv_fail "completion lacks options: ${missing[*]}"
 fi
-nv_expect_eq "completion of list --state" "cancelled expired pending verified" \
+nv_expect_eq "completion of list --state" "awaiting_approval cancelled expired pending verified" \
 	"$(complete_words ntpverify list --state "" | tr '\n' ' ' | sed 's/ $//')"
 nv_expect_eq "completion of check --key-type" "AES128 SHA1" \
 	"$(complete_words ntpverify check --key-type "" | tr '\n' ' ' | sed 's/ $//')"
