@@ -225,10 +225,14 @@ CREATE TABLE verification (
 		 AND length(key_secret) = CASE key_type WHEN 'AES128' THEN 32 ELSE 40 END)),
 	CONSTRAINT verification_proof_known CHECK (
 		proof IN ('ntp', 'indirect', 'manual')),
-	-- Only a link (which sets proof) puts a row into awaiting_approval: a
-	-- role that may change state but not proof (the web site's) cannot.
-	CONSTRAINT verification_proof_awaiting CHECK (
-		state <> 'awaiting_approval' OR proof = 'indirect')
+	-- A pending row is to be proven by NTP, a row awaiting approval by
+	-- its link: only the exception functions, which set both, move a row
+	-- between the two, never a role that may change state but not proof
+	-- (the web site's).
+	CONSTRAINT verification_proof_state CHECK (
+		CASE state WHEN 'pending' THEN proof = 'ntp'
+			   WHEN 'awaiting_approval' THEN proof = 'indirect'
+			   ELSE true END)
 );
 
 -- At most one open (pending or awaiting_approval) verification per server
@@ -811,6 +815,10 @@ BEGIN
 		PERFORM ntpverify_refuse(format('verification %s is %s, not pending',
 						p_id, v.state));
 	END IF;
+	IF v.expires_at <= now() THEN
+		PERFORM ntpverify_refuse(format('verification %s expired at %s: '
+			'start a new one', p_id, v.expires_at));
+	END IF;
 	len := coalesce(p_len, CASE family(v.server_ip) WHEN 4 THEN 24 ELSE 64 END);
 	IF (family(v.server_ip) = 4 AND len NOT BETWEEN 16 AND 32)
 	   OR (family(v.server_ip) = 6 AND len NOT BETWEEN 32 AND 128) THEN
@@ -863,6 +871,10 @@ BEGIN
 	IF v.state NOT IN ('pending', 'awaiting_approval') THEN
 		PERFORM ntpverify_refuse(format('verification %s is %s, not '
 			'pending or awaiting approval', p_id, v.state));
+	END IF;
+	IF v.state = 'pending' AND v.expires_at <= now() THEN
+		PERFORM ntpverify_refuse(format('verification %s expired at %s: '
+			'start a new one', p_id, v.expires_at));
 	END IF;
 	IF v.state = 'awaiting_approval' THEN
 		SELECT * INTO l FROM verification_exception e

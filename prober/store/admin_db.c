@@ -247,8 +247,9 @@ enum admin_db_result admin_db_add(struct admin_db *db,
 				  const struct admin_db_new *v,
 				  struct admin_db_added *out)
 {
-	/* ON CONFLICT names the partial unique index's predicate, so only
-	 * "another pending row for this address" is swallowed. */
+	/* ON CONFLICT names (a predicate implying) the partial unique
+	 * index's, so only "another open row for this address" (pending or
+	 * awaiting approval) is swallowed. */
 #define ADD_ON_CONFLICT \
 	" ON CONFLICT (server_ip) WHERE state = 'pending' DO NOTHING" \
 	" RETURNING id, " SQL_UTC("expires_at")

@@ -31,7 +31,8 @@ enum admin_db_result {
 	ADMIN_DB_ERROR = -1, /* database trouble: see admin_db_error() */
 	ADMIN_DB_DONE = 0,   /* added, changed, found */
 	ADMIN_DB_NONE,       /* nothing matched (no such id, not pending) */
-	ADMIN_DB_PENDING,    /* add: the address already has a pending row */
+	ADMIN_DB_PENDING,    /* add: the address already has an open row
+				(pending or awaiting approval) */
 	ADMIN_DB_RACE,       /* add: that pending row kept changing; retry */
 };
 

@@ -116,8 +116,15 @@ fi
 if nv_psql -c "UPDATE verification SET state = 'awaiting_approval' WHERE id = $T1" 2>"$NV_TMP/sql.err"; then
 	nv_fail "a plain UPDATE made a row awaiting_approval"
 else
-	nv_expect_match "a plain UPDATE to awaiting_approval is refused" "verification_proof_awaiting" "$(cat "$NV_TMP/sql.err")"
+	nv_expect_match "a plain UPDATE to awaiting_approval is refused" "verification_proof_state" "$(cat "$NV_TMP/sql.err")"
 fi
+T_OLD=$(add 192.0.2.6)
+nv_psql -c "UPDATE verification SET expires_at = now() - interval '1 second' WHERE id = $T_OLD"
+refused "link a row past its expiry" "^ntpverify link: verification $T_OLD expired at .*: start a new one$" \
+	link --to "$NB" "${R[@]}" "$T_OLD"
+refused "approve a row past its expiry" "^ntpverify approve: verification $T_OLD expired at .*: start a new one$" \
+	approve "${R[@]}" "$T_OLD"
+nv_psql -c "UPDATE verification SET state = 'cancelled' WHERE id = $T_OLD"
 
 # 2. link: awaiting_approval, not probed, audited.
 run link --to "$NB" "${R[@]}" --admin alice "$T1"
@@ -127,6 +134,11 @@ nv_expect_eq "linked row" "awaiting_approval|indirect||" \
 	"$(nv_psql -c "SELECT state, proof, verified_at, verified_by FROM verification WHERE id = $T1")"
 nv_expect_eq "its perspective stopped" "f" \
 	"$(nv_psql -c "SELECT active FROM verification_probe WHERE verification_id = $T1")"
+if nv_psql -c "UPDATE verification SET state = 'pending' WHERE id = $T1" 2>"$NV_TMP/sql.err"; then
+	nv_fail "a plain UPDATE took a row out of awaiting_approval"
+else
+	nv_expect_match "only reject takes it back to pending" "verification_proof_state" "$(cat "$NV_TMP/sql.err")"
+fi
 nv_expect_eq "link audit row" "link|alice|postgres|operator runs OpenNTPD next to a verified ntpd|pending|awaiting_approval|$NB|192.0.2.9|setvar|fra1-a 192.0.2.20|24|t|t" \
 	"$(nv_psql -c "SELECT action, admin, db_role, reason, state_before, state_after, evidence_id, host(evidence_server), evidence_method, evidence_verified_by, prefix_length, evidence_verified_at < now() - interval '23 hours', at > now() - interval '1 minute' FROM verification_exception WHERE verification_id = $T1")"
 refused "link twice" "^ntpverify link: verification $T1 is awaiting_approval, not pending$" \
