@@ -43,7 +43,8 @@ PGresult *admin_db_exec(struct admin_db *db, const char *sql, int n,
  */
 enum admin_db_result admin_db_table_exec(struct admin_db *db, const char *sql,
 					 int n, const char *const *values,
-					 struct admin_db_table *out);
+					 struct admin_db_table *out)
+	__attribute__((warn_unused_result));
 
 /* Record `msg` as the failure admin_db_error() reports (no SQLSTATE). */
 void admin_db_fail(struct admin_db *db, const char *msg);
