@@ -90,6 +90,19 @@ static bool parse_range(const char *arg, long lo, long hi, long *out)
 	return errno == 0 && *end == '\0' && *out >= lo && *out <= hi;
 }
 
+/* --refid: a code as `add --method refid` hands out; 0 or -1. */
+static int parse_refid(const char *arg, struct check_opts *o)
+{
+	o->refid = arg;
+	if (!refid_code_valid(arg) || refid_code_reserved(arg)) {
+		fprintf(stderr, "ntpverify check: --refid: '%.8s' is not a "
+				"refid code (%s, not a well-known reference "
+				"ID)\n", arg, REFID_CODE_RULE);
+		return -1;
+	}
+	return 0;
+}
+
 /* One option with its argument; 1 when c is not one of ours. */
 static int parse_option(int c, const char *arg, struct check_opts *o)
 {
@@ -156,14 +169,7 @@ static int parse_option(int c, const char *arg, struct check_opts *o)
 		o->key_file = arg;
 		break;
 	case 'R':
-		o->refid = arg;
-		if (!refid_code_valid(arg) || refid_code_reserved(arg)) {
-			fprintf(stderr, "ntpverify check: --refid: '%.8s' is "
-					"not a refid code (%s, not a well-known "
-					"reference ID)\n", arg, REFID_CODE_RULE);
-			return -1;
-		}
-		break;
+		return parse_refid(arg, o);
 	case 'a':
 		o->allow_private = true;
 		break;
