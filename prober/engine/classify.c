@@ -162,6 +162,8 @@ static void classify_refid(const struct probe_obs *obs, struct probe_verdict *v)
 	}
 	memcpy(shown.refid, obs->ntp_refid, sizeof(shown.refid));
 	ntp3_refid_str(&shown, refid);
+	if (refid[0] == '\0')
+		snprintf(refid, sizeof(refid), "-"); /* chrony, unsynchronised */
 	if (obs->ntp_stratum != 1) {
 		bool synced = obs->ntp_kind == NTP3_SYNCED;
 		verdict(v, OUTCOME_NOT_STRATUM1, "%sstratum %u, refid %s",
