@@ -43,8 +43,8 @@
 -- prober/core/refid_code.c (it draws from the 31 letters and digits
 -- other than 0 O 1 I L, so that nobody misreads a code). The probers
 -- record a row whose code is on that list as malformed and never verify
--- it. Give each pending row its own code (docs/security.md, "The refid
--- method").
+-- it. The same code is never accepted twice for one address (the index
+-- verification_refid_once): on unique_violation, draw again.
 --
 -- A second pending row for the same address is rejected (unique_violation
 -- on verification_one_pending): cancel the old one first, or reuse it.
@@ -227,6 +227,13 @@ CREATE INDEX verification_expiring
 -- scan of the table (migration 3).
 CREATE INDEX verification_pending_created
 	ON verification (created_at) WHERE state = 'pending';
+
+-- A refid code is handed out once per address, ever: a code that served
+-- an earlier verification of the server may still be configured on it,
+-- and must not prove a later request (migration 7; docs/security.md, "The
+-- refid method"). On the rare unique_violation, draw another code.
+CREATE UNIQUE INDEX verification_refid_once
+	ON verification (server_ip, refid_code) WHERE refid_code IS NOT NULL;
 
 -- One row per attempt, written by the prober with its result: the audit
 -- trail an admin reads when an operator says "it doesn't work"

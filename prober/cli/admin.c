@@ -42,7 +42,7 @@ static enum admin_opt_result admin_opt_add(int c, const char *arg,
 		if (strcmp(arg, "key") != 0 && strcmp(arg, "setvar") != 0 &&
 		    strcmp(arg, "refid") != 0) {
 			fprintf(stderr, "ntpverify add: --method: '%.32s' is "
-					"not setvar, key or refid\n", arg);
+					"not setvar or key or refid\n", arg);
 			return ADMIN_OPT_REFUSED;
 		}
 		o->key_method = strcmp(arg, "key") == 0;

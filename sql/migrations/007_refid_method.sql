@@ -45,6 +45,13 @@ ALTER TABLE probe_attempt
 			'key_not_accepted', 'send_failed', 'not_stratum1',
 			'refid_mismatch'));
 
+-- A code is handed out once per address, ever: a code that served an
+-- earlier verification of the server may still be configured on it, and
+-- must not prove a later request (docs/security.md, "The refid method").
+-- On the rare unique_violation the web site draws another code.
+CREATE UNIQUE INDEX verification_refid_once
+	ON verification (server_ip, refid_code) WHERE refid_code IS NOT NULL;
+
 -- New proof material voids what the perspectives have seen so far; the
 -- refid code is proof material too.
 CREATE OR REPLACE FUNCTION verification_proof_bump() RETURNS trigger

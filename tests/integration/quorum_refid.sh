@@ -119,6 +119,13 @@ nv_expect_match "show: code" "refid code +$CODE " "$SHOW"
 nv_expect_match "list: method column" "refid $CODE" "$("$NTPVERIFY" list --config "$CA")"
 nv_expect_eq "list --json code" "\"$OTHER\"" \
 	"$(nv_json_field "$("$NTPVERIFY" list --config "$CA" --json | grep "\"id\":$WRONG,")" refid_code)"
+# 8. the code that verified the server is never handed out for it again
+#    (it may still be configured there): the web site draws another.
+if nv_psql -c "INSERT INTO verification (server_ip, method, refid_code) VALUES ('$OK_ADDR', 'refid', '$CODE')" 2>"$NV_TMP/again.err"; then
+	nv_fail "the same code was accepted twice for $OK_ADDR"
+else
+	nv_expect_match "the same code twice for one address" "verification_refid_once" "$(cat "$NV_TMP/again.err")"
+fi
 kill -TERM "$PA" "$PB"
 for p in "$PA" "$PB"; do wait "$p" || nv_fail "a prober exited with $?"; done
 nv_finish
