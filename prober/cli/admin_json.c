@@ -77,7 +77,9 @@ void admin_json_row(const struct admin_db_row *r)
 	str("method", r->method_name);
 	num("key_id", r->key_id);
 	str("key_type", r->key_type);
-	str("refid_code", r->refid_code);
+	/* Only on refid rows: the other rows keep the fields they had. */
+	if (strcmp(r->method_name, "refid") == 0)
+		str("refid_code", r->refid_code);
 	str("state", r->state);
 	num("attempts", r->attempts);
 	str("last_outcome", r->last_outcome);

@@ -9,13 +9,17 @@
 -- every reply of the server shows it. Two new outcomes say why a refid
 -- row is not verified: not_stratum1 and refid_mismatch. A new code voids
 -- earlier corroborations like a new token or key. See sql/schema.sql.
+--
+-- Written to be applied again over itself (IF [NOT] EXISTS, OR REPLACE),
+-- as 006 is: a schema_version row deleted by hand is put back by
+-- `ntpverify migrate` without an error.
 
 ALTER TABLE verification
-	ADD COLUMN refid_code text,
-	DROP CONSTRAINT verification_method_known,
+	ADD COLUMN IF NOT EXISTS refid_code text,
+	DROP CONSTRAINT IF EXISTS verification_method_known,
 	ADD CONSTRAINT verification_method_known CHECK (
 		method IN ('setvar', 'key', 'refid')),
-	DROP CONSTRAINT verification_method_fields,
+	DROP CONSTRAINT IF EXISTS verification_method_fields,
 	ADD CONSTRAINT verification_method_fields CHECK (
 		(method = 'setvar' AND token IS NOT NULL AND key_id IS NULL
 		 AND key_type IS NULL AND key_secret IS NULL AND refid_code IS NULL)
@@ -28,7 +32,7 @@ ALTER TABLE verification
 		OR (method = 'refid' AND token IS NULL AND key_id IS NULL
 		 AND key_type IS NULL AND key_secret IS NULL
 		 AND refid_code ~ '^[A-Z0-9]{4}$')),
-	DROP CONSTRAINT verification_last_outcome_known,
+	DROP CONSTRAINT IF EXISTS verification_last_outcome_known,
 	ADD CONSTRAINT verification_last_outcome_known CHECK (
 		last_outcome IN ('verified', 'token_mismatch', 'variable_missing',
 			'mode6_error', 'mode6_silent', 'no_response', 'unreachable',
@@ -37,7 +41,7 @@ ALTER TABLE verification
 			'refid_mismatch'));
 
 ALTER TABLE probe_attempt
-	DROP CONSTRAINT probe_attempt_outcome_known,
+	DROP CONSTRAINT IF EXISTS probe_attempt_outcome_known,
 	ADD CONSTRAINT probe_attempt_outcome_known CHECK (
 		outcome IN ('verified', 'token_mismatch', 'variable_missing',
 			'mode6_error', 'mode6_silent', 'no_response', 'unreachable',
@@ -49,7 +53,7 @@ ALTER TABLE probe_attempt
 -- earlier verification of the server may still be configured on it, and
 -- must not prove a later request (docs/security.md, "The refid method").
 -- On the rare unique_violation the web site draws another code.
-CREATE UNIQUE INDEX verification_refid_once
+CREATE UNIQUE INDEX IF NOT EXISTS verification_refid_once
 	ON verification (server_ip, refid_code) WHERE refid_code IS NOT NULL;
 
 -- New proof material voids what the perspectives have seen so far; the
@@ -69,4 +73,5 @@ BEGIN
 END;
 $$;
 
-INSERT INTO schema_version (version, description) VALUES (7, 'refid_method');
+INSERT INTO schema_version (version, description) VALUES (7, 'refid_method')
+	ON CONFLICT DO NOTHING;
