@@ -106,4 +106,10 @@ nv_expect_eq "well-known refid refused" 2 "$RC"
 nv_expect_match "says why" "--refid: 'GPS1' is not a refid code" "$ERR"
 run_check --refid k7qx 127.0.0.1
 nv_expect_eq "lower case refused" 2 "$RC"
+run_check --refid $CODE --token tok-3f9a1c2b7d 127.0.0.1
+nv_expect_eq "--refid with --token refused" 2 "$RC"
+nv_expect_match "says it is a method of its own" "--refid is a method of its own" "$ERR"
+OUT=$("$NTPVERIFY" add --method refid --token tok-3f9a1c2b7d 192.0.2.1 2>&1)
+nv_expect_eq "add --method refid --token refused" 2 "$?"
+nv_expect_match "says the refid method generates a code" "the refid method generates a code" "$OUT"
 nv_finish
