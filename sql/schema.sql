@@ -32,6 +32,21 @@
 --     INSERT INTO verification (server_ip, method, key_id, key_type, key_secret)
 --     VALUES ($1, 'key', $2, 'AES128', $3) RETURNING id;
 --
+-- or, for the refid method (stratum-1 servers with a reference clock;
+-- migration 7):
+--
+--     INSERT INTO verification (server_ip, method, refid_code)
+--     VALUES ($1, 'refid', $2) RETURNING id;
+--
+-- with a fresh code of four random characters of A-Z 0-9 (the CHECK
+-- below) that is not a well-known reference ID: the list, and the
+-- generator `ntpverify add --method refid` uses, are in
+-- prober/core/refid_code.c (it draws from the 31 letters and digits
+-- other than 0 O 1 I L, so that nobody misreads a code). The probers
+-- record a row whose code is on that list as malformed and never verify
+-- it. The same code is never accepted twice for one address (the index
+-- verification_refid_once): on unique_violation, draw again.
+--
 -- A second open (pending or awaiting_approval) row for the same address is
 -- rejected (unique_violation on verification_one_pending): cancel the old
 -- one first, or reuse it.
@@ -59,8 +74,9 @@
 --                does not expire, and only an admin's `approve` (verified)
 --                or `reject` (back to pending) moves it on
 --     verified   enough perspectives read the token back (or saw the key
---                work); verified_at/verified_by say when, which probers,
---                and from which source addresses. Or, when proof is not
+--                work, or the code as the refid of a stratum-1 server);
+--                verified_at/verified_by say when, which probers, and
+--                from which source addresses. Or, when proof is not
 --                'ntp', an admin approved an exception: verified_by then
 --                starts with 'exception: ' and names the admin
 --     expired    no success before expires_at (72 h by default, like the
@@ -178,14 +194,21 @@ CREATE TABLE verification (
 	-- MAC. key_secret is the key in lower-case hex (32 digits for AES128,
 	-- 40 for SHA1): a secret like the token, so grant SELECT on it only to
 	-- the web site and the probers, and never show it after verification.
+	-- 'refid' (migration 7): refid_code below.
 	method text NOT NULL DEFAULT 'setvar',
 	key_id integer,                                   -- 1..65535
 	key_type text,                                    -- 'AES128' (CMAC, RFC 8573) or 'SHA1'
 	key_secret text,
 	-- Probers (migration 6): which proof the perspectives' counts belong
 	-- to. The trigger verification_proof_on_update bumps it whenever
-	-- token, method or key change, which voids earlier corroborations.
+	-- token, method, key or refid code change, which voids earlier
+	-- corroborations.
 	proof_version integer NOT NULL DEFAULT 1,
+	-- Written by the web site (migration 7), refid method only: the code
+	-- the operator sets as the refid of the server's reference clock. Not
+	-- a secret (every NTP reply of the server shows it), but unique to
+	-- this row.
+	refid_code text,
 	-- Admins (migration 8): how the row is proven. 'ntp' by the probers
 	-- (the quorum above), 'indirect' by an admin's approval of a link to
 	-- a neighbour an NTP method verified, 'manual' by an admin's approval
@@ -202,27 +225,32 @@ CREATE TABLE verification (
 		state IN ('pending', 'awaiting_approval', 'verified', 'expired',
 			  'cancelled')),
 	-- The stable outcome names of docs/design.md ("Outcomes"); send_failed
-	-- since migration 5.
+	-- since migration 5, not_stratum1 and refid_mismatch since 7.
 	CONSTRAINT verification_last_outcome_known CHECK (
 		last_outcome IN ('verified', 'token_mismatch', 'variable_missing',
 			'mode6_error', 'mode6_silent', 'no_response', 'unreachable',
 			'malformed', 'rate_limited', 'refused_by_policy',
-			'key_not_accepted', 'send_failed')),
+			'key_not_accepted', 'send_failed', 'not_stratum1',
+			'refid_mismatch')),
 	CONSTRAINT verification_verified_at_set CHECK (
 		state <> 'verified' OR verified_at IS NOT NULL),
 	CONSTRAINT verification_attempts_range CHECK (
 		attempts BETWEEN 0 AND 1000000),
 	CONSTRAINT verification_method_known CHECK (
-		method IN ('setvar', 'key')),
+		method IN ('setvar', 'key', 'refid')),
 	-- Each method carries exactly its own proof material.
 	CONSTRAINT verification_method_fields CHECK (
 		(method = 'setvar' AND token IS NOT NULL AND key_id IS NULL
-		 AND key_type IS NULL AND key_secret IS NULL)
+		 AND key_type IS NULL AND key_secret IS NULL AND refid_code IS NULL)
 		OR (method = 'key' AND token IS NULL
 		 AND key_id BETWEEN 1 AND 65535
 		 AND key_type IN ('AES128', 'SHA1')
 		 AND key_secret ~ '^[0-9a-f]+$'
-		 AND length(key_secret) = CASE key_type WHEN 'AES128' THEN 32 ELSE 40 END)),
+		 AND length(key_secret) = CASE key_type WHEN 'AES128' THEN 32 ELSE 40 END
+		 AND refid_code IS NULL)
+		OR (method = 'refid' AND token IS NULL AND key_id IS NULL
+		 AND key_type IS NULL AND key_secret IS NULL
+		 AND refid_code ~ '^[A-Z0-9]{4}$')),
 	CONSTRAINT verification_proof_known CHECK (
 		proof IN ('ntp', 'indirect', 'manual')),
 	-- A pending row is to be proven by NTP, a row awaiting approval by
@@ -261,6 +289,13 @@ CREATE INDEX verification_expiring
 CREATE INDEX verification_pending_created
 	ON verification (created_at) WHERE state = 'pending';
 
+-- A refid code is handed out once per address, ever: a code that served
+-- an earlier verification of the server may still be configured on it,
+-- and must not prove a later request (migration 7; docs/security.md, "The
+-- refid method"). On the rare unique_violation, draw another code.
+CREATE UNIQUE INDEX verification_refid_once
+	ON verification (server_ip, refid_code) WHERE refid_code IS NOT NULL;
+
 -- One row per attempt, written by the prober with its result: the audit
 -- trail an admin reads when an operator says "it doesn't work"
 -- (`ntpverify show ID`). Rows go when their verification is deleted.
@@ -280,7 +315,8 @@ CREATE TABLE probe_attempt (
 		outcome IN ('verified', 'token_mismatch', 'variable_missing',
 			'mode6_error', 'mode6_silent', 'no_response', 'unreachable',
 			'malformed', 'rate_limited', 'refused_by_policy',
-			'key_not_accepted', 'send_failed'))
+			'key_not_accepted', 'send_failed', 'not_stratum1',
+			'refid_mismatch'))
 );
 
 CREATE INDEX probe_attempt_by_verification
@@ -421,7 +457,8 @@ CREATE TRIGGER verification_probe_on_insert
 	REFERENCING NEW TABLE AS changed_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION verification_probe_create();
 
--- New proof material voids what the perspectives have seen so far.
+-- New proof material voids what the perspectives have seen so far; the
+-- refid code is proof material too (migration 7).
 CREATE FUNCTION verification_proof_bump() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -429,7 +466,8 @@ BEGIN
 	   OR NEW.method IS DISTINCT FROM OLD.method
 	   OR NEW.key_id IS DISTINCT FROM OLD.key_id
 	   OR NEW.key_type IS DISTINCT FROM OLD.key_type
-	   OR NEW.key_secret IS DISTINCT FROM OLD.key_secret THEN
+	   OR NEW.key_secret IS DISTINCT FROM OLD.key_secret
+	   OR NEW.refid_code IS DISTINCT FROM OLD.refid_code THEN
 		NEW.proof_version := OLD.proof_version + 1;
 	END IF;
 	RETURN NEW;
@@ -963,4 +1001,5 @@ INSERT INTO schema_version (version, description) VALUES
 	(3, 'queue_bounds'),
 	(5, 'send_failed'),
 	(6, 'perspectives'),
+	(7, 'refid_method'),
 	(8, 'exceptions');

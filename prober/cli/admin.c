@@ -39,12 +39,14 @@ static enum admin_opt_result admin_opt_add(int c, const char *arg,
 		o->token = arg;
 		return ADMIN_OPT_OK;
 	case 'm':
-		if (strcmp(arg, "key") != 0 && strcmp(arg, "setvar") != 0) {
+		if (strcmp(arg, "key") != 0 && strcmp(arg, "setvar") != 0 &&
+		    strcmp(arg, "refid") != 0) {
 			fprintf(stderr, "ntpverify add: --method: '%.32s' is "
-					"not setvar or key\n", arg);
+					"not setvar or key or refid\n", arg);
 			return ADMIN_OPT_REFUSED;
 		}
 		o->key_method = strcmp(arg, "key") == 0;
+		o->refid_method = strcmp(arg, "refid") == 0;
 		return ADMIN_OPT_OK;
 	default: /* 'k' */
 		if (ntpauth_type_parse(arg, &type) < 0) {
@@ -76,9 +78,11 @@ static enum admin_opt_result admin_opt_state(const char *arg,
 /* Options that go together (or do not); 0, or -1 after saying why. */
 static int admin_opts_check(const struct admin_opts *o)
 {
-	if (o->token && o->key_method) {
+	if (o->token && (o->key_method || o->refid_method)) {
 		fprintf(stderr, "ntpverify add: --token goes with the setvar "
-				"method; the key method generates a key\n");
+				"method; the %s method generates a %s\n",
+			o->key_method ? "key" : "refid",
+			o->key_method ? "key" : "code");
 		return -1;
 	}
 	if (o->key_type && !o->key_method) {

@@ -28,6 +28,7 @@ struct admin_opts {
 	const char *config_path; /* --config */
 	const char *token;       /* add --token */
 	bool key_method;         /* add --method key */
+	bool refid_method;       /* add --method refid */
 	const char *key_type;    /* add --key-type, NULL: AES128 */
 	const char *state;       /* list --state */
 	bool json;               /* add, list, show --json */

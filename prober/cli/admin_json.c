@@ -45,11 +45,14 @@ void admin_json_added(const struct admin_json_added *a)
 
 	printf("{\"id\":%" PRId64, a->id);
 	str("server", a->server);
-	str("method", a->token != NULL ? "setvar" : "key");
+	str("method", a->token != NULL ? "setvar"
+		      : a->refid_code != NULL ? "refid" : "key");
 	when("expires_at", a->expires_at);
 	if (a->token != NULL) {
 		str("variable", a->variable);
 		str("token", a->token);
+	} else if (a->refid_code != NULL) {
+		str("refid_code", a->refid_code);
 	} else {
 		printf(",\"key_id\":%u", a->key_id);
 		str("key_type", a->key_type);
@@ -74,6 +77,9 @@ void admin_json_row(const struct admin_db_row *r)
 	str("method", r->method_name);
 	num("key_id", r->key_id);
 	str("key_type", r->key_type);
+	/* Only on refid rows: the other rows keep the fields they had. */
+	if (strcmp(r->method_name, "refid") == 0)
+		str("refid_code", r->refid_code);
 	str("state", r->state);
 	num("attempts", r->attempts);
 	str("last_outcome", r->last_outcome);
@@ -137,6 +143,7 @@ void admin_json_show(const struct admin_db_verification *v,
 		     const struct admin_db_table *trail)
 {
 	int key_method = v->method != NULL && strcmp(v->method, "key") == 0;
+	int refid_method = v->method != NULL && strcmp(v->method, "refid") == 0;
 
 	printf("{\"id\":%s", v->id);
 	str("server", v->server);
@@ -144,7 +151,8 @@ void admin_json_show(const struct admin_db_verification *v,
 	str("method", v->method);
 	num("key_id", key_method ? v->key_id : NULL);
 	str("key_type", key_method ? v->key_type : NULL);
-	num("token_length", key_method ? NULL : v->token_len);
+	str("refid_code", refid_method ? v->refid_code : NULL);
+	num("token_length", key_method || refid_method ? NULL : v->token_len);
 	when("created_at", v->created);
 	when("expires_at", v->expires);
 	when("next_probe_at", v->next_probe);

@@ -27,6 +27,7 @@ struct admin_json_added {
 	const char *token;         /* setvar: the token (secret); NULL for key */
 	unsigned key_id;           /* key: its ID; 0 for setvar */
 	const char *key_type;      /* key: AES128 or SHA1; NULL for setvar */
+	const char *refid_code;    /* refid: the code; NULL for the others */
 	const char *instructions;  /* the operator's text, lines with \n */
 };
 

@@ -192,6 +192,9 @@ static void show_verification(const struct admin_db_verification *v)
 	if (strcmp(admin_col(v->method), "key") == 0)
 		printf("  %-13s %s %s (secret not shown)\n", "key",
 		       admin_col(v->key_id), admin_col(v->key_type));
+	else if (strcmp(admin_col(v->method), "refid") == 0)
+		printf("  %-13s %s (the refid of a stratum-1 reference "
+		       "clock)\n", "refid code", admin_col(v->refid_code));
 	else
 		printf("  %-13s %s characters (not shown)\n", "token",
 		       admin_col(v->token_len));

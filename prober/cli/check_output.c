@@ -9,9 +9,22 @@
 #include "core/outcome.h"
 #include "core/textout.h"
 
+static const char *method_name(enum probe_method m)
+{
+	switch (m) {
+	case PROBE_KEY:
+		return "key";
+	case PROBE_REFID:
+		return "refid";
+	case PROBE_SETVAR:
+	default:
+		return "setvar";
+	}
+}
+
 void check_print_json(const char *host, const char *server, unsigned port,
-		      const char *variable, const struct probe_result *r,
-		      const struct ntpauth_key *key)
+		      const struct probe_request *req,
+		      const struct probe_result *r)
 {
 	printf("{\"server\":");
 	json_put_cstr(stdout, server);
@@ -21,11 +34,16 @@ void check_print_json(const char *host, const char *server, unsigned port,
 	}
 	printf(",\"port\":%u,\"source\":", port);
 	json_put_cstr(stdout, r->source[0] ? r->source : NULL);
-	printf(",\"method\":\"%s\"", key ? "key" : "setvar");
-	if (key != NULL)
-		printf(",\"key_id\":%u", (unsigned)key->id);
+	printf(",\"method\":\"%s\"", method_name(req->method));
+	if (req->method == PROBE_KEY)
+		printf(",\"key_id\":%u", (unsigned)req->key->id);
+	if (req->method == PROBE_REFID) {
+		printf(",\"refid_code\":");
+		json_put_cstr(stdout, req->refid_code);
+	}
 	printf(",\"variable\":");
-	json_put_cstr(stdout, key ? NULL : variable);
+	json_put_cstr(stdout, req->method == PROBE_SETVAR ? req->variable
+							  : NULL);
 	printf(",\"outcome\":");
 	json_put_cstr(stdout, outcome_name(r->outcome));
 	printf(",\"value\":");

@@ -12,12 +12,13 @@
 #include "engine/probe.h"
 
 /*
- * One JSON object: `host` as given, `server` its address, `key` the key
- * method's key (only its ID is printed) or NULL for the setvar method.
+ * One JSON object: `host` as given, `server` its address, `req` the
+ * request template (its method; the key method's key ID, never its
+ * secret; the refid method's code; the setvar method's variable).
  */
 void check_print_json(const char *host, const char *server, unsigned port,
-		      const char *variable, const struct probe_result *r,
-		      const struct ntpauth_key *key);
+		      const struct probe_request *req,
+		      const struct probe_result *r);
 
 /*
  * One line. With `single` (one host asked for), a value read is printed

@@ -26,10 +26,12 @@
 #include "store/admin_quorum.h"
 #include "cli/admin_json.h"
 #include "cli/admin_key.h"
+#include "cli/admin_refid.h"
 #include "cli/commands.h"
 #include "cli/timefmt.h"
 #include "config/config.h"
 #include "core/random.h"
+#include "core/refid_code.h"
 #include "core/token.h"
 #include "engine/policy.h"
 
@@ -139,21 +141,30 @@ static void print_setvar_steps(FILE *f, const struct admin *a,
 	fprintf(f, "ntpq -c \"rv 0 %s\" 127.0.0.1\n\n", var);
 }
 
+/* The proof material of one new row: exactly one of the three is set. */
+struct add_proof {
+	const char *token;            /* setvar method (secret) */
+	const struct admin_key *key;  /* key method (secret) */
+	const char *refid_code;       /* refid method */
+};
+
 /*
  * What the operator of `server` must do, after the row was inserted: as
  * text, or (--json) one object whose "instructions" are the same lines.
  */
 static void print_instructions(const struct admin *a, bool json,
 			       const struct admin_db_added *row,
-			       const char *server, const char *token,
-			       const struct admin_key *key)
+			       const char *server, const struct add_proof *p)
 {
+	const char *token = p->token;
+	const struct admin_key *key = p->key;
 	const char *var = a->cfg.variable ? a->cfg.variable : "ntppool_verify";
 	struct admin_json_added j = {
 		.id = row->id, .server = server, .expires_at = row->expires,
 		.variable = var, .token = token,
 		.key_id = key ? key->id : 0,
 		.key_type = key ? ntpauth_type_name(key->type) : NULL,
+		.refid_code = p->refid_code,
 	};
 	char when[TIMEFMT_MAX], *text = NULL;
 	size_t len = 0;
@@ -169,6 +180,8 @@ static void print_instructions(const struct admin *a, bool json,
 		       timefmt_human(row->expires, when, sizeof(when)));
 	if (key != NULL)
 		admin_key_print(f, key, server);
+	else if (p->refid_code != NULL)
+		admin_refid_print(f, p->refid_code, server);
 	else
 		print_setvar_steps(f, a, server, var, token);
 	if (!json)
@@ -182,16 +195,16 @@ static void print_instructions(const struct admin *a, bool json,
 }
 
 /*
- * Insert one pending row: with `token` (setvar method) or `key` (key
- * method, token NULL). refused_why (policy_allows' reason, or NULL) adds a
- * warning. Returns 0 (printed), EXIT_NEGATIVE (already pending: named) or
- * EXIT_USAGE (database trouble).
+ * Insert one pending row with its proof material. refused_why
+ * (policy_allows' reason, or NULL) adds a warning. Returns 0 (printed),
+ * EXIT_NEGATIVE (already pending: named) or EXIT_USAGE (database trouble).
  */
 static int add_one(struct admin *a, bool json, const char *server,
-		   const char *token, const struct admin_key *key,
-		   const char *refused_why)
+		   const struct add_proof *p, const char *refused_why)
 {
-	struct admin_db_new v = { .server = server, .token = token };
+	struct admin_db_new v = { .server = server, .token = p->token,
+				  .refid_code = p->refid_code };
+	const struct admin_key *key = p->key;
 	struct admin_db_added row;
 
 	if (key != NULL) {
@@ -201,7 +214,7 @@ static int add_one(struct admin *a, bool json, const char *server,
 	}
 	switch (admin_db_add(a->db, &v, &row)) {
 	case ADMIN_DB_DONE:
-		print_instructions(a, json, &row, server, token, key);
+		print_instructions(a, json, &row, server, p);
 		/* Added anyway: the web site could add it too, and the
 		 * daemon records why it never sends there. */
 		if (refused_why)
@@ -280,6 +293,8 @@ static int add_server(struct admin *a, const struct admin_opts *o,
 		      enum ntpauth_type key_type, const char *server)
 {
 	char token[TOKEN_MAX_LEN + 1];
+	char code[REFID_CODE_LEN + 1];
+	struct add_proof proof = { NULL, NULL, NULL };
 	struct admin_key key;
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -289,6 +304,8 @@ static int add_server(struct admin *a, const struct admin_opts *o,
 	memset(&key, 0, sizeof(key));
 	if (o->key_method)
 		made = admin_key_make(key_type, &key);
+	else if (o->refid_method)
+		made = refid_code_make(code);
 	else if (o->token)
 		made = snprintf(token, sizeof(token), "%s", o->token) < 0;
 	else
@@ -303,8 +320,13 @@ static int add_server(struct admin *a, const struct admin_opts *o,
 	    policy_allows((const struct sockaddr *)&ss,
 			  a->cfg.allow_private_targets, &why))
 		why = NULL;
-	rc = add_one(a, o->json, server, o->key_method ? NULL : token,
-		     o->key_method ? &key : NULL, why);
+	if (o->key_method)
+		proof.key = &key;
+	else if (o->refid_method)
+		proof.refid_code = code;
+	else
+		proof.token = token;
+	rc = add_one(a, o->json, server, &proof, why);
 out:
 	admin_key_wipe(&key);
 	OPENSSL_cleanse(token, sizeof(token));

@@ -24,6 +24,7 @@
 #include "cli/targets.h"
 #include "config/config.h"
 #include "core/evtime.h"
+#include "core/refid_code.h"
 #include "core/token.h"
 #include "engine/admission.h"
 #include "engine/probe.h"
@@ -39,6 +40,7 @@ struct check_opts {
 	long key_id;             /* --key-id: key method; 0 = setvar method */
 	const char *key_type;    /* --key-type, default AES128 */
 	const char *key_file;    /* --key-file FILE, "-" for stdin */
+	const char *refid;       /* --refid CODE: refid method */
 	long port;               /* --port, else the config's; 0 = unset */
 	uint64_t timeout_ms;     /* --timeout, else the config's; 0 = unset */
 	bool allow_private;      /* --allow-private */
@@ -86,6 +88,19 @@ static bool parse_range(const char *arg, long lo, long hi, long *out)
 	errno = 0;
 	*out = strtol(arg, &end, 10);
 	return errno == 0 && *end == '\0' && *out >= lo && *out <= hi;
+}
+
+/* --refid: a code as `add --method refid` hands out; 0 or -1. */
+static int parse_refid(const char *arg, struct check_opts *o)
+{
+	o->refid = arg;
+	if (!refid_code_valid(arg) || refid_code_reserved(arg)) {
+		fprintf(stderr, "ntpverify check: --refid: '%.8s' is not a "
+				"refid code (%s, not a well-known reference "
+				"ID)\n", arg, REFID_CODE_RULE);
+		return -1;
+	}
+	return 0;
 }
 
 /* One option with its argument; 1 when c is not one of ours. */
@@ -153,6 +168,8 @@ static int parse_option(int c, const char *arg, struct check_opts *o)
 	case 'F':
 		o->key_file = arg;
 		break;
+	case 'R':
+		return parse_refid(arg, o);
 	case 'a':
 		o->allow_private = true;
 		break;
@@ -178,6 +195,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 		{ "key-id", required_argument, NULL, 'K' },
 		{ "key-type", required_argument, NULL, 'Y' },
 		{ "key-file", required_argument, NULL, 'F' },
+		{ "refid", required_argument, NULL, 'R' },
 		{ "allow-private", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -189,7 +207,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 	optind = 1;
 	/* Our own messages: getopt's would quote '--opt=VALUE' whole. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:t:V:s:p:T:f:K:Y:F:ajh", longopts,
+	while ((c = getopt_long(argc, argv, ":c:t:V:s:p:T:f:K:Y:F:R:ajh", longopts,
 				NULL)) != -1) {
 		if (c == 'h') {
 			command_help(stdout, "check");
@@ -215,6 +233,11 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 				"method, not to --key-id\n");
 		return -1;
 	}
+	if (o->refid != NULL && (o->key_id != 0 || o->token != NULL)) {
+		fprintf(stderr, "ntpverify check: --refid is a method of its "
+				"own: not with --token or --key-id\n");
+		return -1;
+	}
 	o->hosts = argv + optind;
 	o->n_hosts = argc - optind;
 	if (o->n_hosts == 0 && o->targets == NULL) {
@@ -231,9 +254,7 @@ static void report(struct check_run *run, const char *host,
 
 	probe_addr_str(dst, server, sizeof(server));
 	if (run->o->json)
-		check_print_json(host, server, run->port, run->req.variable, r,
-				 run->req.method == PROBE_KEY ? run->req.key
-							      : NULL);
+		check_print_json(host, server, run->port, &run->req, r);
 	else
 		check_print_human(server, run->port, run->req.variable, r,
 				  run->single);
@@ -548,6 +569,9 @@ int cmd_check(int argc, char **argv)
 			goto out;
 		run.req.method = PROBE_KEY;
 		run.req.key = &key;
+	} else if (o.refid != NULL) {
+		run.req.method = PROBE_REFID;
+		run.req.refid_code = o.refid;
 	}
 	if (check_run_init(&run, &o, &cfg) < 0)
 		goto out;

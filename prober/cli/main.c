@@ -53,6 +53,7 @@ static const struct command_option check_options[] = {
 	{ "--key-id N", "the key method: the key's ID (1..65534)" },
 	{ "--key-type AES128|SHA1", "the key method: the key's type" },
 	{ "--key-file FILE|-", "the key method: the hex key (- for stdin)" },
+	{ "--refid CODE", "the refid method: stratum 1 with this refid" },
 	{ NULL, NULL },
 };
 
@@ -84,8 +85,8 @@ static const struct command_option admin_options[] = {
 
 static const struct command_option add_options[] = {
 	OPT_ADMIN_CONFIG,
-	{ "--method setvar|key", "how the operator proves control (default "
-				 "setvar)" },
+	{ "--method setvar|key|refid", "how the operator proves control "
+				       "(default setvar)" },
 	{ "--token TOKEN", "setvar: this token (one IP only), not a random "
 			   "one" },
 	{ "--key-type AES128|SHA1", "key: the random key's type (default "
@@ -151,7 +152,7 @@ static const struct command commands[] = {
 	  USAGE_CHECK_INDENT "[--allow-private] [--json] [--targets FILE|-]\n"
 	  USAGE_CHECK_INDENT "[--key-id N [--key-type AES128|SHA1] "
 	  "--key-file FILE|-]\n"
-	  USAGE_CHECK_INDENT "[HOST...]",
+	  USAGE_CHECK_INDENT "[--refid CODE] [HOST...]",
 	  "probe one server now and print the outcome", check_options },
 	{ "check-config", cmd_check_config,
 	  "ntpverify check-config [--for run|admin] FILE",
@@ -167,7 +168,8 @@ static const struct command commands[] = {
 	  "ntpverify add [--config FILE] [--method setvar] [--token TOKEN] "
 	  "[--json] IP...\n"
 	  "       ntpverify add [--config FILE] --method key "
-	  "[--key-type AES128|SHA1] [--json] IP...",
+	  "[--key-type AES128|SHA1] [--json] IP...\n"
+	  "       ntpverify add [--config FILE] --method refid [--json] IP...",
 	  "add pending verifications and print the ntp.conf lines",
 	  add_options },
 	{ "list", cmd_list,

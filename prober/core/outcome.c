@@ -16,6 +16,8 @@ static const char *const outcome_names[OUTCOME_COUNT] = {
 	[OUTCOME_REFUSED_BY_POLICY] = "refused_by_policy",
 	[OUTCOME_KEY_NOT_ACCEPTED] = "key_not_accepted",
 	[OUTCOME_SEND_FAILED] = "send_failed",
+	[OUTCOME_NOT_STRATUM1] = "not_stratum1",
+	[OUTCOME_REFID_MISMATCH] = "refid_mismatch",
 	[OUTCOME_READ] = "read",
 };
 
@@ -46,6 +48,16 @@ static const char *const fixed_hints[OUTCOME_COUNT] = {
 		"NTP answers but not to the keyed request: check the key file "
 		"line (key ID, type, hex) and, for ntpd/NTPsec, the trustedkey "
 		"line, then restart ntpd or run 'chronyc rekey'",
+	[OUTCOME_NOT_STRATUM1] =
+		"the server answers NTP but not at stratum 1, so the refid "
+		"method cannot apply: check that its reference clock is "
+		"selected ('ntpq -p', 'chronyc sources'), or verify with the "
+		"setvar or key method instead",
+	[OUTCOME_REFID_MISMATCH] =
+		"the server is at stratum 1 with another reference ID (shown "
+		"in the detail): set 'refid CODE' on the reference clock's "
+		"line (ntpd: fudge 127.127.T.U refid CODE; NTPsec and chrony: "
+		"refclock ... refid CODE) and restart the daemon",
 	/* The prober's own problem: nothing for the server's operator. */
 	[OUTCOME_SEND_FAILED] =
 		"the prober could not send the request (its own network or "

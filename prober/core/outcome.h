@@ -14,7 +14,7 @@
 #define OUTCOME_DETAIL_MAX 160
 
 enum outcome {
-	OUTCOME_VERIFIED = 0,     /* the variable equals the token */
+	OUTCOME_VERIFIED = 0,     /* the token, key or refid code is proven */
 	OUTCOME_TOKEN_MISMATCH,   /* the variable exists with another value */
 	OUTCOME_VARIABLE_MISSING, /* "unknown variable": no setvar line */
 	OUTCOME_MODE6_ERROR,      /* another mode 6 error code */
@@ -26,6 +26,8 @@ enum outcome {
 	OUTCOME_REFUSED_BY_POLICY,/* the prober will not send there */
 	OUTCOME_KEY_NOT_ACCEPTED, /* key method: keyed request unanswered */
 	OUTCOME_SEND_FAILED,      /* nothing sent: no route, no such source, no fds */
+	OUTCOME_NOT_STRATUM1,     /* refid method: NTP answers, not at stratum 1 */
+	OUTCOME_REFID_MISMATCH,   /* refid method: stratum 1 with another refid */
 	OUTCOME_READ,             /* check without a token: the value was read */
 	OUTCOME_COUNT
 };

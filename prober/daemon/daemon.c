@@ -48,6 +48,9 @@ static void job_request(struct daemon *d, const struct job *j,
 	if (j->lease.key_method) {
 		req->method = PROBE_KEY;
 		req->key = &j->key;
+	} else if (j->lease.refid_method) {
+		req->method = PROBE_REFID;
+		req->refid_code = j->lease.refid_code;
 	} else {
 		req->token = j->lease.token;
 	}

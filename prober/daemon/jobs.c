@@ -12,6 +12,7 @@
 
 #include "core/evtime.h"
 #include "core/log.h"
+#include "core/refid_code.h"
 #include "daemon/daemon_int.h"
 
 /*
@@ -203,6 +204,21 @@ static void on_leased(void *arg, const struct store_lease *lease)
 			return;
 		}
 		OPENSSL_cleanse(j->lease.key_secret, sizeof(j->lease.key_secret));
+	}
+	if (lease->refid_method) {
+		/* The CHECK gives the shape; a well-known refid would verify
+		 * servers that never saw the code (core/refid_code.c). */
+		const char *why = refid_code_valid(lease->refid_code)
+					  ? refid_code_reserved(lease->refid_code)
+					  : "not 4 characters of A-Z 0-9";
+		if (why != NULL) {
+			char detail[OUTCOME_DETAIL_MAX];
+			snprintf(detail, sizeof(detail), "the refid code in the "
+				 "database is unusable: %s", why);
+			job_finish(d, j, OUTCOME_MALFORMED, detail, NULL,
+				   retry_delay_s(&d->cfg, RETRY_LAST_STEP));
+			return;
+		}
 	}
 }
 

@@ -133,11 +133,63 @@ static void classify_key(const struct probe_obs *obs, struct probe_verdict *v)
 			 "NTP answers, the keyed request does not");
 }
 
+/* The reply's refid octets are the code, NUL-padded to four. */
+static bool refid_is_code(const struct probe_obs *obs)
+{
+	uint8_t want[4] = { 0, 0, 0, 0 };
+	size_t n = strlen(obs->refid_code);
+
+	memcpy(want, obs->refid_code, n < sizeof(want) ? n : sizeof(want));
+	return memcmp(obs->ntp_refid, want, sizeof(want)) == 0;
+}
+
+/*
+ * Refid method: the plain mode 3 reply is the proof, if it comes from
+ * stratum 1 with the code as its refid (probe_sm.c checked that it echoes
+ * our origin). Another refid at stratum 1, and a synchronised server at a
+ * higher stratum, are definite observations against the proof; an
+ * unsynchronised server (stratum 0 or 16) says nothing either way.
+ */
+static void classify_refid(const struct probe_obs *obs, struct probe_verdict *v)
+{
+	struct ntp3_reply shown = { .stratum = obs->ntp_stratum };
+	char refid[NTP3_REFID_STRLEN];
+
+	if (!obs->ntp_answered ||
+	    (ntp3_is_kiss(obs->ntp_kind) && obs->ntp_kind != NTP3_KISS_OTHER)) {
+		classify_silence(obs, v, OUTCOME_NO_RESPONSE, "no reply");
+		return;
+	}
+	memcpy(shown.refid, obs->ntp_refid, sizeof(shown.refid));
+	ntp3_refid_str(&shown, refid);
+	if (refid[0] == '\0')
+		snprintf(refid, sizeof(refid), "-"); /* chrony, unsynchronised */
+	if (obs->ntp_stratum != 1) {
+		bool synced = obs->ntp_kind == NTP3_SYNCED;
+		verdict(v, OUTCOME_NOT_STRATUM1, "%sstratum %u, refid %s",
+			synced ? "" : "not synchronised, ",
+			(unsigned)obs->ntp_stratum, refid);
+		v->contrary = synced;
+		return;
+	}
+	if (refid_is_code(obs)) {
+		verdict(v, OUTCOME_VERIFIED, "stratum 1, refid %s", refid);
+		return;
+	}
+	verdict(v, OUTCOME_REFID_MISMATCH, "stratum 1 with refid '%s', not '%s'",
+		refid, obs->refid_code);
+	v->contrary = true;
+}
+
 void probe_classify(const struct probe_obs *obs, struct probe_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
 	if (obs->key_method) {
 		classify_key(obs, v);
+		return;
+	}
+	if (obs->refid_method) {
+		classify_refid(obs, v);
 		return;
 	}
 

@@ -46,6 +46,10 @@ struct probe_obs {
 	enum auth_state auth;      /* key method: the keyed request */
 	const char *auth_reason;   /* ntpauth_check_name() of the reply */
 	bool crypto_nak;           /* key method: the refusal was a crypto-NAK */
+	bool refid_method;         /* refid method: the mode 4 reply is the proof */
+	const char *refid_code;    /* refid method: the code expected */
+	uint8_t ntp_stratum;       /* ntp_answered: the reply's stratum */
+	uint8_t ntp_refid[4];      /* and its raw reference ID */
 	const char *variable;      /* the name asked for */
 	const char *token;         /* expected value, or NULL to only read it */
 };
@@ -57,7 +61,8 @@ struct probe_verdict {
 	const char *value;         /* the variable's value when present (points into obs->data) */
 	size_t value_len;
 	bool contrary;             /* a definite observation against the proof:
-				      another value, unknown variable, crypto-NAK */
+				      another value, unknown variable, crypto-NAK,
+				      another refid, a synchronised stratum > 1 */
 };
 
 void probe_classify(const struct probe_obs *obs, struct probe_verdict *v);

@@ -243,6 +243,7 @@ int probe_start(struct probe *p, struct event_base *base,
 		return start_failed(p, bad);
 	}
 	p->req.variable = p->sm.variable;
+	p->req.refid_code = p->sm.refid_code;
 	if (req->method == PROBE_KEY)
 		p->req.key = &p->sm.key;
 

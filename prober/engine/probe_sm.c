@@ -29,6 +29,24 @@ static const char *init_failed(struct probe_result *result, const char *why)
 	return why;
 }
 
+/*
+ * PROBE_REFID: the primary is the plain client request (the one question
+ * the method asks); the reply is judged in classify.c. Returns its
+ * length, or -1 for a code that cannot be a refid.
+ */
+static int refid_init(struct probe_sm *sm, const struct probe_request *req)
+{
+	size_t len = req->refid_code ? strlen(req->refid_code) : 0;
+
+	if (len < 1 || len >= sizeof(sm->refid_code))
+		return -1;
+	memcpy(sm->refid_code, req->refid_code, len + 1);
+	sm->obs.refid_method = true;
+	sm->obs.refid_code = sm->refid_code;
+	ntp3_build_request(sm->primary, sm->xmt);
+	return NTP3_PACKET_LEN;
+}
+
 const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
 		  const struct probe_sm_random *rnd,
 		  struct probe_result *result)
@@ -69,6 +87,11 @@ const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
 			ntpauth_key_wipe(&sm->key);
 			return init_failed(result, "cannot compute the MAC");
 		}
+	} else if (req->method == PROBE_REFID) {
+		memset(&sm->key, 0, sizeof(sm->key));
+		n = refid_init(sm, req);
+		if (n < 0)
+			return init_failed(result, "bad refid code");
 	} else {
 		memset(&sm->key, 0, sizeof(sm->key));
 		n = m6_build_readvar(sm->primary, sizeof(sm->primary),
@@ -87,6 +110,8 @@ static bool primary_finished(const struct probe_sm *sm)
 {
 	if (sm->obs.key_method)
 		return sm->obs.auth != AUTH_NONE;
+	if (sm->obs.refid_method)
+		return sm->obs.ntp_answered;
 	return sm->obs.m6 == M6_STATE_DATA || sm->obs.m6 == M6_STATE_ERROR ||
 	       sm->obs.m6 == M6_STATE_FATAL;
 }
@@ -160,7 +185,8 @@ static void transmit(struct probe_sm *sm, uint64_t now,
 		     struct probe_sm_out *out)
 {
 	out->send_primary = !primary_finished(sm) && gate_ok(sm);
-	out->send_plain = !sm->obs.ntp_answered && gate_ok(sm);
+	out->send_plain = !sm->obs.refid_method && !sm->obs.ntp_answered &&
+			  gate_ok(sm);
 	sm->asked_primary = out->send_primary;
 	sm->asked_plain = out->send_plain;
 	if (!out->send_primary && !out->send_plain)
@@ -424,8 +450,12 @@ static void handle_m4(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		return;
 	sm->obs.ntp_answered = true;
 	sm->obs.ntp_kind = reply.kind;
+	sm->obs.ntp_stratum = reply.stratum;
+	memcpy(sm->obs.ntp_refid, reply.refid, sizeof(sm->obs.ntp_refid));
 	sm->result->stratum = reply.stratum;
 	ntp3_refid_str(&reply, sm->result->refid);
+	if (sm->obs.refid_method && sm->result->rtt_ms < 0)
+		sm->result->rtt_ms = ms_between(sm->last_primary_ns, now);
 	if (primary_finished(sm))
 		finish(sm, out);
 }
@@ -443,6 +473,8 @@ void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		reject(sm, "oversized datagram");
 	else if (len >= 1 && (pkt[0] & 0x07) == NTP3_MODE_SERVER)
 		handle_m4(sm, pkt, len, now_ns, out);
+	else if (sm->obs.refid_method)
+		reject(sm, "not an NTP server reply"); /* no mode 6 was asked */
 	else if (!primary_finished(sm))
 		handle_m6(sm, pkt, len, now_ns, out);
 	if (icmp_void(sm))

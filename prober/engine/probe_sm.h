@@ -58,6 +58,7 @@ typedef bool (*probe_gate_fn)(void *arg, const struct sockaddr *dst);
 enum probe_method {
 	PROBE_SETVAR = 0, /* mode 6 READVAR of a setvar variable */
 	PROBE_KEY,        /* mode 3 authenticated with a symmetric key */
+	PROBE_REFID,      /* plain mode 3: stratum 1 with the code as refid */
 };
 
 struct probe_request {
@@ -67,6 +68,8 @@ struct probe_request {
 	socklen_t dstlen;             /* its length */
 	struct sockaddr_storage src;  /* source to bind (port 0) */
 	socklen_t srclen;             /* 0: the kernel chooses */
+	const char *refid_code;       /* PROBE_REFID: the code, 1..4
+					 characters (copied) */
 	const char *variable;         /* READVAR name (copied) */
 	const char *token;            /* expected value; NULL to only read;
 					 must outlive the probe */
@@ -119,11 +122,13 @@ struct probe_sm {
 	const struct probe_request *req; /* the caller's; outlives the sm */
 	struct probe_result *result;  /* the caller's; written here */
 	char variable[PROBE_VARIABLE_MAX + 1]; /* own copy of the name */
+	char refid_code[5];           /* PROBE_REFID: own copy of the code */
 	struct ntpauth_key key;       /* PROBE_KEY: own copy, wiped at the end */
 	uint16_t sequence;            /* mode 6 sequence number */
 	uint64_t xmt;                 /* plain request's transmit timestamp */
 	uint64_t xmt_auth;            /* PROBE_KEY: the keyed request's */
-	uint8_t primary[M6_REQUEST_MAX]; /* READVAR, or the keyed mode 3 */
+	uint8_t primary[M6_REQUEST_MAX]; /* READVAR, the keyed mode 3, or
+					    (PROBE_REFID) the plain one */
 	size_t primary_len;           /* its length */
 	uint8_t plain[NTP3_PACKET_LEN]; /* the plain client request */
 
@@ -151,8 +156,11 @@ struct probe_sm {
  * `req` and `result` must stay where they are until the attempt is done
  * or probe_sm_cancel() ran; *result is reset here (source excepted).
  * Returns NULL, or a static string saying why not ("bad variable name",
- * "cannot compute the MAC"), also in result->detail; nothing needs
- * freeing then.
+ * "cannot compute the MAC", "bad refid code"), also in result->detail;
+ * nothing needs freeing then.
+ *
+ * PROBE_REFID: the primary request is the plain mode 3 request itself
+ * (same transmit timestamp) and no separate plain one is ever flagged.
  */
 const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
 		  const struct probe_sm_random *rnd,

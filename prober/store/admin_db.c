@@ -260,6 +260,9 @@ enum admin_db_result admin_db_add(struct admin_db *db,
 		"INSERT INTO verification"
 		"  (server_ip, method, key_id, key_type, key_secret)"
 		" VALUES ($1::inet, 'key', $2::integer, $3, $4)" ADD_ON_CONFLICT;
+	static const char sql_insert_refid[] =
+		"INSERT INTO verification (server_ip, method, refid_code)"
+		" VALUES ($1::inet, 'refid', $2)" ADD_ON_CONFLICT;
 #undef ADD_ON_CONFLICT
 	static const char sql_pending[] =
 		"SELECT id FROM verification"
@@ -268,6 +271,8 @@ enum admin_db_result admin_db_add(struct admin_db *db,
 	bool key = v->key_hex != NULL;
 	char key_id[12];
 	const char *values[4] = { v->server, v->token };
+	const char *insert = key ? sql_insert_key : sql_insert_token;
+	int n_values = key ? 4 : 2;
 
 	memset(out, 0, sizeof(*out));
 	if (key) {
@@ -275,12 +280,14 @@ enum admin_db_result admin_db_add(struct admin_db *db,
 		values[1] = key_id;
 		values[2] = v->key_type;
 		values[3] = v->key_hex;
+	} else if (v->refid_code != NULL) {
+		values[1] = v->refid_code;
+		insert = sql_insert_refid;
 	}
 	/* Twice at most: the pending row we collide with may finish between
 	 * the INSERT and the SELECT. */
 	for (int tries = 0; tries < 2; tries++) {
-		PGresult *r = query(db, key ? sql_insert_key : sql_insert_token,
-				    key ? 4 : 2, values);
+		PGresult *r = query(db, insert, n_values, values);
 
 		if (r == NULL)
 			return ADMIN_DB_ERROR;
@@ -313,7 +320,7 @@ static int list_fields(void *elem, char **dst[])
 	char **const f[] = { &x->id, &x->server, &x->method, &x->state,
 		&x->attempts, &x->last_outcome, &x->next_probe, &x->expires,
 		&x->method_name, &x->key_id, &x->key_type, &x->next_probe_at,
-		&x->leased, &x->quorum, &x->proof };
+		&x->leased, &x->quorum, &x->refid_code, &x->proof };
 
 	_Static_assert(sizeof(f) / sizeof(f[0]) <= PG_ROWS_MAX_FIELDS, "");
 	memcpy(dst, f, sizeof(f));
@@ -330,7 +337,7 @@ enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
 	static const char sql[] =
 		"SELECT id, host(server_ip),"
 		"  CASE method WHEN 'key' THEN 'key ' || key_id || ' ' || key_type"
-		"       ELSE method END,"
+		"       WHEN 'refid' THEN 'refid ' || refid_code ELSE method END,"
 		"  state, attempts, coalesce(last_outcome, '-'),"
 		"  CASE WHEN state <> 'pending' THEN '-'"
 		"       WHEN " SQL_PROBING " THEN 'probing now'"
@@ -342,7 +349,7 @@ enum admin_db_result admin_db_list(struct admin_db *db, const char *state,
 		"  (SELECT g.corroborating || '/' || g.quorum FROM verification_progress g"
 		"   WHERE g.verification_id = verification.id"
 		"   AND EXISTS (SELECT 1 FROM perspective)),"
-		"  proof"
+		"  coalesce(refid_code, '-'), proof"
 		" FROM verification"
 		" WHERE $1::text IS NULL OR state = $1::text"
 		" ORDER BY id";
@@ -378,8 +385,8 @@ void admin_db_rows_free(struct admin_db_rows *rows)
 	&(x)->attempts, &(x)->last_probe, &(x)->last_outcome, \
 	&(x)->last_detail, &(x)->lease_owner, &(x)->lease_until, \
 	&(x)->verified_at, &(x)->verified_by, &(x)->method, &(x)->key_id, \
-	&(x)->key_type, &(x)->proof }
-#define VERIFICATION_NFIELDS 19
+	&(x)->key_type, &(x)->refid_code, &(x)->proof }
+#define VERIFICATION_NFIELDS 20
 
 enum admin_db_result admin_db_show(struct admin_db *db, int64_t id,
 				   struct admin_db_verification *out)
@@ -396,7 +403,7 @@ enum admin_db_result admin_db_show(struct admin_db *db, int64_t id,
 		"  (SELECT " SQL_UTC("max(p.lease_until)") " FROM verification_probe p"
 		"   WHERE p.verification_id = id AND p.lease_until > now()),"
 		"  " SQL_UTC("verified_at") ", verified_by,"
-		"  method, key_id, key_type, proof"
+		"  method, key_id, key_type, refid_code, proof"
 		" FROM verification WHERE id = $1::bigint";
 	char **const dst[VERIFICATION_NFIELDS] = VERIFICATION_FIELDS(out);
 	PGresult *r = query_id(db, sql, id);

@@ -81,6 +81,7 @@ struct admin_db_new {
 	unsigned key_id;      /* key method: 1..65534 */
 	const char *key_type; /* key method: "AES128" or "SHA1" */
 	const char *key_hex;  /* key method; caller's buffer, secret */
+	const char *refid_code; /* refid method: the code (not secret) */
 };
 
 /* What admin_db_add() reports. */
@@ -102,19 +103,21 @@ enum admin_db_result admin_db_add(struct admin_db *db,
 struct admin_db_row {
 	char *id;           /* decimal */
 	char *server;       /* address */
-	char *method;       /* "setvar" or "key ID TYPE" (never the secret) */
+	char *method;       /* "setvar", "key ID TYPE" (never the secret) or
+			       "refid CODE" */
 	char *state;        /* pending, awaiting_approval, verified, ... */
 	char *attempts;     /* decimal */
 	char *last_outcome; /* outcome name or "-" */
 	char *next_probe;   /* time, "probing now" or "-" */
 	char *expires;      /* time */
-	char *method_name;  /* "setvar" or "key" */
+	char *method_name;  /* "setvar", "key" or "refid" */
 	char *key_id;       /* key method: decimal; "-" otherwise */
 	char *key_type;     /* key method: AES128 or SHA1; "-" otherwise */
 	char *next_probe_at; /* time while pending, "-" otherwise */
 	char *leased;       /* "t": a prober holds a live lease, else "f" */
 	char *quorum;       /* "corroborating/quorum"; "-" while no perspective
 			       has registered */
+	char *refid_code;   /* refid method: the code; "-" otherwise */
 	char *proof;        /* ntp, indirect or manual (migration 8) */
 };
 
@@ -147,9 +150,10 @@ struct admin_db_verification {
 	char *lease_until;  /* time */
 	char *verified_at;  /* time */
 	char *verified_by;  /* prober name: escape */
-	char *method;       /* "setvar" or "key" */
+	char *method;       /* "setvar", "key" or "refid" */
 	char *key_id;       /* key method: decimal */
 	char *key_type;     /* key method: AES128 or SHA1 */
+	char *refid_code;   /* refid method: the code (not a secret) */
 	char *proof;        /* ntp, indirect or manual */
 };
 

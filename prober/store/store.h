@@ -60,6 +60,9 @@ struct store_lease {
 	char key_type[8];                  /* key method: "AES128" / "SHA1" */
 	char key_secret[41];               /* key method: hex; secret, never log */
 	int proof_version;                 /* verification.proof_version leased */
+	bool refid_method;                 /* method = 'refid' */
+	char refid_code[8];                /* refid method: the code (4 characters;
+					      room to see a longer one is wrong) */
 };
 
 /* One finished attempt, or a lease given back unprobed (outcome < 0). */

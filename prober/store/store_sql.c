@@ -37,7 +37,7 @@ const char store_sql_lease[] =
 	"   AND v.id = p.verification_id"
 	" RETURNING v.id, host(v.server_ip), v.token, p.attempts,"
 	"           p.lease_token::text, v.method, v.key_id, v.key_type,"
-	"           v.key_secret, v.proof_version";
+	"           v.key_secret, v.proof_version, v.refid_code";
 
 /* The columns of sql_lease's RETURNING list, in order. */
 enum lease_col {
@@ -51,6 +51,7 @@ enum lease_col {
 	LEASE_COL_KEY_TYPE,
 	LEASE_COL_KEY_SECRET,
 	LEASE_COL_PROOF_VERSION,
+	LEASE_COL_REFID_CODE,
 };
 
 /*
@@ -346,6 +347,11 @@ void store_sql_lease_row(const PGresult *res, int i, struct store_lease *l)
 		col_copy(res, i, LEASE_COL_KEY_SECRET, l->key_secret,
 			 sizeof(l->key_secret));
 	}
+	l->refid_method = strcmp(PQgetvalue(res, i, LEASE_COL_METHOD),
+				 "refid") == 0;
+	if (l->refid_method)
+		col_copy(res, i, LEASE_COL_REFID_CODE, l->refid_code,
+			 sizeof(l->refid_code));
 	l->proof_version = atoi(PQgetvalue(res, i, LEASE_COL_PROOF_VERSION));
 }
 

@@ -36,6 +36,7 @@ OUTCOMES = [
     "verified", "token_mismatch", "variable_missing", "mode6_error",
     "mode6_silent", "no_response", "unreachable", "malformed",
     "rate_limited", "refused_by_policy", "key_not_accepted", "send_failed",
+    "not_stratum1", "refid_mismatch",
 ]
 
 REQUIRED = {

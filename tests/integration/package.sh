@@ -280,7 +280,7 @@ nv_expect_eq "completion of list --state" "awaiting_approval cancelled expired p
 	"$(complete_words ntpverify list --state "" | tr '\n' ' ' | sed 's/ $//')"
 nv_expect_eq "completion of check --key-type" "AES128 SHA1" \
 	"$(complete_words ntpverify check --key-type "" | tr '\n' ' ' | sed 's/ $//')"
-nv_expect_eq "completion of add --method" "key setvar" \
+nv_expect_eq "completion of add --method" "key refid setvar" \
 	"$(complete_words ntpverify add --method "" | tr '\n' ' ' | sed 's/ $//')"
 nv_expect_eq "completion of check-config's FILE" "build.log" \
 	"$(complete_words ntpverify check-config bui)"

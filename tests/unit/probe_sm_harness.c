@@ -68,6 +68,7 @@ void setup_common(enum probe_method m, const char *variable,
 	R.req.method = m;
 	R.req.variable = variable;
 	R.req.token = token;
+	R.req.refid_code = m == PROBE_REFID ? token : NULL;
 	R.req.timeout_ms = 3000;
 	R.req.retransmit_ms = 1000;
 	R.req.gate = test_gate;
@@ -90,6 +91,13 @@ void start(void)
 void start_setvar(const char *token, uint16_t seq)
 {
 	setup_common(PROBE_SETVAR, "ntppool_verify", token, seq, XMT, 0, NULL);
+	start();
+}
+
+/* Refid method: the plain request carries the captures' origin. */
+void start_refid(const char *code)
+{
+	setup_common(PROBE_REFID, "ntppool_verify", code, 0, XMT, 0, NULL);
 	start();
 }
 

@@ -44,7 +44,8 @@ extern struct run R;
 
 /* Hand the flagged requests to a pretend network, as probe.c does. */
 void do_sends(struct run *r);
-/* A fresh attempt with these parameters (timeout 3 s, retransmit 1 s). */
+/* A fresh attempt with these parameters (timeout 3 s, retransmit 1 s);
+ * for PROBE_REFID, `token` is the refid code. */
 void setup_common(enum probe_method m, const char *variable,
 		  const char *token, uint16_t seq, uint64_t xmt,
 		  uint64_t xmt_auth, const struct ntpauth_key *k);
@@ -52,6 +53,8 @@ void setup_common(enum probe_method m, const char *variable,
 void start(void);
 /* Setvar method, sequence and timestamp as in the captures. */
 void start_setvar(const char *token, uint16_t seq);
+/* Refid method, expecting `code`; the request carries XMT. */
+void start_refid(const char *code);
 /* The keys the captures were made with (key ID 42). */
 void aes_key(struct ntpauth_key *k);
 void sha1_key(struct ntpauth_key *k);
