@@ -50,6 +50,8 @@ struct probe_obs {
 	const char *refid_code;    /* refid method: the code expected */
 	uint8_t ntp_stratum;       /* ntp_answered: the reply's stratum */
 	uint8_t ntp_refid[4];      /* and its raw reference ID */
+	bool auth_kiss;            /* key method: AUTH_OK came on a kiss signed
+				      under the key (ntp_kind says which) */
 	const char *variable;      /* the name asked for */
 	const char *token;         /* expected value, or NULL to only read it */
 };
@@ -66,5 +68,16 @@ struct probe_verdict {
 };
 
 void probe_classify(const struct probe_obs *obs, struct probe_verdict *v);
+
+/*
+ * The system variables stratum and refid in a READVAR reply's data (the
+ * probe asks for them with the variable): true and both filled when both
+ * are there and well formed (stratum decimal 0..255, refid 1..15 octets,
+ * anything but printable ASCII shown as '.'), else false and nothing
+ * written.
+ */
+bool probe_sysvars(const uint8_t *data, size_t len, uint8_t *stratum,
+		   char refid[NTP3_REFID_STRLEN])
+	__attribute__((warn_unused_result));
 
 #endif

@@ -140,7 +140,7 @@ static void test_refid_only_forged(void **state)
 	run_to_end();
 	assert_outcome(OUTCOME_NO_RESPONSE, "no reply");
 	assert_int_equal(R.plains, 0);
-	assert_int_equal(R.primaries, 3); /* 0 s, 1 s, 2 s within 3 s */
+	assert_int_equal(R.primaries, 3); /* 0 s, 2 s, 4 s within 5 s */
 }
 
 /* No mode 6 was asked: a mode 6 datagram is rejected, not parsed. */
@@ -162,7 +162,13 @@ static void test_refid_unreachable(void **state)
 	(void)state;
 	start_refid(CODE);
 	net_error(ECONNREFUSED);
-	assert_int_equal(R.primaries, 2); /* the ICMP error is not believed */
+	assert_false(R.out.done); /* the ICMP error is not believed yet */
+	assert_int_equal(R.primaries, 1); /* nor resent inside the gap */
+	at(GAP_MS);
+	tick();
+	assert_int_equal(R.primaries, 2); /* the primary again, never plain */
+	assert_int_equal(R.plains, 0);
+	at(GAP_MS + 1);
 	net_error(ECONNREFUSED);
 	assert_outcome(OUTCOME_UNREACHABLE, "port unreachable");
 }
