@@ -91,6 +91,20 @@
 --
 --     SELECT DISTINCT host(a) FROM perspective, unnest(source_addresses) a;
 --
+-- Which perspectives are up (migration 9): each prober process refreshes
+-- its row of perspective_prober and its perspective's last_seen every
+-- queue.poll_interval, clamped to 10..60 s, so a last_seen more than two
+-- minutes old means no prober of that perspective runs (or reaches the
+-- database):
+--
+--     SELECT name, region, last_seen > now() - interval '2 minutes' AS up
+--     FROM perspective ORDER BY name;
+--
+-- A process's source_addresses are the ones it publishes now (replaced at
+-- each registration: an address taken out of its configuration is gone
+-- when it restarts); a perspective's are those of its processes seen
+-- within 7 days, so a prober that no longer runs stays listed for a week.
+--
 -- The web site needs SELECT on these (docs/admins.md has the GRANTs) and no
 -- right to write them: the triggers that create verification_probe rows
 -- run as the schema owner. attempts, last_probe_at, last_outcome and
@@ -258,8 +272,10 @@ CREATE TRIGGER verification_due_on_update
 	REFERENCING NEW TABLE AS changed_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION verification_notify_due();
 
--- Every perspective a prober ever ran in, with the source addresses its
--- probes leave from (the addresses an operator must allow).
+-- Every perspective a prober ever ran in. source_addresses: the addresses
+-- its probes leave from (the addresses an operator must allow), the union
+-- of its probers' (perspective_prober) seen within the last 7 days;
+-- last_seen: the latest sign of life of any of its probers (migration 9).
 CREATE TABLE perspective (
 	name text PRIMARY KEY,
 	region text NOT NULL,
@@ -271,6 +287,24 @@ CREATE TABLE perspective (
 		name ~ '^[A-Za-z0-9_.-]{1,64}$'),
 	CONSTRAINT perspective_region_charset CHECK (
 		region ~ '^[A-Za-z0-9_.-]{1,32}$')
+);
+
+-- Every prober process of a perspective (by prober_name): the source
+-- addresses it publishes now, replaced at each registration, and when it
+-- was last seen; a running prober refreshes last_seen every
+-- queue.poll_interval, clamped to 10..60 s
+-- (migration 9).
+CREATE TABLE perspective_prober (
+	perspective text NOT NULL
+		REFERENCES perspective (name) ON DELETE CASCADE,
+	prober text NOT NULL,
+	source_addresses inet[] NOT NULL DEFAULT '{}',
+	registered_at timestamptz NOT NULL DEFAULT now(),
+	last_seen timestamptz NOT NULL DEFAULT now(),
+
+	PRIMARY KEY (perspective, prober),
+	CONSTRAINT perspective_prober_name_length CHECK (
+		length(prober) BETWEEN 1 AND 64)
 );
 
 -- The one policy every prober follows.
@@ -442,23 +476,59 @@ LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE WHEN observing < 2 THEN 0 WHEN observing <= 5 THEN 1 ELSE 2 END::bigint
 $$;
 
--- A prober registers its perspective at start-up and after each
--- reconnect; every pending verification becomes work for it.
-CREATE FUNCTION ntpverify_register(p_name text, p_region text,
-				   p_sources inet[]) RETURNS void
+-- A prober process is alive: record it, the addresses it publishes now
+-- (replacing what it published before) and the time; recompute its
+-- perspective's addresses from the processes seen within 7 days.
+CREATE FUNCTION ntpverify_seen(p_name text, p_region text,
+			       p_sources inet[], p_prober text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-	INSERT INTO perspective AS s (name, region, source_addresses)
-	VALUES (p_name, p_region, p_sources)
+	INSERT INTO perspective AS s (name, region)
+	VALUES (p_name, p_region)
 	ON CONFLICT (name) DO UPDATE SET region = EXCLUDED.region,
-		source_addresses = ARRAY(SELECT DISTINCT a FROM unnest(
-			s.source_addresses || EXCLUDED.source_addresses) a ORDER BY a),
 		last_seen = now();
+	INSERT INTO perspective_prober AS x (perspective, prober,
+					     source_addresses)
+	VALUES (p_name, p_prober, p_sources)
+	ON CONFLICT (perspective, prober) DO UPDATE
+		SET source_addresses = EXCLUDED.source_addresses,
+		    last_seen = now();
+	UPDATE perspective s SET source_addresses = ARRAY(
+		SELECT DISTINCT a FROM perspective_prober x,
+			unnest(x.source_addresses) a
+		WHERE x.perspective = p_name
+		  AND x.last_seen > now() - interval '7 days'
+		ORDER BY a)
+	WHERE s.name = p_name;
+END;
+$$;
+
+-- A prober registers at start-up and after each reconnect; every pending
+-- verification becomes work for its perspective.
+CREATE FUNCTION ntpverify_register(p_name text, p_region text,
+				   p_sources inet[], p_prober text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM ntpverify_seen(p_name, p_region, p_sources, p_prober);
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
 	SELECT v.id, p_name, v.proof_version, v.next_probe_at
 	FROM verification v WHERE v.state = 'pending'
 	ON CONFLICT DO NOTHING;
+END;
+$$;
+
+-- The running prober's periodic sign of life. A perspective row deleted
+-- meanwhile (and with it its work) is registered again in full.
+CREATE FUNCTION ntpverify_heartbeat(p_name text, p_region text,
+				    p_sources inet[], p_prober text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM perspective s WHERE s.name = p_name) THEN
+		PERFORM ntpverify_seen(p_name, p_region, p_sources, p_prober);
+	ELSE
+		PERFORM ntpverify_register(p_name, p_region, p_sources, p_prober);
+	END IF;
 END;
 $$;
 
@@ -644,4 +714,5 @@ INSERT INTO schema_version (version, description) VALUES
 	(2, 'key_method'),
 	(3, 'queue_bounds'),
 	(5, 'send_failed'),
-	(6, 'perspectives');
+	(6, 'perspectives'),
+	(9, 'prober_liveness');
