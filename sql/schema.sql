@@ -518,6 +518,14 @@ BEGIN
 END;
 $$;
 
+-- Migration 6's registration, without a prober name (older scripts, by
+-- hand): recorded as a process named after the perspective.
+CREATE FUNCTION ntpverify_register(p_name text, p_region text,
+				   p_sources inet[]) RETURNS void
+LANGUAGE sql AS $$
+	SELECT ntpverify_register(p_name, p_region, p_sources, p_name)
+$$;
+
 -- The running prober's periodic sign of life. A perspective row deleted
 -- meanwhile (and with it its work) is registered again in full.
 CREATE FUNCTION ntpverify_heartbeat(p_name text, p_region text,
@@ -614,7 +622,12 @@ $$;
 -- database rejected). Returns one row per applied result: the row's state
 -- after the decision, verified_by, when our perspective probes it next
 -- (seconds), whether this result made our perspective corroborate, and
--- whether a decision was taken (false for a lease given back).
+-- whether a decision was taken (false for a lease given back). The loop
+-- applies each result to our perspective's row and takes the decision;
+-- the summary columns of verification, the audit rows and the transitions
+-- to verified are written after it, one statement each for the whole
+-- batch (migration 9: one UPDATE of verification per result cost 0.2-0.3
+-- ms and capped two perspectives at under 1,000 verifications a second).
 CREATE FUNCTION ntpverify_record(p_perspective text, p_prober text,
 	p_audit boolean, r_id bigint[], r_lease uuid[], r_outcome text[],
 	r_detail text[], r_source inet[], r_rtt float8[], r_at float8[],
@@ -627,17 +640,26 @@ DECLARE
 	r record;
 	v verification;
 	p verification_probe;
+	g verification_progress;
 	t timestamptz;
 	nxt timestamptz;
+	k integer := 0;          -- results applied with an outcome
+	a_ord integer[] := '{}'; -- their positions in the r_ arrays
+	a_at timestamptz[] := '{}';
+	d_id bigint[] := '{}';   -- rows this batch made verified
+	d_at timestamptz[] := '{}';
+	d_by text[] := '{}';
 BEGIN
 	SELECT * INTO pol FROM verification_policy;
 	PERFORM 1 FROM verification x WHERE x.id = ANY (r_id)
 		ORDER BY x.id FOR UPDATE;
 	FOR r IN SELECT * FROM unnest(r_id, r_lease, r_outcome, r_detail,
 		r_source, r_rtt, r_at, r_retry, r_contrary, r_version)
+		WITH ORDINALITY
 		AS u(id, lease, outcome, detail, source, rtt, at, retry,
-		     contrary, version)
+		     contrary, version, ord)
 	LOOP
+		CONTINUE WHEN r.id = ANY (d_id); -- verified a moment ago
 		SELECT * INTO v FROM verification x WHERE x.id = r.id;
 		CONTINUE WHEN NOT FOUND OR v.state <> 'pending';
 		SELECT * INTO p FROM verification_probe x
@@ -680,23 +702,24 @@ BEGIN
 			contrary_at = p.contrary_at,
 			contrary_outcome = p.contrary_outcome
 		WHERE x.verification_id = r.id AND x.perspective = p_perspective;
-		IF p_audit THEN
-			UPDATE verification x SET
-				attempts = LEAST(x.attempts::bigint + 1, 1000000),
-				last_probe_at = t, last_outcome = r.outcome,
-				last_detail = r.detail,
-				next_probe_at = now() + r.retry * interval '1 second'
-			WHERE x.id = r.id;
-			INSERT INTO probe_attempt (verification_id, attempted_at,
-				prober, source_address, outcome, detail, rtt_ms,
-				perspective)
-			VALUES (r.id, t, p_prober, r.source, r.outcome, r.detail,
-				r.rtt, p_perspective);
-		END IF;
+		k := k + 1;
+		a_ord[k] := r.ord;
+		a_at[k] := t;
+		-- The decision (ntpverify_decide's rule), applied after the loop.
+		SELECT * INTO g FROM verification_progress x
+		WHERE x.verification_id = r.id;
 		id := r.id; server := host(v.server_ip);
-		state := ntpverify_decide(r.id, t);
-		SELECT x.verified_by INTO verified_by FROM verification x
-		WHERE x.id = r.id;
+		IF g.corroborating >= g.quorum AND g.regions >= g.min_regions
+		   AND g.contrary <= verification_contrary_allowed(g.observing) THEN
+			d_id := d_id || r.id;
+			d_at := d_at || t;
+			d_by := d_by || g.corroborated_by;
+			state := 'verified';
+			verified_by := g.corroborated_by;
+		ELSE
+			state := 'pending';
+			verified_by := v.verified_by;
+		END IF;
 		next_in := extract(epoch FROM nxt - now());
 		-- This result made the perspective corroborate (not before).
 		corroborated := p.corroborated_at IS NOT NULL
@@ -704,6 +727,32 @@ BEGIN
 		decided := true;
 		RETURN NEXT;
 	END LOOP;
+	IF p_audit AND k > 0 THEN
+		-- The latest attempt of any perspective, as before; a row twice
+		-- in the batch counts both attempts and keeps the later one.
+		UPDATE verification x SET
+			attempts = LEAST(x.attempts::bigint + u.n, 1000000),
+			last_probe_at = u.at, last_outcome = r_outcome[u.ord],
+			last_detail = r_detail[u.ord],
+			next_probe_at = now() + r_retry[u.ord] * interval '1 second'
+		FROM (SELECT DISTINCT ON (r_id[o]) r_id[o] AS id, o AS ord, a AS at,
+			     count(*) OVER (PARTITION BY r_id[o]) AS n
+		      FROM unnest(a_ord, a_at) AS w(o, a)
+		      ORDER BY r_id[o], o DESC) u
+		WHERE x.id = u.id;
+		INSERT INTO probe_attempt (verification_id, attempted_at,
+			prober, source_address, outcome, detail, rtt_ms,
+			perspective)
+		SELECT r_id[o], a, p_prober, r_source[o], r_outcome[o],
+			r_detail[o], r_rtt[o], p_perspective
+		FROM unnest(a_ord, a_at) WITH ORDINALITY AS w(o, a, n)
+		ORDER BY n;
+	END IF;
+	UPDATE verification x SET state = 'verified', verified_at = u.at,
+		verified_by = u.by,
+		lease_owner = NULL, lease_token = NULL, lease_until = NULL
+	FROM unnest(d_id, d_at, d_by) AS u(id, at, by)
+	WHERE x.id = u.id AND x.state = 'pending';
 END;
 $$;
 
@@ -715,4 +764,4 @@ INSERT INTO schema_version (version, description) VALUES
 	(3, 'queue_bounds'),
 	(5, 'send_failed'),
 	(6, 'perspectives'),
-	(9, 'prober_liveness');
+	(9, 'liveness_batch_write');
