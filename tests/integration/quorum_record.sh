@@ -1,12 +1,13 @@
 #!/bin/bash
 # The probers' WRITE has two implementations (sql/schema.sql):
-# ntpverify_record(), set-based, for every batch, and
-# ntpverify_record_each(), one result at a time, for a batch with a row
-# twice. On the same database and the same batch they must give the same
-# rows back and leave the same tables, with and without the audit rows:
-# corroborations completing quorums across regions, a first confirmation,
-# an old proof, a contrary perspective, a lease lost (a verified result
-# still applies once, an unverified one not), a lease given back, an
+# ntpverify_record_set(), set-based, which ntpverify_record() uses for
+# batches of 32 results or more, and ntpverify_record_each(), one result
+# at a time, for smaller ones and a batch with a row twice. On the same
+# database and the same batch they must give the same rows back and leave
+# the same tables, with and without the audit rows: corroborations
+# completing quorums across regions, a first confirmation, an old proof,
+# a contrary perspective, a lease lost (a verified result still applies
+# once, an unverified one not), a lease given back, an
 # attempt with an old proof, a row no longer pending. And a batch with a
 # row twice is applied once.
 NV_TEST_NAME=quorum_record
@@ -97,7 +98,7 @@ for audit in true false; do
 	for db in set$n each$n; do
 		nv_psql -c "CREATE DATABASE $db TEMPLATE ntpverify" >/dev/null || { nv_log "cannot copy the database"; exit 1; }
 	done
-	nv_expect_eq "audit $audit: the set-based WRITE's rows" "$EXPECT" "$(record set$n ntpverify_record "$audit")"
+	nv_expect_eq "audit $audit: the set-based WRITE's rows" "$EXPECT" "$(record set$n ntpverify_record_set "$audit")"
 	nv_expect_eq "audit $audit: the same from the loop" "$EXPECT" "$(record each$n ntpverify_record_each "$audit")"
 	if diff -u <(tables each$n) <(tables set$n) >"$NV_TMP/diff$n"; then
 		nv_pass "audit $audit: both leave the same tables ($(tables set$n | wc -l) rows)"
