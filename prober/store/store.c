@@ -150,10 +150,8 @@ static bool send_write(struct store *s)
 				 s->write_minimal ? 1 : s->write_limit, &who);
 	ok = PQsendQueryParams(s->pg.conn, store_sql_write, STORE_WRITE_PARAMS,
 			       NULL, wp.values, NULL, NULL, 0);
-	if (ok) {
+	if (ok)
 		s->writing = wp.n;
-		s->write_sent_ms = evtime_mono_ms();
-	}
 	store_write_params_free(&wp);
 	return ok;
 }
@@ -250,7 +248,7 @@ static void handle_write_result(struct store *s, PGresult *res)
 		else if (w.decided)
 			s->n_decided_pending++;
 		if (w.state == VERIFICATION_PENDING && w.next_in_s >= 0)
-			store_due_add(&s->due, s->write_sent_ms, w.next_in_s);
+			store_due_add(&s->due, w.next_in_s);
 		if (w.state != VERIFICATION_PENDING && s->hooks.state_changed)
 			s->hooks.state_changed(s->hooks.arg, w.id, w.server,
 					       w.state, w.verified_by);

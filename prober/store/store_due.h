@@ -27,9 +27,8 @@ struct store_due {
 /* Set up on base; nothing is armed. */
 void store_due_init(struct store_due *d, struct event_base *base,
 		    void (*wake)(void *arg), void *arg);
-/* Remember that a row becomes due in_s seconds (>= 0) after from_ms
- * (monotonic: when the statement that said so was sent). */
-void store_due_add(struct store_due *d, uint64_t from_ms, double in_s);
+/* Remember that a row becomes due in in_s seconds (>= 0). */
+void store_due_add(struct store_due *d, double in_s);
 /* Forget everything and disarm. */
 void store_due_clear(struct store_due *d);
 

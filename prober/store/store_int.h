@@ -61,7 +61,6 @@ struct store {
 
 	struct store_queue q;       /* unwritten results, oldest first */
 	unsigned writing;           /* the first `writing` are in the WRITE in flight */
-	uint64_t write_sent_ms;     /* monotonic: when that WRITE was sent */
 	unsigned write_limit;       /* results per WRITE; 1 while isolating a bad one */
 	unsigned isolate_left;      /* results still to write one at a time */
 	bool write_minimal;         /* the head (verified) goes without its attempt row */
