@@ -5,17 +5,20 @@
  *     pgclient throughput CONNINFO N TOKEN TIMEOUT_S
  *         One INSERT of N rows, addresses from table bench_target (loaded
  *         by run.sh from the targets file), then poll every 10 ms until
- *         none of them is pending, and count the verified ones. Prints insert_ms, seconds (INSERT
- *         start to all verified), per_s, and the database's own view
- *         (max(verified_at) - min(created_at)).
+ *         none of them is pending, and count the verified ones. Prints
+ *         insert_ms, seconds (INSERT start to all verified), per_s, the
+ *         database's own view (max(verified_at) - min(created_at)), and
+ *         by_2, the rows whose verified_by names two or more perspectives'
+ *         probers (with quorum 2 it must equal rows).
  *
- *     pgclient latency CONNINFO COUNT TOKEN GAP_MS
+ *     pgclient latency CONNINFO COUNT TOKEN GAP_MS [NET]
  *         COUNT times, with the daemon idle: INSERT one row (address
- *         127.12.x.y, fresh each time), then poll that row every 0.25 ms
- *         until it is verified (at most 5 s), then sleep GAP_MS. Prints
- *         p50/p90/p99/max of the client-side latency (INSERT sent to
- *         verified row seen: includes the result write) and of the
- *         database's verified_at - created_at (INSERT to probe finished).
+ *         127.NET.x.y, NET 12 unless given, fresh each time), then poll
+ *         that row every 0.25 ms until it is verified (at most 5 s), then
+ *         sleep GAP_MS. Prints p50/p90/p99/max of the client-side latency
+ *         (INSERT sent to verified row seen: includes the result write)
+ *         and of the database's verified_at - created_at (INSERT to the
+ *         last probe finished).
  *
  * Bounded in count and time; exits 1 if a row does not get verified.
  */
@@ -131,20 +134,22 @@ static int throughput(PGconn *c, long n, const char *token, long timeout_s)
 	}
 	snprintf(sql, sizeof(sql),
 		 "SELECT extract(epoch FROM max(verified_at) - min(created_at)),"
-		 " count(DISTINCT verified_by)"
+		 " count(*) FILTER (WHERE verified_by LIKE '%%, %%')"
 		 " FROM verification WHERE id > %ld",
 		 base_id);
 	r = must(c, PQexec(c, sql), "db span");
 	double db_s = atof(PQgetvalue(r, 0, 0));
+	long by_2 = atol(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	printf("rows=%ld insert_ms=%.1f seconds=%.3f per_s=%.0f "
-	       "db_span_s=%.3f db_per_s=%.0f\n",
+	       "db_span_s=%.3f db_per_s=%.0f by_2=%ld\n",
 	       n, (t_ins - t0) * 1e3, t1 - t0, (double)n / (t1 - t0), db_s,
-	       (double)n / db_s);
+	       (double)n / db_s, by_2);
 	return 0;
 }
 
-static int latency(PGconn *c, int count, const char *token, long gap_ms)
+static int latency(PGconn *c, int count, const char *token, long gap_ms,
+		   int net)
 {
 	double *cl = calloc((size_t)count, sizeof(double));
 	double *db = calloc((size_t)count, sizeof(double));
@@ -159,7 +164,8 @@ static int latency(PGconn *c, int count, const char *token, long gap_ms)
 		double t0, deadline;
 		int done = 0;
 
-		snprintf(addr, sizeof(addr), "127.12.%d.%d", i / 250, i % 250 + 1);
+		snprintf(addr, sizeof(addr), "127.%d.%d.%d", net, i / 250,
+			 i % 250 + 1);
 		t0 = now_s();
 		r = must(c, PQexecParams(c,
 					 "INSERT INTO verification (server_ip, token)"
@@ -210,11 +216,11 @@ int main(int argc, char **argv)
 	PGconn *c;
 	int rc;
 
-	if (argc != 6 ||
+	if (argc < 6 || argc > 7 || (argc == 7 && strcmp(argv[1], "latency") != 0) ||
 	    (strcmp(argv[1], "throughput") != 0 && strcmp(argv[1], "latency") != 0)) {
 		fprintf(stderr,
 			"usage: pgclient throughput CONNINFO N TOKEN TIMEOUT_S\n"
-			"       pgclient latency CONNINFO COUNT TOKEN GAP_MS\n");
+			"       pgclient latency CONNINFO COUNT TOKEN GAP_MS [NET]\n");
 		return 2;
 	}
 	c = PQconnectdb(argv[2]);
@@ -230,9 +236,11 @@ int main(int argc, char **argv)
 	} else {
 		int n = atoi(argv[3]);
 		long gap = atol(argv[5]);
-		if (n < 1 || n > 10000 || gap < 0 || gap > 10000)
+		int net = argc == 7 ? atoi(argv[6]) : 12;
+		if (n < 1 || n > 10000 || gap < 0 || gap > 10000 || net < 12 ||
+		    net > 254)
 			return 2;
-		rc = latency(c, n, argv[4], gap);
+		rc = latency(c, n, argv[4], gap, net);
 	}
 	PQfinish(c);
 	return rc;

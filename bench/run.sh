@@ -14,7 +14,10 @@
 #      over the first 1,000 of them,
 #   4. the daemon end to end with a private PostgreSQL: verifications per
 #      second from one INSERT to all verified (10,000 and 100,000 rows),
-#      peak RSS, and the INSERT-to-verified latency of single rows,
+#      peak RSS, and the INSERT-to-verified latency of single rows, first
+#      with one perspective, then with two (two daemons, sources 127.0.0.2
+#      and 127.0.0.3, two regions, quorum 2), with one confirmation per
+#      perspective and with two (confirmation_gap 1 s),
 # and prints a summary with the ratios and targets. Raw key=value lines go
 # to DIR/raw.txt (default build/bench/out), the summary to DIR/summary.md.
 # N is 1,000 and 100,000; --quick uses 1,000 and 10,000 (and a 100-target
@@ -34,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--src) SRC=$(cd "$2" && pwd) || exit 2; shift ;;
 	--in-netns) IN_NETNS=1 ;;
-	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,27p' "$0"; exit 0 ;;
 	*) echo "usage: bench/run.sh [--quick] [--out DIR] [--src TREE]" >&2; exit 2 ;;
 	esac
 	shift
@@ -106,9 +109,9 @@ RAW="$OUT/raw.txt"
 SUMMARY="$OUT/summary.md"
 : >"$RAW"
 if [ "$QUICK" = 1 ]; then
-	N_BIG=10000; DB_SMALL=2000; DB_BIG=10000; NTPQ_N=100; REPS_BIG=1; REPS_SMALL=3; LAT_N=50
+	N_BIG=10000; DB_SMALL=2000; DB_BIG=10000; NTPQ_N=100; REPS_BIG=1; REPS_SMALL=3; LAT_N=50; LAT2_N=10
 else
-	N_BIG=100000; DB_SMALL=10000; DB_BIG=100000; NTPQ_N=1000; REPS_BIG=3; REPS_SMALL=5; LAT_N=200
+	N_BIG=100000; DB_SMALL=10000; DB_BIG=100000; NTPQ_N=1000; REPS_BIG=3; REPS_SMALL=5; LAT_N=200; LAT2_N=30
 fi
 N_SMALL=1000
 
@@ -254,58 +257,92 @@ nv_start_pg
 nv_psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
 nv_restart_pg
 nv_psql -c "CREATE EXTENSION pg_stat_statements" >/dev/null
-DCONF="$NV_TMP/daemon.conf"
-cat >"$DCONF" <<CONF
-prober_name = "bench"
+# Two perspectives, each one daemon with its own source address, in two
+# regions. per_destination_interval is the minimum (1 s) and no more than
+# confirmation_gap, so the limiter never holds a second confirmation back.
+GAP_S=1
+daemon_conf() { # NAME SOURCE PERSPECTIVE REGION: writes $NV_TMP/NAME.conf
+	cat >"$NV_TMP/$1.conf" <<CONF
+prober_name = "$1"
+perspective = "$3"
+region = "$4"
 database = "$NV_PG_CONNINFO"
-source_addresses = { "127.0.0.2" }
+source_addresses = { "$2" }
 allow_private_targets = true
-status_socket = "$NV_TMP/daemon.sock"
+status_socket = "$NV_TMP/$1.sock"
 probe { timeout = 1s  retransmit = 1s  max_in_flight = 1024 }
 rate_limit { global_pps = 100000  global_burst = 10000
              per_destination_interval = 1s  per_destination_daily_packets = 100000 }
 queue { lease_batch = 1000  poll_interval = 100ms  max_unwritten = 200000 }
 CONF
-"$NTPVERIFY" check-config "$DCONF" >/dev/null || die "bench daemon config rejected"
+	"$NTPVERIFY" check-config "$NV_TMP/$1.conf" >/dev/null || die "bench daemon config $1 rejected"
+}
+daemon_conf bench1 127.0.0.2 fra1 RIPE
+daemon_conf bench2 127.0.0.3 nyc1 ARIN
+DCONF="$NV_TMP/bench1.conf"
 "$NTPVERIFY" migrate --config "$DCONF" >/dev/null || die "migrate failed"
-# One prober, one confirmation per row (NV_BENCH_CONFIRMATIONS): the
-# numbers stay comparable with the single-probe runs before corroboration;
-# with 2 every row waits confirmation_gap for its second probe.
-nv_psql -c "UPDATE verification_policy SET confirmations = ${NV_BENCH_CONFIRMATIONS:-1}" >/dev/null ||
-	die "cannot set the policy"
+policy() { "$NTPVERIFY" policy --config "$DCONF" "$@" >/dev/null || die "ntpverify policy $* refused"; }
+# First one perspective with one confirmation per row
+# (NV_BENCH_CONFIRMATIONS): comparable with the runs before corroboration.
+policy --set quorum=1 --set min_regions=1 --set confirmations="${NV_BENCH_CONFIRMATIONS:-1}" \
+	--set confirmation_gap="${GAP_S}s"
 nv_psql -c "CREATE TABLE bench_target (n serial PRIMARY KEY, ip inet NOT NULL)" >/dev/null
 nv_psql -c "\\copy bench_target (ip) FROM '$T_BIG'" >/dev/null || die "cannot load the targets"
 
-"$NTPVERIFY" run --config "$DCONF" >"$NV_TMP/daemon.log" 2>&1 &
-DAEMON_PID=$!
-NV_PIDS+=("$DAEMON_PID")
-nv_wait_for 10 "grep -q 'database: connected' '$NV_TMP/daemon.log'" ||
-	{ cat "$NV_TMP/daemon.log" >&2; die "daemon did not connect"; }
-sleep 0.5
+DAEMON_PIDS=()
+start_daemon() { # NAME
+	"$NTPVERIFY" run --config "$NV_TMP/$1.conf" >"$NV_TMP/$1.log" 2>&1 &
+	DAEMON_PIDS+=("$!")
+	NV_PIDS+=("$!")
+	nv_wait_for 10 "grep -q 'database: connected' '$NV_TMP/$1.log'" ||
+		{ cat "$NV_TMP/$1.log" >&2; die "daemon $1 did not connect"; }
+	sleep 0.5
+}
 pg_stat_files() { local p; for p in $NV_PG_PID $(pgrep -P "$NV_PG_PID"); do echo "/proc/$p/stat"; done; }
+daemon_stat_files() { local p; for p in "${DAEMON_PIDS[@]}"; do echo "/proc/$p/stat"; done; }
+max_status() { # FIELD: the largest value of FIELD over the daemons' /proc/PID/status
+	local p; for p in "${DAEMON_PIDS[@]}"; do awk -v f="$1:" '$1 == f {print $2}' "/proc/$p/status"; done | sort -n | tail -n1
+}
 
-for rows in "$DB_SMALL" "$DB_BIG"; do
+throughput_round() { # ROWS: one INSERT of ROWS rows until all are verified
+	local rows=$1 line d0 d1 p0 p1
 	nv_psql -c "SELECT pg_stat_statements_reset()" >/dev/null
-	d0=$(cpu_ticks "/proc/$DAEMON_PID/stat"); p0=$(cpu_ticks $(pg_stat_files))
+	d0=$(cpu_ticks $(daemon_stat_files)); p0=$(cpu_ticks $(pg_stat_files))
 	line=$("$BUILD/bench/pgclient" throughput "$NV_PG_CONNINFO" "$rows" "$TOKEN" 300 2>"$NV_TMP/pgclient.err")
-	d1=$(cpu_ticks "/proc/$DAEMON_PID/stat"); p1=$(cpu_ticks $(pg_stat_files))
-	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$DAEMON_PID/status")
-	rss=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
-	raw "daemon_throughput $line daemon_cpu_s=$(awk -v a="$d0" -v b="$d1" -v t="$TCK" 'BEGIN{print (b-a)/t}') postgres_cpu_s=$(awk -v a="$p0" -v b="$p1" -v t="$TCK" 'BEGIN{print (b-a)/t}') vmhwm_kib=$hwm vmrss_kib=$rss"
+	d1=$(cpu_ticks $(daemon_stat_files)); p1=$(cpu_ticks $(pg_stat_files))
+	raw "daemon_throughput perspectives=${#DAEMON_PIDS[@]} $line daemon_cpu_s=$(awk -v a="$d0" -v b="$d1" -v t="$TCK" 'BEGIN{print (b-a)/t}') postgres_cpu_s=$(awk -v a="$p0" -v b="$p1" -v t="$TCK" 'BEGIN{print (b-a)/t}') vmhwm_kib=$(max_status VmHWM) vmrss_kib=$(max_status VmRSS)"
 	nv_psql -F ' ' -c "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3),
 		regexp_replace(left(query, 60), '\\s+', ' ', 'g')
 		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 6" |
-		while read -r l; do raw "pg_statements rows=$rows $l"; done
+		while read -r l; do raw "pg_statements perspectives=${#DAEMON_PIDS[@]} rows=$rows $l"; done
 	# The per-destination interval (1 s) must pass before the same
 	# addresses are probed again in the next round.
 	sleep 1.5
-done
+}
+latency_round() { # COUNT NET LABEL: single rows while the daemons are idle
+	local line
+	sleep 1
+	line=$("$BUILD/bench/pgclient" latency "$NV_PG_CONNINFO" "$1" "$TOKEN" 20 "$2") ||
+		say "WARNING: latency $3: $line"
+	raw "daemon_latency $3 perspectives=${#DAEMON_PIDS[@]} $line"
+}
 
-# Single rows arriving while the daemon is idle.
-sleep 1
-line=$("$BUILD/bench/pgclient" latency "$NV_PG_CONNINFO" "$LAT_N" "$TOKEN" 20)
-raw "daemon_latency $line"
-raw "daemon_log_warnings $(grep -c -E '^(warn|err|WARN|ERR)' "$NV_TMP/daemon.log")"
+# (a) One perspective, quorum 1.
+start_daemon bench1
+for rows in "$DB_SMALL" "$DB_BIG"; do throughput_round "$rows"; done
+latency_round "$LAT_N" 12 "confirmations=${NV_BENCH_CONFIRMATIONS:-1}"
+
+# (b) Two perspectives in two regions, quorum 2: every row needs a
+# verified probe from each.
+start_daemon bench2
+policy --set quorum=2 --set min_regions=2
+raw "policy $("$NTPVERIFY" policy --config "$DCONF" | awk '{printf "%s=%s ", $1, $2}')"
+for rows in $(printf '%s\n' "$DB_SMALL" "$DB_BIG" 10000 | sort -nu); do throughput_round "$rows"; done
+latency_round "$LAT_N" 13 confirmations=1
+# Two confirmations per perspective, GAP_S apart: each row takes the gap.
+policy --set confirmations=2
+latency_round "$LAT2_N" 14 confirmations=2
+raw "daemon_log_warnings $(cat "$NV_TMP"/bench1.log "$NV_TMP"/bench2.log | grep -c -E '^(warn|err|WARN|ERR)')"
 raw "responder_final $(resp_counts)"
 raw "machine_end loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 
@@ -318,11 +355,19 @@ chk_small=$(get check_median "n=$N_SMALL " per_s)
 chk_big=$(get check_median "n=$N_BIG " per_s)
 ntpq_rate=$(get ntpq "" per_s)
 nmap_rate=$(get nmap "" per_s)
-e2e_small=$(get daemon_throughput "rows=$DB_SMALL " per_s)
-e2e_big=$(get daemon_throughput "rows=$DB_BIG " per_s)
-hwm=$(get daemon_throughput "rows=$DB_BIG " vmhwm_kib)
-lat50=$(get daemon_latency "" client_p50_ms)
-lat99=$(get daemon_latency "" client_p99_ms)
+e2e_small=$(get daemon_throughput "perspectives=1 rows=$DB_SMALL " per_s)
+e2e_big=$(get daemon_throughput "perspectives=1 rows=$DB_BIG " per_s)
+q2_10k=$(get daemon_throughput "perspectives=2 rows=10000 " per_s)
+q2_10k_by=$(get daemon_throughput "perspectives=2 rows=10000 " by_2)
+q2_big=$(get daemon_throughput "perspectives=2 rows=$DB_BIG " per_s)
+hwm=$(get daemon_throughput "perspectives=1 rows=$DB_BIG " vmhwm_kib)
+lat50=$(get daemon_latency "perspectives=1 " client_p50_ms)
+lat99=$(get daemon_latency "perspectives=1 " client_p99_ms)
+q2_lat50=$(get daemon_latency "confirmations=1 perspectives=2 " client_p50_ms)
+q2_lat99=$(get daemon_latency "confirmations=1 perspectives=2 " client_p99_ms)
+q2c2_lat50=$(get daemon_latency "confirmations=2 perspectives=2 " client_p50_ms)
+q2c2_lat99=$(get daemon_latency "confirmations=2 perspectives=2 " client_p99_ms)
+GAP_MS=$((GAP_S * 1000))
 verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {
 	if (v == "" || v == "nan") { print "not measured"; exit }
 	ok = dir == "ge" ? v >= t : v < t
@@ -345,9 +390,13 @@ p_shared=$(pct "$chk_big" "$ceil_shared")
 	echo "| vs ceiling, one shared socket, 1 pair (N=$N_BIG) | ${p_shared}% of $ceil_shared/s | (>= 50%) | $(verdict "$p_shared" 50 ge) |"
 	echo "| (ceiling, connected, 2 pairs as the prober sends) | $ceil_conn2/s | | |"
 	echo "| sender CPU per target: check / ceiling connected 2 pairs / connected 1 pair / shared 1 pair | $(get check_median "n=$N_BIG " cpu_us_per_probe) / $(get ceiling_median "n=$N_BIG mode=connected pairs=2" cpu_us_per_target) / $(get ceiling_median "n=$N_BIG mode=connected pairs=1" cpu_us_per_target) / $(get ceiling_median "n=$N_BIG mode=shared pairs=1" cpu_us_per_target) us | | |"
-	echo "| end to end, $DB_SMALL rows | $e2e_small verified/s | >= 5000/s | $(verdict "$e2e_small" 5000 ge) |"
-	echo "| end to end, $DB_BIG rows | $e2e_big verified/s | >= 5000/s | $(verdict "$e2e_big" 5000 ge) |"
-	echo "| single row INSERT to verified, p50 / p99 | $lat50 / $lat99 ms | p50 <= 20 ms | $(awk -v v="$lat50" 'BEGIN{print (v != "" && v <= 20) ? "met" : "MISSED"}') |"
+	echo "| end to end, 1 perspective, $DB_SMALL rows | $e2e_small verified/s | (>= 5000/s) | $(verdict "$e2e_small" 5000 ge) |"
+	echo "| end to end, 1 perspective, $DB_BIG rows | $e2e_big verified/s | (>= 5000/s) | $(verdict "$e2e_big" 5000 ge) |"
+	echo "| single row INSERT to verified, 1 perspective, p50 / p99 | $lat50 / $lat99 ms | (p50 <= 20 ms) | $(verdict "$lat50" 20.001 lt) |"
+	echo "| **2 perspectives, quorum 2**, 10000 rows (each a probe from both) | $q2_10k verified/s ($q2_10k_by rows by both) | >= 5000/s | $(verdict "$q2_10k" 5000 ge) |"
+	[ "$DB_BIG" = 10000 ] || echo "| 2 perspectives, quorum 2, $DB_BIG rows | $q2_big verified/s | | |"
+	echo "| **2 perspectives, quorum 2**, single row, confirmations = 1, p50 / p99 | $q2_lat50 / $q2_lat99 ms | p50 <= 20 ms | $(verdict "$q2_lat50" 20.001 lt) |"
+	echo "| **2 perspectives, quorum 2**, single row, confirmations = 2, gap ${GAP_S} s, p50 / p99 | $q2c2_lat50 / $q2c2_lat99 ms | p50 <= $((GAP_MS + 20)) ms | $(verdict "$q2c2_lat50" $((GAP_MS + 20)).001 lt) |"
 	echo "| daemon peak RSS (VmHWM), $DB_BIG pending rows | $hwm KiB | < 65536 KiB | $(verdict "$hwm" 65536 lt) |"
 } >"$SUMMARY"
 cat "$SUMMARY"

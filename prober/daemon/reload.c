@@ -96,7 +96,8 @@ void reload(struct daemon *d)
 		log_err("reload: rate limits rejected by the limiter");
 	store_set_params(d->store, d->cfg.queue.lease_time_ms,
 			 d->cfg.queue.reconnect_max_ms,
-			 d->cfg.queue.max_unwritten, d->cfg.retry.expiry_ms);
+			 d->cfg.queue.max_unwritten, d->cfg.retry.expiry_ms,
+			 d->cfg.queue.poll_interval_ms);
 	d->next_source[0] = d->next_source[1] = 0;
 	evtimer_del(&d->ev_poll);
 	evtime_add_ms(&d->ev_poll, d->cfg.queue.poll_interval_ms);

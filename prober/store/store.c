@@ -25,7 +25,6 @@
 #include "store/store_schema.h"
 #include "store/store_sql.h"
 
-
 static void store_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct store *s = arg;
@@ -156,16 +155,6 @@ static bool send_write(struct store *s)
 	return ok;
 }
 
-/* After LISTEN: our perspective, its region and our source addresses. */
-static bool send_register(struct store *s)
-{
-	const char *values[3] = { s->params.perspective, s->params.region,
-				  s->sources_literal };
-
-	return PQsendQueryParams(s->pg.conn, store_sql_register, 3, NULL,
-				 values, NULL, NULL, 0);
-}
-
 static bool send_expire(struct store *s)
 {
 	struct store_sql_params p;
@@ -194,7 +183,8 @@ static bool op_ready(const struct store *s, enum store_op op, uint64_t now)
 	bool wanted = (op == STORE_OP_WRITE && s->q.head != NULL) ||
 		      (op == STORE_OP_EXPIRE && s->expire_due) ||
 		      (op == STORE_OP_LEASE && s->lease_want > 0) ||
-		      (op == STORE_OP_COUNT && s->count_due);
+		      (op == STORE_OP_COUNT && s->count_due) ||
+		      (op == STORE_OP_HEARTBEAT && s->heartbeat_due);
 
 	return wanted && store_fault_ready(&s->faults[op], now);
 }
@@ -221,6 +211,10 @@ void store_pump(struct store *s)
 	} else if (op_ready(s, STORE_OP_EXPIRE, now)) {
 		s->op = STORE_OP_EXPIRE;
 		ok = send_expire(s);
+	} else if (op_ready(s, STORE_OP_HEARTBEAT, now)) {
+		/* Once a minute at most, one row: before leases, never starved. */
+		s->op = STORE_OP_HEARTBEAT;
+		ok = store_presence_send(s, store_sql_heartbeat);
 	} else if (op_ready(s, STORE_OP_LEASE, now)) {
 		s->op = STORE_OP_LEASE;
 		s->lease_turn = false;
@@ -341,7 +335,11 @@ static void handle_result(struct store *s, PGresult *res)
 	case STORE_OP_LISTEN:
 		break; /* REGISTER follows when it is done */
 	case STORE_OP_REGISTER:
+		s->heartbeat_due = false; /* registering said it already */
 		handle_listen_result(s);
+		break;
+	case STORE_OP_HEARTBEAT:
+		s->heartbeat_due = false;
 		break;
 	case STORE_OP_WRITE:
 		handle_write_result(s, res);
@@ -374,7 +372,7 @@ static void op_finished(struct store *s)
 	s->op = STORE_OP_NONE;
 	if (op == STORE_OP_LISTEN && s->pg.conn != NULL) {
 		s->op = STORE_OP_REGISTER;
-		if (!send_register(s)) {
+		if (!store_presence_send(s, store_sql_register)) {
 			disconnect(s, store_conn_error(&s->pg));
 			return;
 		}
@@ -487,6 +485,7 @@ struct store *store_new(struct event_base *base,
 	s->pending_seen = s->exceptions_seen[0] = s->exceptions_seen[1] = -1;
 	evtimer_assign(&s->ev_expire, base, store_expire_cb, s);
 	evtimer_assign(&s->ev_retry, base, store_retry_cb, s);
+	store_presence_init(s);
 	store_due_init(&s->due, base, store_due_wake, s);
 	s->write_limit = STORE_WRITE_BATCH;
 	s->pg.up = store_up;
@@ -505,6 +504,7 @@ void store_free(struct store *s)
 	store_conn_close(&s->pg);
 	evtimer_del(&s->ev_expire);
 	evtimer_del(&s->ev_retry);
+	evtimer_del(&s->ev_heartbeat);
 	store_due_clear(&s->due);
 	store_queue_clear(&s->q);
 	store_free_params(s);
@@ -559,8 +559,12 @@ bool store_idle(const struct store *s)
 
 void store_set_params(struct store *s, uint64_t lease_time_ms,
 		      uint64_t reconnect_max_ms, unsigned max_unwritten,
-		      uint64_t expiry_ms)
+		      uint64_t expiry_ms, uint64_t poll_interval_ms)
 {
+	if (poll_interval_ms != s->params.poll_interval_ms) {
+		s->params.poll_interval_ms = poll_interval_ms;
+		store_presence_arm(s);
+	}
 	s->params.expiry_ms = expiry_ms;
 	s->params.lease_time_ms = lease_time_ms;
 	s->params.reconnect_max_ms = reconnect_max_ms;

@@ -137,6 +137,8 @@ struct store_params {
 	uint64_t expiry_ms;         /* rows older than this end expired (retry.expiry) */
 	uint64_t reconnect_max_ms;  /* backoff cap */
 	unsigned max_unwritten;     /* results kept while the database is away */
+	uint64_t poll_interval_ms;  /* queue.poll_interval: the heartbeat's period,
+				       clamped to 10..60 s */
 };
 
 /*
@@ -211,10 +213,11 @@ void store_request_count(struct store *s);
 /* True when nothing is queued and no statement is in flight. */
 bool store_idle(const struct store *s);
 
-/* Update lease time, backoff cap, queue bound and expiry (live reload). */
+/* Update lease time, backoff cap, queue bound, expiry and the heartbeat's
+ * period (live reload). */
 void store_set_params(struct store *s, uint64_t lease_time_ms,
 		      uint64_t reconnect_max_ms, unsigned max_unwritten,
-		      uint64_t expiry_ms);
+		      uint64_t expiry_ms, uint64_t poll_interval_ms);
 
 /* A copy of the counters. */
 void store_stats(const struct store *s, struct store_stats *out);

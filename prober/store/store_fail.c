@@ -29,6 +29,7 @@ static const char *const op_names[STORE_OP_N] = {
 	[STORE_OP_SCHEMA] = "schema",     [STORE_OP_REGISTER] = "register",
 	[STORE_OP_WRITE] = "write",   [STORE_OP_EXPIRE] = "expire",
 	[STORE_OP_LEASE] = "lease",   [STORE_OP_COUNT] = "count",
+	[STORE_OP_HEARTBEAT] = "heartbeat",
 };
 
 /* The server's primary message (or libpq's), as one short phrase. */

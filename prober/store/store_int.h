@@ -30,6 +30,7 @@ enum store_op {
 	STORE_OP_EXPIRE,
 	STORE_OP_LEASE,
 	STORE_OP_COUNT,
+	STORE_OP_HEARTBEAT, /* our perspective and process are alive */
 	STORE_OP_N, /* the number of ops */
 };
 
@@ -45,6 +46,8 @@ struct store {
 	struct event ev_expire;     /* a skipped EXPIRE, run a second later */
 	struct event ev_retry;      /* the next statement out of its backoff */
 	struct store_due due;       /* rows of ours due soon: wake the owner */
+	struct event ev_heartbeat;  /* persistent: sets heartbeat_due */
+	bool heartbeat_due;         /* refresh our last_seen when there is room */
 	char *sources_literal;      /* params' source addresses as {..}, owned */
 
 	enum store_op op;           /* statement in flight */
@@ -92,5 +95,16 @@ void store_statement_ok(struct store *s);
 
 /* Arm ev_retry for the earliest statement out of its backoff. */
 void store_arm_retry(struct store *s);
+
+/*
+ * Our sign of life (store_presence.c): set up ev_heartbeat and arm it;
+ * re-arm it for params.poll_interval_ms (clamped to 10..60 s); send sql
+ * (store_sql_register or store_sql_heartbeat) with our perspective,
+ * region, source addresses and prober name. send: false when libpq could
+ * not send.
+ */
+void store_presence_init(struct store *s);
+void store_presence_arm(struct store *s);
+bool store_presence_send(struct store *s, const char *sql);
 
 #endif

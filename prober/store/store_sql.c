@@ -92,9 +92,15 @@ const char store_sql_write[] =
 	" $8::inet[], $9::float8[], $10::float8[], $11::float8[],"
 	" $12::boolean[], $13::integer[])";
 
-/* Register our perspective: $1 name, $2 region, $3 source addresses. */
+/*
+ * Register our perspective and process: $1 perspective, $2 region, $3 the
+ * source addresses we publish now, $4 prober_name. The heartbeat takes the
+ * same parameters and only refreshes last_seen (migration 9).
+ */
 const char store_sql_register[] =
-	"SELECT ntpverify_register($1, $2, $3::inet[])";
+	"SELECT ntpverify_register($1, $2, $3::inet[], $4)";
+const char store_sql_heartbeat[] =
+	"SELECT ntpverify_heartbeat($1, $2, $3::inet[], $4)";
 
 /* The columns of sql_write's final SELECT list. */
 enum write_col {

@@ -20,7 +20,8 @@ extern const char store_sql_listen[]; /* LISTEN for the due channel */
 extern const char store_sql_lease[];  /* $1 n, $2 prober, $3 lease ms, $4 expiry ms, $5 perspective */
 extern const char store_sql_expire[]; /* $1 expiry ms */
 extern const char store_sql_write[];  /* $1 perspective, $2 prober, $3 audit, $4..$13 arrays */
-extern const char store_sql_register[]; /* $1 perspective, $2 region, $3 inet[] */
+extern const char store_sql_register[]; /* $1 perspective, $2 region, $3 inet[], $4 prober */
+extern const char store_sql_heartbeat[]; /* the same parameters */
 extern const char store_sql_count[];  /* pending and exception rows */
 
 /* verification.attempts stops here (migration 003's CHECK). */

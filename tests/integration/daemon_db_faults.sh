@@ -30,7 +30,7 @@ nv_psql -c "CREATE ROLE ntpverify LOGIN" \
 	-c "GRANT SELECT, UPDATE ON verification TO ntpverify" \
 	-c "GRANT INSERT ON probe_attempt TO ntpverify" \
 	-c "GRANT USAGE ON SEQUENCE probe_attempt_id_seq TO ntpverify" \
-	-c "GRANT SELECT, INSERT, UPDATE ON perspective, verification_probe TO ntpverify" \
+	-c "GRANT SELECT, INSERT, UPDATE ON perspective, perspective_prober, verification_probe TO ntpverify" \
 	-c "GRANT SELECT ON verification_policy, verification_progress TO ntpverify"
 CONF=$(NV_PG_CONNINFO="host=$NV_PG_SOCK dbname=ntpverify user=ntpverify" nv_daemon_config p1 "
 probe { timeout = 1s retransmit = 500ms }
