@@ -75,7 +75,7 @@ static const struct config_key config_keys[] = {
 	CONFIG_KEY(NULL, "status_allow", ALLOW, "{127.0.0.0/8, ::1}", 0, 0,
 		   status_allow),
 
-	/* docs/design.md, "The send schedule": why 5 s, 2 s, 75, 750. */
+	/* docs/design.md, "The send schedule": why 5 s, 2 s, 30, 300 and the schedule. */
 	CONFIG_KEY("probe", "timeout", DURATION, "5s",
 		   100, 60 * CONFIG_SECOND, probe.timeout_ms),
 	CONFIG_KEY("probe", "retransmit", DURATION, "2s",
@@ -90,7 +90,7 @@ static const struct config_key config_keys[] = {
 	CONFIG_KEY("rate_limit", "per_destination_interval", DURATION, "30s",
 		   CONFIG_SECOND, CONFIG_DAY,
 		   rate_limit.per_destination_interval_ms),
-	CONFIG_KEY("rate_limit", "per_destination_daily_packets", UINT, "75",
+	CONFIG_KEY("rate_limit", "per_destination_daily_packets", UINT, "30",
 		   1, 100000, rate_limit.per_destination_daily_packets),
 	CONFIG_KEY("rate_limit", "kod_holdoff", DURATION, "1h",
 		   CONFIG_MINUTE, 7 * CONFIG_DAY, rate_limit.kod_holdoff_ms),
@@ -98,13 +98,13 @@ static const struct config_key config_keys[] = {
 		   1000, 16777216, rate_limit.max_destinations),
 	CONFIG_KEY("rate_limit", "ipv6_prefix_length", UINT, "64",
 		   32, 128, rate_limit.ipv6_prefix_length),
-	CONFIG_KEY("rate_limit", "per_prefix_daily_packets", UINT, "750",
+	CONFIG_KEY("rate_limit", "per_prefix_daily_packets", UINT, "300",
 		   1, 1000000, rate_limit.per_prefix_daily_packets),
 	CONFIG_KEY("rate_limit", "per_prefix_interval", DURATION, "10s",
 		   0, CONFIG_DAY, rate_limit.per_prefix_interval_ms),
 
 	CONFIG_KEY("retry", "schedule", SCHEDULE,
-		   "{1m, 2m, 5m, 10m, 30m, 1h, 2h, 3h}",
+		   "{1m, 2m, 5m, 15m, 1h, 3h, 6h}",
 		   CONFIG_SECOND, 7 * CONFIG_DAY, retry.schedule_ms),
 	CONFIG_KEY("retry", "expiry", DURATION, "72h",
 		   CONFIG_MINUTE, 30 * CONFIG_DAY, retry.expiry_ms),

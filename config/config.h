@@ -17,7 +17,7 @@
  *     source_addresses = { "192.0.2.10", "2001:db8::10" }
  *     probe { timeout = 5s  retransmit = 2s  max_in_flight = 256 }
  *     rate_limit { global_pps = 100  per_destination_interval = 30s }
- *     retry { schedule = { 1m, 2m, 5m, 10m, 30m, 1h, 2h, 3h }  expiry = 72h }
+ *     retry { schedule = { 1m, 2m, 5m, 15m, 1h, 3h, 6h }  expiry = 72h }
  */
 #ifndef NTPVERIFY_CONFIG_H
 #define NTPVERIFY_CONFIG_H
@@ -75,11 +75,11 @@ struct nv_config {
 		double global_pps;      /* packets per second, all destinations; default 50 */
 		unsigned global_burst;  /* token-bucket depth; default 10 */
 		uint64_t per_destination_interval_ms; /* min gap between attempts to one address; default 30s */
-		unsigned per_destination_daily_packets; /* per address per 24h; default 75 */
+		unsigned per_destination_daily_packets; /* per address per 24h; default 30 */
 		uint64_t kod_holdoff_ms; /* after a RATE kiss, leave the address alone; default 1h */
 		unsigned max_destinations; /* limiter table entries (addresses and IPv6 prefixes); default 300000 */
 		unsigned ipv6_prefix_length; /* IPv6 addresses in one prefix share a budget; 128 = off; default 64 */
-		unsigned per_prefix_daily_packets; /* per IPv6 prefix per 24h; default 750 */
+		unsigned per_prefix_daily_packets; /* per IPv6 prefix per 24h; default 300 */
 		uint64_t per_prefix_interval_ms; /* min gap between attempts into one IPv6 prefix; 0 = none; default 10s */
 	} rate_limit;
 

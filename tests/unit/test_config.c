@@ -87,8 +87,7 @@ static void expect_one(const char *name, int line, const char *text)
 static void assert_defaults(const struct nv_config *cfg)
 {
 	static const uint64_t schedule[] = {
-		60000, 120000, 300000, 600000, 1800000, 3600000, 7200000,
-		10800000,
+		60000, 120000, 300000, 900000, 3600000, 10800000, 21600000,
 	};
 
 	assert_null(cfg->prober_name);
@@ -105,14 +104,14 @@ static void assert_defaults(const struct nv_config *cfg)
 	assert_true(cfg->rate_limit.global_pps == 50.0);
 	assert_int_equal(cfg->rate_limit.global_burst, 10);
 	assert_int_equal(cfg->rate_limit.per_destination_interval_ms, 30000);
-	assert_int_equal(cfg->rate_limit.per_destination_daily_packets, 75);
+	assert_int_equal(cfg->rate_limit.per_destination_daily_packets, 30);
 	assert_int_equal(cfg->rate_limit.kod_holdoff_ms, 3600000);
 	assert_int_equal(cfg->rate_limit.max_destinations, 300000);
 	assert_int_equal(cfg->rate_limit.ipv6_prefix_length, 64);
-	assert_int_equal(cfg->rate_limit.per_prefix_daily_packets, 750);
+	assert_int_equal(cfg->rate_limit.per_prefix_daily_packets, 300);
 	assert_int_equal(cfg->rate_limit.per_prefix_interval_ms, 10000);
-	assert_int_equal(cfg->retry.n_schedule, 8);
-	for (size_t i = 0; i < 8; i++)
+	assert_int_equal(cfg->retry.n_schedule, 7);
+	for (size_t i = 0; i < sizeof(schedule) / sizeof(schedule[0]); i++)
 		assert_int_equal(cfg->retry.schedule_ms[i], schedule[i]);
 	assert_int_equal(cfg->retry.expiry_ms, 72 * 3600000ULL);
 	assert_int_equal(cfg->queue.lease_batch, 50);
