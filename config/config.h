@@ -85,7 +85,7 @@ struct nv_config {
 
 	struct {
 		uint64_t schedule_ms[CONFIG_MAX_SCHEDULE]; /* backoff; the last repeats */
-		size_t n_schedule;      /* default 1m 2m 5m 10m 30m 1h 2h 3h */
+		size_t n_schedule;      /* default 1m 2m 5m 15m 1h 3h 6h */
 		uint64_t expiry_ms;     /* pending -> expired after this; default 72h */
 	} retry;
 
