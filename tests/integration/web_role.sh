@@ -1,0 +1,96 @@
+#!/bin/bash
+# The web site's role with exactly the GRANTs docs/admins.md gives it
+# (read from the document, so the two cannot drift apart): it can start,
+# retry and cancel verifications of every method, and it cannot make a
+# row verified by any route: not by INSERTing a finished row (a forged
+# prober result or a forged exception), not by an UPDATE of state, not
+# through the exception functions, not through the probers' WRITE, and
+# not by writing the audit table.
+NV_TEST_NAME=web_role
+. "$(dirname "$0")/lib.sh"
+nv_enter_netns "$@"
+. "$(dirname "$0")/pg.sh"
+: "${NTPVERIFY:?}" "${NV_SOURCE_DIR:?}"
+nv_start_pg
+
+CONF="$NV_TMP/admin.conf"
+cat >"$CONF" <<EOF2
+database = "$NV_PG_CONNINFO"
+source_addresses = { "192.0.2.10" }
+EOF2
+"$NTPVERIFY" migrate --config "$CONF" >/dev/null || { nv_log "migrate failed"; exit 1; }
+
+# Every GRANT statement of docs/admins.md that names poolweb, joined
+# across its lines.
+GRANTS=$(awk '/^    GRANT/ { s = $0
+		while (s !~ /;/ && (getline l) > 0) s = s " " l
+		if (s ~ /TO poolweb;/) print s }' "$NV_SOURCE_DIR/docs/admins.md")
+nv_expect_match "admins.md grants poolweb rights" "ON verification" "$GRANTS"
+nv_psql -c "CREATE ROLE poolweb NOLOGIN" -c "$GRANTS" >/dev/null ||
+	nv_fail "the documented GRANTs do not apply"
+
+# Work for a perspective, and one prover an exception could rely on.
+nv_psql -c "SELECT ntpverify_register('fra1', 'a', '{192.0.2.10}', 'p1')" \
+	-c "UPDATE verification_policy SET confirmations = 1" >/dev/null
+NEIGHBOUR=$(nv_psql -c "INSERT INTO verification (server_ip, token, state,
+	verified_at, verified_by) VALUES ('198.51.100.9', 'neighbour-tok',
+	'verified', now(), 'fra1-a 192.0.2.10') RETURNING id")
+
+# web SQL: the statement as the web site's role; sets OUT, ERR, RC.
+web() {
+	OUT=$(nv_psql -c "SET ROLE poolweb" -c "$1" 2>"$NV_TMP/stderr")
+	RC=$?
+	ERR=$(cat "$NV_TMP/stderr")
+}
+verified() {
+	nv_psql -c "SELECT count(*) FROM verification WHERE state = 'verified' AND id <> $NEIGHBOUR"
+}
+# refused WHAT SQL: an error (a right or a CHECK missing), nothing verified.
+refused() {
+	web "$2"
+	nv_expect_match "$1: refused" "^ERROR: .*(permission denied|violates check constraint)" "$ERR"
+	nv_expect_eq "$1: nothing verified" 0 "$(verified)"
+}
+
+# What the web site must be able to do (sql/schema.sql, "Who writes what").
+web "INSERT INTO verification (server_ip, token) VALUES ('198.51.100.1', 'token-0001') RETURNING id"
+nv_expect_eq "web: setvar insert" 0 "$RC"
+ID=$OUT
+web "INSERT INTO verification (server_ip, method, key_id, key_type, key_secret)
+	VALUES ('198.51.100.2', 'key', 7, 'AES128', '00112233445566778899aabbccddeeff') RETURNING id"
+nv_expect_eq "web: key insert" 0 "$RC"
+web "INSERT INTO verification (server_ip, method, refid_code) VALUES ('198.51.100.3', 'refid', 'K7QX') RETURNING id"
+nv_expect_eq "web: refid insert" 0 "$RC"
+CANCEL=$OUT
+web "UPDATE verification SET next_probe_at = now() WHERE id = $ID AND state = 'pending'"
+nv_expect_eq "web: retry now" 0 "$RC"
+web "UPDATE verification SET state = 'cancelled' WHERE id = $CANCEL AND state = 'pending'"
+nv_expect_eq "web: cancel" 0 "$RC"
+web "SELECT corroborating, quorum FROM verification_progress WHERE verification_id = $ID"
+nv_expect_eq "web: reads progress" "0|1" "$OUT"
+
+# A finished row written directly: a forged prober result, a forged
+# exception, a row awaiting approval without a link.
+refused "insert verified" "INSERT INTO verification (server_ip, token, state, verified_at, verified_by)
+	VALUES ('198.51.100.4', 'token-0004', 'verified', now(), 'fra1-a 192.0.2.10')"
+refused "insert manual exception" "INSERT INTO verification (server_ip, token, state, proof,
+	verified_at, verified_by) VALUES ('198.51.100.5', 'token-0005', 'verified', 'manual',
+	now(), 'exception: manual, approved by alice')"
+refused "insert verified_at" "INSERT INTO verification (server_ip, token, verified_at)
+	VALUES ('198.51.100.6', 'token-0006', now())"
+web "UPDATE verification SET state = 'verified' WHERE server_ip = '198.51.100.6'"
+nv_expect_eq "insert verified_at, then update state: nothing verified" 0 "$(verified)"
+refused "update state" "UPDATE verification SET state = 'verified' WHERE id = $ID"
+# The exception functions and the probers' WRITE run with the caller's
+# rights: the web site's are not enough.
+refused "approve" "SELECT * FROM ntpverify_approve($ID, 'web', 'the web site says so')"
+refused "link" "SELECT * FROM ntpverify_link($ID, $NEIGHBOUR, 'web', 'same network', NULL)"
+refused "audit row" "INSERT INTO verification_exception (verification_id, action, admin, reason,
+	state_before, state_after) VALUES ($ID, 'approve', 'alice', 'forged', 'pending', 'verified')"
+refused "prober write" "SELECT * FROM ntpverify_record('fra1', 'web', true, ARRAY[$ID::bigint],
+	ARRAY[NULL::uuid], ARRAY['verified'], ARRAY['token matches'], ARRAY['192.0.2.10'::inet],
+	ARRAY[1.0::float8], ARRAY[extract(epoch FROM now())::float8], ARRAY[60.0::float8],
+	ARRAY[false], ARRAY[1])"
+nv_expect_eq "the row is still pending, unprobed" "pending|0|ntp" \
+	"$(nv_psql -c "SELECT state, attempts, proof FROM verification WHERE id = $ID")"
+nv_finish
