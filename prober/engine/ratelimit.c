@@ -128,11 +128,19 @@ static bool keys_of(const struct sockaddr *sa, unsigned plen, struct rl_keys *k)
 
 /* ---- per-destination state -------------------------------------------- */
 
-/* Close the daily window once 24 h have passed since it opened. */
-static void window_roll(struct rl_entry *e, uint64_t now)
+/*
+ * Close the daily window once 24 h have passed since it opened, but not
+ * while the packet gap after its last packet is still running: the gap
+ * is kept relative to the window's start, and closing the window would
+ * forget it (a packet just before the 24 h mark would let the next one
+ * follow at once). Nothing can be charged while the gap runs anyway.
+ */
+static void window_roll(const struct ratelimit *rl, struct rl_entry *e,
+			uint64_t now)
 {
 	if (e != NULL && e->window_packets > 0 &&
-	    now >= sat_add(e->window_start_ms, RATELIMIT_DAY_MS))
+	    now >= sat_add(e->window_start_ms, RATELIMIT_DAY_MS) &&
+	    now >= rl_entry_gap_end(e, &rl->params))
 		e->window_packets = 0;
 }
 
@@ -157,10 +165,7 @@ static void charge(struct rl_entry *e, uint64_t now)
 /* When the packet gap after the last packet to e ends; 0: no packet. */
 static uint64_t gap_end(const struct ratelimit *rl, const struct rl_entry *e)
 {
-	if (e == NULL || e->window_packets == 0 || rl->params.packet_gap_ms == 0)
-		return 0;
-	return sat_add(e->window_start_ms + e->last_packet_off,
-		       rl->params.packet_gap_ms);
+	return e != NULL ? rl_entry_gap_end(e, &rl->params) : 0;
 }
 
 /* Entries of k that are not in the table yet. */
@@ -329,8 +334,8 @@ bool ratelimit_take_packet(struct ratelimit *rl, const struct sockaddr *dst,
 	if (!keys_of(dst, prefix_len(&rl->params), &k))
 		return false;
 	(void)missing(rl, &k, &e, &pe);
-	window_roll(e, now_ms);
-	window_roll(pe, now_ms);
+	window_roll(rl, e, now_ms);
+	window_roll(rl, pe, now_ms);
 	/* A kiss mid-attempt stops the retransmits too. */
 	if (e != NULL && now_ms < e->kod_until_ms) {
 		rl->stats.held_kod++;
@@ -436,8 +441,8 @@ bool ratelimit_may_start(struct ratelimit *rl, const struct sockaddr *dst,
 
 	/* Every failing check pushes `until`; the first one names the reason. */
 	size_t need = missing(rl, &k, &e, &pe);
-	window_roll(e, now_ms);
-	window_roll(pe, now_ms);
+	window_roll(rl, e, now_ms);
+	window_roll(rl, pe, now_ms);
 	if (e != NULL && now_ms < e->kod_until_ms)
 		fails(&v, "kod holdoff", &rl->stats.deferred_kod, e->kod_until_ms);
 	check_entry(rl, &v, e, now_ms, false);

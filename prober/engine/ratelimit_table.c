@@ -80,6 +80,15 @@ static bool same_key(const struct rl_entry *a, const struct rl_entry *b)
 	       memcmp(a->addr, b->addr, 16) == 0;
 }
 
+uint64_t rl_entry_gap_end(const struct rl_entry *e,
+			  const struct ratelimit_params *p)
+{
+	if (e->window_packets == 0 || p->packet_gap_ms == 0)
+		return 0;
+	return sat_add(e->window_start_ms + e->last_packet_off,
+		       p->packet_gap_ms);
+}
+
 /* When the entry will have nothing left to enforce. */
 static uint64_t entry_expiry(const struct rl_entry *e,
 			     const struct ratelimit_params *p)
@@ -91,6 +100,9 @@ static uint64_t entry_expiry(const struct rl_entry *e,
 
 	if (e->window_packets > 0) {
 		t = sat_add(e->window_start_ms, RATELIMIT_DAY_MS);
+		end = t > end ? t : end;
+		/* The packet gap may run past the window's end. */
+		t = rl_entry_gap_end(e, p);
 		end = t > end ? t : end;
 	}
 	if (e->started) {

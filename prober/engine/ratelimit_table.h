@@ -77,6 +77,13 @@ void rl_table_reset(struct rl_table *t);
 /* New bounds (live reload). Entries over the new bound are kept, never dropped. */
 void rl_table_set_max(struct rl_table *t, size_t max_entries);
 
+/*
+ * When the packet gap (p->packet_gap_ms) after the last packet charged to
+ * e ends; 0 when none is running (no packet in the window, or no gap).
+ */
+uint64_t rl_entry_gap_end(const struct rl_entry *e,
+			  const struct ratelimit_params *p);
+
 /* Anything still to enforce at now? If not, the entry can go. */
 bool rl_entry_live(const struct rl_entry *e, const struct ratelimit_params *p,
 		   uint64_t now);

@@ -394,6 +394,18 @@ static void test_packet_gap(void **state)
 	assert_int_equal(st.held_gap, 1);
 	assert_int_equal(st.deferred_interval, 1);
 
+	/* The gap outlives the daily window it was charged in: a packet
+	 * just before the window's 24 h are up holds the next one back
+	 * just after them, and the entry is not dropped meanwhile. */
+	struct addr c = addr_of("193.0.0.32", 123);
+	uint64_t t0 = 100 * SEC, last = t0 + RATELIMIT_DAY_MS - SEC / 2;
+	assert_true(ratelimit_take_packet(rl, sa(&c), t0));
+	assert_true(ratelimit_take_packet(rl, sa(&c), last));
+	assert_false(ratelimit_take_packet(rl, sa(&c), last + SEC));
+	assert_false(may(rl, &c, last + SEC, &nb, &why));
+	assert_int_equal(nb, last + 2 * SEC);
+	assert_true(ratelimit_take_packet(rl, sa(&c), last + 2 * SEC));
+
 	/* Without a gap configured, back to back as before. */
 	p.packet_gap_ms = 0;
 	assert_true(ratelimit_set_params(rl, &p, 30 * SEC));
