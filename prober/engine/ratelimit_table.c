@@ -83,7 +83,9 @@ static bool same_key(const struct rl_entry *a, const struct rl_entry *b)
 uint64_t rl_entry_gap_end(const struct rl_entry *e,
 			  const struct ratelimit_params *p)
 {
-	if (e->window_packets == 0 || p->packet_gap_ms == 0)
+	/* The gap is kept per address; a prefix has none of its own. */
+	if (e->kind == RL_KIND_PREFIX || e->window_packets == 0 ||
+	    p->packet_gap_ms == 0)
 		return 0;
 	return sat_add(e->window_start_ms + e->last_packet_off,
 		       p->packet_gap_ms);

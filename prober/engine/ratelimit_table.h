@@ -79,7 +79,8 @@ void rl_table_set_max(struct rl_table *t, size_t max_entries);
 
 /*
  * When the packet gap (p->packet_gap_ms) after the last packet charged to
- * e ends; 0 when none is running (no packet in the window, or no gap).
+ * e ends; 0 when none is running (no packet in the window, no gap, or e
+ * is a prefix: the gap is per address).
  */
 uint64_t rl_entry_gap_end(const struct rl_entry *e,
 			  const struct ratelimit_params *p);
