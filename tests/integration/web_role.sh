@@ -91,6 +91,16 @@ refused "prober write" "SELECT * FROM ntpverify_record('fra1', 'web', true, ARRA
 	ARRAY[NULL::uuid], ARRAY['verified'], ARRAY['token matches'], ARRAY['192.0.2.10'::inet],
 	ARRAY[1.0::float8], ARRAY[extract(epoch FROM now())::float8], ARRAY[60.0::float8],
 	ARRAY[false], ARRAY[1])"
+refused "register a perspective" "SELECT ntpverify_register('evil', 'z', '{192.0.2.99}', 'w')"
+# A row whose quorum is met in the database but not yet decided: the
+# decision is the probers' to write, not the web site's.
+nv_psql -c "UPDATE verification_probe SET confirmations = 1, corroborated_at = now(),
+	first_confirmed_at = now(), last_confirmed_at = now(), last_probe_at = now(),
+	confirmed_by = 'p1 192.0.2.10' WHERE verification_id = $ID" >/dev/null
+refused "decide" "SELECT ntpverify_decide($ID, now())"
+nv_psql -c "UPDATE verification_probe SET confirmations = 0, corroborated_at = NULL,
+	first_confirmed_at = NULL, last_confirmed_at = NULL, last_probe_at = NULL,
+	confirmed_by = NULL WHERE verification_id = $ID" >/dev/null
 nv_expect_eq "the row is still pending, unprobed" "pending|0|ntp" \
 	"$(nv_psql -c "SELECT state, attempts, proof FROM verification WHERE id = $ID")"
 nv_finish
