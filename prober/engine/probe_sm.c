@@ -466,8 +466,10 @@ void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		reject(sm, "oversized datagram");
 	else if (len >= 1 && (pkt[0] & 0x07) == NTP3_MODE_SERVER)
 		handle_m4(sm, pkt, len, now_ns, out);
-	else if (sm->obs.refid_method)
-		reject(sm, "not an NTP server reply"); /* no mode 6 was asked */
+	else if (sm->obs.refid_method || sm->obs.key_method)
+		/* No mode 6 was asked: a mode 6 datagram (a wrong sequence
+		 * number included) says nothing and cannot end the attempt. */
+		reject(sm, "not an NTP server reply");
 	else if (!primary_finished(sm))
 		handle_m6(sm, pkt, len, now_ns, out);
 	if (!out->done && icmp_void(sm)) {

@@ -43,6 +43,25 @@ static void test_key_verified(void **state)
 	}
 }
 
+/*
+ * No mode 6 was asked, so a mode 6 datagram, whatever its sequence
+ * number, is rejected unread and cannot end the attempt: the keyed reply
+ * after it still verifies.
+ */
+static void test_key_mode6_ignored(void **state)
+{
+	uint8_t m6[12] = { 0x16, 0x82, 0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+	(void)state;
+	start_key(false);
+	feed_raw(m6, sizeof(m6));
+	assert_false(R.out.done);
+	assert_int_equal(R.res.rejected, 1);
+	at(4);
+	feed("ntp3_auth_aes128_reply.hex");
+	assert_outcome(OUTCOME_VERIFIED, "MAC verifies");
+}
+
 /* The same reply under the plain request's origin is only mode 3. */
 static void test_key_pair_by_origin(void **state)
 {
@@ -110,6 +129,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_verified),
+		cmocka_unit_test(test_key_mode6_ignored),
 		cmocka_unit_test(test_key_pair_by_origin),
 		cmocka_unit_test(test_key_refused),
 		cmocka_unit_test(test_key_bad_mac),

@@ -146,7 +146,7 @@ static void test_refid_only_forged(void **state)
 /* No mode 6 was asked: a mode 6 datagram is rejected, not parsed. */
 static void test_refid_mode6_rejected(void **state)
 {
-	uint8_t m6[12] = { 0x26, 0x82, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+	uint8_t m6[12] = { 0x16, 0x82, 0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 	(void)state;
 	start_refid(CODE);
