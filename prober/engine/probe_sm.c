@@ -142,8 +142,17 @@ static void transmit(struct probe_sm *sm, uint64_t now,
 	}
 	sm->asked_primary = out->send_primary;
 	sm->asked_plain = out->send_plain;
-	if (!out->send_primary && !out->send_plain)
+	if (!out->send_primary && !out->send_plain) {
 		plan_slot(sm, now); /* held: try again one gap later */
+		/* An ICMP error waits for its retransmit, not for the gate:
+		 * without one it is not believed before the deadline. */
+		if (sm->icmp_errno != 0 && !sm->icmp_resent)
+			sm->icmp_until_ns = sm->next_send_ns != 0
+					? sm->next_send_ns + gap_ns(sm)
+					: sm->deadline_ns;
+		if (sm->icmp_until_ns > sm->deadline_ns)
+			sm->icmp_until_ns = sm->deadline_ns;
+	}
 }
 
 /*
