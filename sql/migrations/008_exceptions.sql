@@ -112,6 +112,12 @@ BEGIN
 		RETURN 'the neighbour verification does not exist';
 	ELSIF n.id = v.id THEN
 		RETURN 'a verification cannot be its own evidence';
+	ELSIF n.server_ip = v.server_ip THEN
+		-- An earlier verification of the same address proves an
+		-- earlier request, maybe by an earlier holder of the address.
+		RETURN format('neighbour %s is the same address (%s): an '
+			      'earlier verification is no evidence for this one',
+			      n.id, host(n.server_ip));
 	ELSIF n.state <> 'verified' THEN
 		RETURN format('neighbour %s (%s) is %s, not verified', n.id,
 			      host(n.server_ip), n.state);

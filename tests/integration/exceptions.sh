@@ -83,6 +83,12 @@ refused "another family" "^ntpverify link: neighbour $NB6 \(2001:db8:1::9\) is I
 	link --to "$NB6" "${R[@]}" "$T1"
 refused "row not pending" "^ntpverify link: verification $NB is verified, not pending$" \
 	link --to "$NB" "${R[@]}" "$NB"
+# An earlier verification of the same address (maybe by its previous
+# holder) is no evidence for a new request.
+NB_SAME=$(nv_psql -c "INSERT INTO verification (server_ip, token, state, verified_at, verified_by)
+	VALUES ('192.0.2.7', 'tok-$RANDOM$RANDOM', 'verified', now() - interval '30 days', 'fra1-a 192.0.2.20') RETURNING id")
+refused "the same address" "^ntpverify link: neighbour $NB_SAME is the same address \(192\.0\.2\.7\): an earlier verification is no evidence for this one$" \
+	link --to "$NB_SAME" "${R[@]}" "$T1"
 refused "no such neighbour" "^ntpverify link: the neighbour verification does not exist$" \
 	link --to 999999 "${R[@]}" "$T1"
 refused "no such row" "^ntpverify approve: no verification with id 999999$" \
