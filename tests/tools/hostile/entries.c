@@ -15,6 +15,7 @@ static struct entry default_entry;
 void set_default_scenario(const struct scenario *sc)
 {
 	default_entry.sc = sc;
+	default_entry.min_gap_ms = -1;
 }
 
 struct entry *find_entry(struct in_addr a)
@@ -25,15 +26,35 @@ struct entry *find_entry(struct in_addr a)
 	return &default_entry;
 }
 
+/* " probes=N max_per_probe=N per_probe=A,B,..." ("-" for none). */
+static void write_probes(FILE *f, const struct entry *e)
+{
+	unsigned n = e->n_probes < PROBE_LOG ? e->n_probes : PROBE_LOG;
+	unsigned max = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (e->probes[i].pkts > max)
+			max = e->probes[i].pkts;
+	fprintf(f, " probes=%u max_per_probe=%u per_probe=", e->n_probes, max);
+	if (n == 0)
+		fputc('-', f);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s%u", i ? "," : "", e->probes[i].pkts);
+}
+
 static void write_entry(FILE *f, const struct entry *e, const char *addr)
 {
 	fprintf(f, "%s %s m6=%lu m3=%lu other=%lu sent=%lu junk=%lu "
 		   "first_ms=%lld last_ms=%lld m6_last=%u/%u/%lld "
-		   "m6_prev=%u/%u/%lld\n",
+		   "m6_prev=%u/%u/%lld keyed=%lu lim_kod=%lu lim_drop=%lu "
+		   "min_gap_ms=%lld",
 		addr, e->sc->name, e->m6, e->m3, e->other, e->sent, e->junk,
 		e->first_ms, e->last_ms, e->m6_log[0].port, e->m6_log[0].seq,
 		e->m6_log[0].ms, e->m6_log[1].port, e->m6_log[1].seq,
-		e->m6_log[1].ms);
+		e->m6_log[1].ms, e->keyed, e->lim_kod, e->lim_drop,
+		e->min_gap_ms);
+	write_probes(f, e);
+	fputc('\n', f);
 }
 
 void write_stats(FILE *f)
@@ -91,6 +112,7 @@ int load_map(const char *path)
 			fclose(f);
 			return -1;
 		}
+		e->min_gap_ms = -1;
 		n_entries++;
 	}
 	fclose(f);

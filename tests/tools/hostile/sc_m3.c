@@ -1,6 +1,7 @@
 /*
  * sc_m3.c - the mode 3 side of every scenario: a valid mode 4 reply, a
- * Kiss-o'-Death, a wrong origin, silence, or a junk flood.
+ * Kiss-o'-Death, a wrong origin, silence, a junk flood, or ntpd's answer
+ * to a keyed request (sc_key.c).
  */
 #include <string.h>
 
@@ -17,6 +18,9 @@ void emit_m3(struct reply_ctx *c)
 		return;
 	case M3_JUNK:
 		start_flood(c->rq, c->e);
+		return;
+	case M3_NTPD:
+		emit_m3_ntpd(c);
 		return;
 	case M3_KOD_RATE:
 		/* as ntpd 4.2.8p15 sends it (capture V6): org = rec = xmt */
