@@ -235,8 +235,8 @@ static void report(struct check_run *run, const char *host,
 				 run->req.method == PROBE_KEY ? run->req.key
 							      : NULL);
 	else
-		check_print_human(server, run->port, run->req.variable, r,
-				  run->single);
+		check_print_human(server, run->port, run->req.variable,
+				  run->req.token, r, run->single);
 	run->done++;
 	if (r->outcome != OUTCOME_VERIFIED && r->outcome != OUTCOME_READ)
 		run->negative++;
@@ -438,7 +438,18 @@ static int read_key(const struct check_opts *o, struct ntpauth_key *key)
 			"ntpverify check: %s: not a %s key (%s hex digits, "
 			"optionally after HEX:)\n",
 			o->key_file, ntpauth_type_name(type),
-			type == NTPAUTH_AES128 ? "32" : "up to 40");
+			type == NTPAUTH_AES128 ? "32" : "22 to 40");
+		return -1;
+	}
+	/* ntpd and NTPsec read a key of 20 characters or fewer as ASCII
+	 * text: these hex digits would be another key to them. */
+	if (type == NTPAUTH_SHA1 && key->len <= 10) {
+		fprintf(stderr,
+			"ntpverify check: %s: ntpd and NTPsec read a key of 20 "
+			"characters or fewer as text, not hex: use a SHA1 key "
+			"of 22 to 40 hex digits ('ntpverify add' makes 40)\n",
+			o->key_file);
+		ntpauth_key_wipe(key);
 		return -1;
 	}
 	return 0;
