@@ -95,9 +95,11 @@ static void silent_hint(const struct outcome_hint_in *in, const char *addr,
 	if (in->restrict_line == HINT_RESTRICT_PRESENT)
 		snprintf(buf, len,
 			 "mode 6 queries from %s were answered before and are "
-			 "dropped now: the 'restrict %s' line is there, so "
+			 "dropped now: no line is missing, a flag drops them; "
 			 "remove 'limited' (or a 'noquery' added since) from "
-			 "it and restart ntpd",
+			 "the 'restrict %s' line, or the 'restrict default' "
+			 "line if that is the one for this address, and "
+			 "restart ntpd",
 			 addr, addr);
 	else
 		snprintf(buf, len,

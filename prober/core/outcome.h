@@ -40,8 +40,9 @@ int outcome_from_name(const char *name);
 enum hint_restrict {
 	HINT_RESTRICT_UNKNOWN = 0, /* the evidence cannot tell */
 	HINT_RESTRICT_PRESENT,     /* mode 6 from this address was answered
-				      before: the line is there, and what
-				      drops queries now is a flag on it */
+				      before: no line is missing, a flag
+				      ('limited', a new 'noquery') drops
+				      queries now */
 };
 
 /* What a hint can go on; only `outcome` is needed, the rest may be empty. */
