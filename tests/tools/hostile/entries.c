@@ -96,18 +96,23 @@ int load_map(const char *path)
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char addr[128], name[128];
+		char addr[128], name[128], lim[16], extra[2];
 		lineno++;
 		line[strcspn(line, "#")] = '\0';
-		int got = sscanf(line, "%127s %127s", addr, name);
+		int got = sscanf(line, "%127s %127s %15s %1s", addr, name, lim,
+				 extra);
 		if (got <= 0)
 			continue;
 		struct entry *e = &entries[n_entries];
-		if (got != 2 || inet_pton(AF_INET, addr, &e->addr) != 1 ||
+		e->own_limited = got == 3;
+		if (got < 2 || got > 3 ||
+		    inet_pton(AF_INET, addr, &e->addr) != 1 ||
 		    (e->sc = find_scenario(name)) == NULL ||
+		    (got == 3 && limited_parse(lim, &e->limited) < 0) ||
 		    n_entries + 1 >= MAX_ENTRIES) {
-			fprintf(stderr, "%s:%u: want \"IPV4ADDRESS SCENARIO\" "
-					"(hostile_responder --list)\n",
+			fprintf(stderr, "%s:%u: want \"IPV4ADDRESS SCENARIO "
+					"[off|drop|kod]\" (hostile_responder "
+					"--list)\n",
 				path, lineno);
 			fclose(f);
 			return -1;

@@ -103,6 +103,8 @@ struct entry {
 	struct limit_state lim[LIMIT_SOURCES]; /* --limited, per source */
 	struct probe_count probes[PROBE_LOG]; /* the first PROBE_LOG probes */
 	unsigned n_probes;           /* probes seen (may exceed PROBE_LOG) */
+	bool own_limited;            /* the map line named a --limited mode: */
+	enum limited_mode limited;   /* this one, instead of --limited's */
 };
 
 enum m3_reply {
@@ -112,6 +114,7 @@ enum m3_reply {
 	M3_BAD_ORIGIN,  /* mode 4, origin not echoed */
 	M3_JUNK,        /* start a flood instead */
 	M3_NTPD,        /* as ntpd: plain answered, keyed checked (--key) */
+	M3_PLAIN_ONLY,  /* plain answered, keyed requests never */
 };
 
 enum route {
@@ -241,7 +244,8 @@ int add_key(const char *spec); /* "ID:TYPE:HEX"; -1, said on stderr */
 /* limited.c: --limited, and the per-probe counters. */
 enum limited_verdict limited_check(struct entry *e, const struct request *rq);
 void count_probe(struct entry *e, const struct request *rq);
-int limited_parse(const char *mode); /* -1: not off, drop or kod */
+/* "off", "drop", "kod" into *out; -1: none of them. */
+int limited_parse(const char *mode, enum limited_mode *out);
 
 /* scenarios.c: the table. */
 const struct scenario *find_scenario(const char *name); /* NULL: none */

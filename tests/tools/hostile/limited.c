@@ -26,14 +26,14 @@
 
 #include "hostile.h"
 
-int limited_parse(const char *mode)
+int limited_parse(const char *mode, enum limited_mode *out)
 {
 	if (strcmp(mode, "off") == 0)
-		hr.limited = LIMITED_OFF;
+		*out = LIMITED_OFF;
 	else if (strcmp(mode, "drop") == 0)
-		hr.limited = LIMITED_DROP;
+		*out = LIMITED_DROP;
 	else if (strcmp(mode, "kod") == 0)
-		hr.limited = LIMITED_KOD;
+		*out = LIMITED_KOD;
 	else
 		return -1;
 	return 0;
@@ -57,7 +57,8 @@ static struct limit_state *source_state(struct entry *e, struct in_addr a)
 }
 
 /* ntpd's leaky bucket for one packet that is not the source's first. */
-static enum limited_verdict bucket(struct limit_state *s, long long gap)
+static enum limited_verdict bucket(struct limit_state *s, long long gap,
+				   enum limited_mode mode)
 {
 	long long head = hr.limited_avg_ms, limit = 8 * head;
 
@@ -70,7 +71,7 @@ static enum limited_verdict bucket(struct limit_state *s, long long gap)
 	}
 	if (s->leak_ms < limit) {
 		s->leak_ms = limit + head;
-		return hr.limited == LIMITED_KOD ? LV_KOD : LV_DROP;
+		return mode == LIMITED_KOD ? LV_KOD : LV_DROP;
 	}
 	return LV_DROP;
 }
@@ -79,14 +80,15 @@ enum limited_verdict limited_check(struct entry *e, const struct request *rq)
 {
 	struct limit_state *s = source_state(e, rq->peer.sin_addr);
 	long long now = now_ms(CLOCK_MONOTONIC);
+	enum limited_mode mode = e->own_limited ? e->limited : hr.limited;
 	enum limited_verdict v = LV_PASS;
 
 	if (s->last_ms != 0) {
 		long long gap = now - s->last_ms;
 		if (e->min_gap_ms < 0 || gap < e->min_gap_ms)
 			e->min_gap_ms = gap;
-		if (hr.limited != LIMITED_OFF)
-			v = bucket(s, gap);
+		if (mode != LIMITED_OFF)
+			v = bucket(s, gap, mode);
 	}
 	s->last_ms = now;
 	if (v == LV_KOD && rq->m6)

@@ -14,7 +14,8 @@
  * IP_PKTINFO, so a single responder answers for every 127.x.y.z of a test
  * namespace's loopback and replies from the address each request was sent
  * to. The map file says which scenario each destination address gets, one
- * "ADDRESS SCENARIO" per line ('#' comments); other addresses get
+ * "ADDRESS SCENARIO [off|drop|kod]" per line ('#' comments; the third
+ * word overrides --limited for that address); other addresses get
  * --default (silent unless given). TOKEN is what the "good"-like scenarios
  * echo as the variable's value; the hostile ones mangle it.
  *
@@ -207,7 +208,7 @@ static int apply_option(int c, struct options *o)
 		o->lifetime = strtol(optarg, NULL, 10);
 		break;
 	case 'R':
-		if (limited_parse(optarg) < 0) {
+		if (limited_parse(optarg, &hr.limited) < 0) {
 			fprintf(stderr, "--limited: off, drop or kod\n");
 			return 2;
 		}

@@ -1,7 +1,7 @@
 /*
  * sc_m3.c - the mode 3 side of every scenario: a valid mode 4 reply, a
  * Kiss-o'-Death, a wrong origin, silence, a junk flood, or ntpd's answer
- * to a keyed request (sc_key.c).
+ * to a keyed request (sc_key.c), or silence for keyed requests only.
  */
 #include <string.h>
 
@@ -30,6 +30,10 @@ void emit_m3(struct reply_ctx *c)
 		memcpy(b + 32, c->rq->xmt, 8);
 		memcpy(b + 40, c->rq->xmt, 8);
 		break;
+	case M3_PLAIN_ONLY:
+		if (c->rq->pkt_len > 48)
+			return; /* a keyed request: never answered */
+		__attribute__((fallthrough));
 	case M3_GOOD:
 	case M3_BAD_ORIGIN:
 		b[1] = 2;    /* stratum */
