@@ -15,9 +15,9 @@
  *     prober_name = "prober-fra1"
  *     database = "host=/run/postgresql dbname=ntpverify"
  *     source_addresses = { "192.0.2.10", "2001:db8::10" }
- *     probe { timeout = 3s  retransmit = 1s  max_in_flight = 256 }
+ *     probe { timeout = 5s  retransmit = 2s  max_in_flight = 256 }
  *     rate_limit { global_pps = 100  per_destination_interval = 30s }
- *     retry { schedule = { 1m, 5m, 15m, 1h, 3h, 6h }  expiry = 72h }
+ *     retry { schedule = { 1m, 2m, 5m, 10m, 30m, 1h, 2h, 3h }  expiry = 72h }
  */
 #ifndef NTPVERIFY_CONFIG_H
 #define NTPVERIFY_CONFIG_H
@@ -66,8 +66,8 @@ struct nv_config {
 	size_t n_status_allow;   /* entries used; default 127.0.0.0/8 and ::1 */
 
 	struct {
-		uint64_t timeout_ms;    /* give up on one attempt; default 3s */
-		uint64_t retransmit_ms; /* resend interval inside it; default 1s */
+		uint64_t timeout_ms;    /* give up on one attempt; default 5s */
+		uint64_t retransmit_ms; /* pacing gap and resend interval; default 2s */
 		unsigned max_in_flight; /* probes at once; default 256 */
 	} probe;
 
@@ -75,17 +75,17 @@ struct nv_config {
 		double global_pps;      /* packets per second, all destinations; default 50 */
 		unsigned global_burst;  /* token-bucket depth; default 10 */
 		uint64_t per_destination_interval_ms; /* min gap between attempts to one address; default 30s */
-		unsigned per_destination_daily_packets; /* per address per 24h; default 100 */
+		unsigned per_destination_daily_packets; /* per address per 24h; default 75 */
 		uint64_t kod_holdoff_ms; /* after a RATE kiss, leave the address alone; default 1h */
 		unsigned max_destinations; /* limiter table entries (addresses and IPv6 prefixes); default 300000 */
 		unsigned ipv6_prefix_length; /* IPv6 addresses in one prefix share a budget; 128 = off; default 64 */
-		unsigned per_prefix_daily_packets; /* per IPv6 prefix per 24h; default 1000 */
+		unsigned per_prefix_daily_packets; /* per IPv6 prefix per 24h; default 750 */
 		uint64_t per_prefix_interval_ms; /* min gap between attempts into one IPv6 prefix; 0 = none; default 10s */
 	} rate_limit;
 
 	struct {
 		uint64_t schedule_ms[CONFIG_MAX_SCHEDULE]; /* backoff; the last repeats */
-		size_t n_schedule;      /* default 1m 5m 15m 1h 3h 6h */
+		size_t n_schedule;      /* default 1m 2m 5m 10m 30m 1h 2h 3h */
 		uint64_t expiry_ms;     /* pending -> expired after this; default 72h */
 	} retry;
 

@@ -102,7 +102,12 @@ void probe_done(struct probe *p, void *arg)
 
 	d->c.packets_sent += r->sent;
 	d->c.packets_received += r->received;
-	if (r->outcome == OUTCOME_RATE_LIMITED) {
+	/*
+	 * Any RATE, DENY or RSTR kiss holds the address off, also when the
+	 * attempt verified on a signed kiss (probe_sm.h, `kissed`): the
+	 * server asked to be left alone, and other rows may name it.
+	 */
+	if (r->outcome == OUTCOME_RATE_LIMITED || r->kissed) {
 		if (!ratelimit_kod(d->rl, (struct sockaddr *)&j->dst, evtime_mono_ms()))
 			log_warn("rate limiter out of memory");
 		double hold = (double)d->cfg.rate_limit.kod_holdoff_ms / 1000.0;

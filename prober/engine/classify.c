@@ -115,7 +115,18 @@ static void classify_key(const struct probe_obs *obs, struct probe_verdict *v)
 {
 	switch (obs->auth) {
 	case AUTH_OK:
-		verdict(v, OUTCOME_VERIFIED, "MAC verifies");
+		/*
+		 * A kiss whose MAC verifies under the key and that echoes the
+		 * keyed request's origin could only be made by a holder of
+		 * the key: proof enough. The kiss is still obeyed (the
+		 * result's `kissed` sets the holdoff); the detail says so.
+		 */
+		if (obs->auth_kiss)
+			verdict(v, OUTCOME_VERIFIED,
+				"MAC verifies on a signed Kiss-o'-Death %s "
+				"(holding off)", kiss_name(obs->ntp_kind));
+		else
+			verdict(v, OUTCOME_VERIFIED, "MAC verifies");
 		return;
 	case AUTH_REFUSED:
 		verdict(v, OUTCOME_KEY_NOT_ACCEPTED, "%s", obs->auth_reason);
@@ -173,4 +184,44 @@ void probe_classify(const struct probe_obs *obs, struct probe_verdict *v)
 	/* Mode 6 gave us nothing usable: explain why. */
 	classify_silence(obs, v, OUTCOME_MODE6_SILENT,
 			 "NTP answers, mode 6 does not");
+}
+
+/* A decimal stratum, 0..255, as ntpd prints it; false if it is not one. */
+static bool parse_stratum(const struct varlist_item *it, uint8_t *out)
+{
+	unsigned v = 0;
+
+	if (it->value == NULL || it->value_len == 0 || it->value_len > 3)
+		return false;
+	for (size_t i = 0; i < it->value_len; i++) {
+		if (it->value[i] < '0' || it->value[i] > '9')
+			return false;
+		v = v * 10 + (unsigned)(it->value[i] - '0');
+	}
+	if (v > 255)
+		return false;
+	*out = (uint8_t)v;
+	return true;
+}
+
+bool probe_sysvars(const uint8_t *data, size_t len, uint8_t *stratum,
+		   char refid[NTP3_REFID_STRLEN])
+{
+	const char *text = (const char *)data;
+	struct varlist_item st, rf;
+	uint8_t s;
+
+	if (varlist_find(text, len, "stratum", &st) != VARLIST_FOUND ||
+	    varlist_find(text, len, "refid", &rf) != VARLIST_FOUND ||
+	    !parse_stratum(&st, &s) || rf.value == NULL ||
+	    rf.value_len == 0 || rf.value_len >= NTP3_REFID_STRLEN)
+		return false;
+	/* Server text, shown to the operator: printable, no quoting marks. */
+	for (size_t i = 0; i < rf.value_len; i++) {
+		char c = rf.value[i];
+		refid[i] = c > ' ' && c < 0x7f && c != '"' && c != '\\' ? c : '.';
+	}
+	refid[rf.value_len] = '\0';
+	*stratum = s;
+	return true;
 }

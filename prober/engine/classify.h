@@ -46,6 +46,8 @@ struct probe_obs {
 	enum auth_state auth;      /* key method: the keyed request */
 	const char *auth_reason;   /* ntpauth_check_name() of the reply */
 	bool crypto_nak;           /* key method: the refusal was a crypto-NAK */
+	bool auth_kiss;            /* key method: AUTH_OK came on a kiss signed
+				      under the key (ntp_kind says which) */
 	const char *variable;      /* the name asked for */
 	const char *token;         /* expected value, or NULL to only read it */
 };
@@ -61,5 +63,16 @@ struct probe_verdict {
 };
 
 void probe_classify(const struct probe_obs *obs, struct probe_verdict *v);
+
+/*
+ * The system variables stratum and refid in a READVAR reply's data (the
+ * probe asks for them with the variable): true and both filled when both
+ * are there and well formed (stratum decimal 0..255, refid 1..15 octets,
+ * anything but printable ASCII shown as '.'), else false and nothing
+ * written.
+ */
+bool probe_sysvars(const uint8_t *data, size_t len, uint8_t *stratum,
+		   char refid[NTP3_REFID_STRLEN])
+	__attribute__((warn_unused_result));
 
 #endif

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/random.h"
@@ -73,38 +72,31 @@ static void finish(struct probe *p)
 }
 
 /*
- * Send what the state machine asks for. Both datagrams go out in one
- * sendmmsg(): on a busy prober the system calls, not the packets, are
- * the cost.
+ * Send what the state machine asks for: one datagram, since it paces its
+ * packets one slot apart (probe_sm.h), so a plain send() is all it takes.
  */
 static uint64_t transmit(struct probe *p, struct probe_sm_out *out)
 {
-	struct mmsghdr msgs[2];
-	struct iovec iov[2];
-	unsigned n = 0, done = 0;
+	const uint8_t *pkt;
+	size_t len;
+	unsigned done = 0;
 	int err = 0;
 
-	memset(msgs, 0, sizeof(msgs));
-	/* The state machine's buffers, not copies: sendmmsg only reads them. */
-	if (out->send_primary) {
-		iov[n].iov_base = (void *)probe_sm_primary(&p->sm, &iov[n].iov_len);
-		n++;
-	}
-	if (out->send_plain) {
-		iov[n].iov_base = (void *)probe_sm_plain(&p->sm, &iov[n].iov_len);
-		n++;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	while (done < n) {
-		int rc = sendmmsg(p->fd, msgs + done, n - done, 0);
-		if (rc < 0) {
+	/* The state machine's buffer, not a copy: send only reads it. */
+	if (out->send_primary)
+		pkt = probe_sm_primary(&p->sm, &len);
+	else
+		pkt = probe_sm_plain(&p->sm, &len);
+	for (;;) {
+		ssize_t rc = send(p->fd, pkt, len, 0);
+		if (rc >= 0) {
+			done = 1;
+			break;
+		}
+		if (errno != EINTR) {
 			err = errno;
 			break;
 		}
-		done += (unsigned)rc;
 	}
 	uint64_t now = mono_ns();
 	probe_sm_sent(&p->sm, done, err, now, out);

@@ -29,13 +29,28 @@ static const char *init_failed(struct probe_result *result, const char *why)
 	return why;
 }
 
-const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
-		  const struct probe_sm_random *rnd,
-		  struct probe_result *result)
+/*
+ * The READVAR's names: the variable, then stratum and refid, so that a
+ * verified result shows what a mode 3 reply would have shown without a
+ * second packet. Joined by "," without a space (m6_build_readvar): NTPsec
+ * 1.2.3 and later refuse ", ". A variable that is itself one of them is
+ * not asked for twice (a duplicate would make the reply ambiguous).
+ */
+static size_t readvar_names(const struct probe_sm *sm, const char *names[3])
 {
-	const char *names[1] = { sm->variable };
-	int n;
+	size_t n = 0;
 
+	names[n++] = sm->variable;
+	if (strcmp(sm->variable, "stratum") != 0)
+		names[n++] = "stratum";
+	if (strcmp(sm->variable, "refid") != 0)
+		names[n++] = "refid";
+	return n;
+}
+
+static void sm_reset(struct probe_sm *sm, const struct probe_request *req,
+		     struct probe_result *result)
+{
 	memset(result, 0, sizeof(*result));
 	result->rtt_ms = -1;
 	memset(&sm->obs, 0, sizeof(sm->obs));
@@ -47,13 +62,25 @@ const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
 	sm->reasm = NULL;
 	sm->reply_len = 0;
 	sm->finished = false;
+	sm->quiet = false;
 	sm->asked_primary = sm->asked_plain = false;
-	sm->deadline_ns = sm->next_send_ns = sm->grace_until_ns = 0;
-	sm->last_primary_ns = 0;
+	sm->deadline_ns = sm->next_send_ns = 0;
+	sm->last_wire_ns = sm->last_primary_ns = 0;
+	sm->wire_used = false;
+	sm->n_primary = sm->n_plain = 0;
 	sm->icmp_errno = 0;
 	sm->icmp_until_ns = 0;
 	sm->icmp_resent = false;
+}
 
+const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
+		  const struct probe_sm_random *rnd,
+		  struct probe_result *result)
+{
+	const char *names[3];
+	int n;
+
+	sm_reset(sm, req, result);
 	sm->sequence = rnd->sequence;
 	sm->xmt = rnd->xmt != 0 ? rnd->xmt : 1; /* a zero origin would match
 						   a zeroed reply */
@@ -72,7 +99,8 @@ const char *probe_sm_init(struct probe_sm *sm, const struct probe_request *req,
 	} else {
 		memset(&sm->key, 0, sizeof(sm->key));
 		n = m6_build_readvar(sm->primary, sizeof(sm->primary),
-				     M6_VERSION_DEFAULT, sm->sequence, names, 1);
+				     M6_VERSION_DEFAULT, sm->sequence, names,
+				     readvar_names(sm, names));
 		if (n < 0) {
 			return init_failed(result, "bad variable name");
 		}
@@ -91,13 +119,19 @@ static bool primary_finished(const struct probe_sm *sm)
 	       sm->obs.m6 == M6_STATE_FATAL;
 }
 
+/* The pacing gap, which is also the retransmit interval. */
+static uint64_t gap_ns(const struct probe_sm *sm)
+{
+	uint64_t ms = sm->req->retransmit_ms > 0 ? sm->req->retransmit_ms : 1;
+
+	return ms * NS_PER_MS;
+}
+
 /* When the next tick is due, from the timers. */
 static void plan_wake(const struct probe_sm *sm, struct probe_sm_out *out)
 {
 	uint64_t when = sm->deadline_ns;
 
-	if (sm->grace_until_ns != 0 && sm->grace_until_ns < when)
-		when = sm->grace_until_ns;
 	if (sm->next_send_ns != 0 && sm->next_send_ns < when)
 		when = sm->next_send_ns;
 	if (sm->icmp_until_ns != 0 && sm->icmp_until_ns < when)
@@ -113,6 +147,16 @@ static void finish(struct probe_sm *sm, struct probe_sm_out *out)
 	if (sm->obs.m6 == M6_STATE_DATA) {
 		sm->obs.data = sm->reasm ? sm->reasm->data : sm->single;
 		sm->obs.len = sm->reply_len;
+		/* Stratum and refid from the READVAR, unless mode 3 said. */
+		if (!r->ntp_answered &&
+		    probe_sysvars(sm->obs.data, sm->obs.len, &r->stratum,
+				  r->refid)) {
+			/* Mode 6 shows 16 while unsynchronised (mode 3: 0). */
+			r->ntp_kind = r->stratum >= 1 && r->stratum <= 15
+					      ? NTP3_SYNCED
+					      : NTP3_UNSYNCED;
+			r->ntp_answered = true;
+		}
 	}
 	probe_classify(&sm->obs, &v);
 
@@ -127,8 +171,6 @@ static void finish(struct probe_sm *sm, struct probe_sm_out *out)
 		memcpy(r->value, v.value, n);
 		r->value[n] = '\0';
 	}
-	r->ntp_answered = sm->obs.ntp_answered;
-	r->ntp_kind = sm->obs.ntp_kind;
 	probe_sm_cancel(sm); /* the result holds its own copy of the value */
 	sm->finished = true;
 	out->done = true;
@@ -147,33 +189,55 @@ static bool gate_ok(struct probe_sm *sm)
 	return true;
 }
 
-/* After the sends (or with nothing to send): plan the next retransmit. */
-static void plan_retransmit(struct probe_sm *sm, uint64_t now)
+/* The next slot comes one gap after `now`, if before the deadline. */
+static void plan_slot(struct probe_sm *sm, uint64_t now)
 {
-	uint64_t next = now + sm->req->retransmit_ms * NS_PER_MS;
+	uint64_t next = now + gap_ns(sm);
 
 	sm->next_send_ns = next < sm->deadline_ns ? next : 0;
 }
 
-/* Ask for whatever is still unanswered. */
+/*
+ * What the next slot carries. The primary first; one gap later the plain
+ * request if the primary is still unanswered (only its answer can tell
+ * "mode 6 / the key is refused" from "nothing answers"); then the two in
+ * turn while unanswered, or only the primary once mode 3 has answered. The
+ * confirmation of an ICMP error is the primary. Nothing after a kiss.
+ */
+static bool next_is_plain(const struct probe_sm *sm)
+{
+	if (sm->icmp_errno != 0 && !sm->icmp_resent)
+		return false;
+	return !sm->obs.ntp_answered && sm->n_plain < sm->n_primary;
+}
+
+/* A slot has come: send what it carries (one packet), or plan the next. */
 static void transmit(struct probe_sm *sm, uint64_t now,
 		     struct probe_sm_out *out)
 {
-	out->send_primary = !primary_finished(sm) && gate_ok(sm);
-	out->send_plain = !sm->obs.ntp_answered && gate_ok(sm);
+	sm->next_send_ns = 0;
+	if (primary_finished(sm) || sm->quiet)
+		return;
+	bool plain = next_is_plain(sm);
+	if (gate_ok(sm)) {
+		out->send_primary = !plain;
+		out->send_plain = plain;
+	}
 	sm->asked_primary = out->send_primary;
 	sm->asked_plain = out->send_plain;
 	if (!out->send_primary && !out->send_plain)
-		plan_retransmit(sm, now);
+		plan_slot(sm, now); /* held: try again one gap later */
 }
 
 /*
  * ICMP errors. Anyone who guesses the ephemeral port can forge one, so
- * the first is not believed at once: the unanswered requests go out once
- * more and a real reply gets up to one retransmit interval to arrive.
- * A second ICMP error after that retransmit, or the wait running out,
- * ends the attempt as unreachable; a valid reply voids the error. The
- * cost: a closed port takes one more round trip and two more datagrams
+ * the first is not believed at once: the primary goes out once more in
+ * the next slot, which keeps the pacing gap (a rate-limited server would
+ * drop a retransmit sent sooner, and a closed port loses nothing by the
+ * wait), and a real reply gets up to one retransmit interval after it to
+ * arrive. A second ICMP error after that retransmit, or the wait running
+ * out, ends the attempt as unreachable; a valid reply voids the error.
+ * The cost: a closed port takes one gap longer and one more datagram
  * (docs/security.md, "Forged ICMP errors").
  */
 static bool icmp_void(const struct probe_sm *sm)
@@ -188,28 +252,30 @@ static void icmp_conclude(struct probe_sm *sm, int err,
 	finish(sm, out);
 }
 
-/*
- * An ICMP error arrived (`may_send`: on receive, where the retransmit
- * can be asked for in `out`; else it goes out on the next tick).
- */
 static void icmp_seen(struct probe_sm *sm, int err, uint64_t now,
-		      bool may_send, struct probe_sm_out *out)
+		      struct probe_sm_out *out)
 {
 	if (icmp_void(sm))
 		return;
-	if (sm->icmp_until_ns != 0) {
+	if (sm->icmp_errno != 0) {
 		/* Before the retransmit it is the same evidence again. */
 		if (sm->icmp_resent)
 			icmp_conclude(sm, err, out);
 		return;
 	}
-	uint64_t until = now + sm->req->retransmit_ms * NS_PER_MS;
+	uint64_t slot = now;
+	if (sm->wire_used && sm->last_wire_ns + gap_ns(sm) > now)
+		slot = sm->last_wire_ns + gap_ns(sm);
 	sm->icmp_errno = err;
+	if (slot >= sm->deadline_ns || sm->quiet) {
+		/* No slot left for the retransmit: decide at the deadline. */
+		sm->next_send_ns = 0;
+		sm->icmp_until_ns = sm->deadline_ns;
+		return;
+	}
+	uint64_t until = slot + gap_ns(sm);
+	sm->next_send_ns = slot;
 	sm->icmp_until_ns = until < sm->deadline_ns ? until : sm->deadline_ns;
-	if (may_send)
-		transmit(sm, now, out);
-	else
-		sm->next_send_ns = now;
 }
 
 static void out_reset(struct probe_sm_out *out)
@@ -231,21 +297,32 @@ void probe_sm_start(struct probe_sm *sm, uint64_t now_ns,
 void probe_sm_sent(struct probe_sm *sm, unsigned n_sent, int err,
 		   uint64_t now_ns, struct probe_sm_out *out)
 {
-	unsigned asked = (unsigned)sm->asked_primary + (unsigned)sm->asked_plain;
+	bool asked = sm->asked_primary || sm->asked_plain;
 
-	if (n_sent > asked)
-		n_sent = asked;
-	sm->result->sent += n_sent;
-	if (sm->asked_primary && n_sent >= 1)
-		sm->last_primary_ns = now_ns;
-	if (sm->icmp_until_ns != 0 && n_sent >= 1)
-		sm->icmp_resent = true;
+	if (asked && n_sent >= 1) {
+		sm->result->sent++;
+		sm->last_wire_ns = now_ns;
+		sm->wire_used = true;
+		if (sm->asked_primary) {
+			sm->n_primary++;
+			sm->last_primary_ns = now_ns;
+		} else {
+			sm->n_plain++;
+		}
+		if (sm->icmp_errno != 0 && !sm->icmp_resent) {
+			uint64_t until = now_ns + gap_ns(sm);
+			sm->icmp_resent = true;
+			sm->icmp_until_ns = until < sm->deadline_ns
+						    ? until
+						    : sm->deadline_ns;
+		}
+	}
 	sm->asked_primary = sm->asked_plain = false;
 	out->send_primary = out->send_plain = false;
-	plan_retransmit(sm, now_ns);
+	plan_slot(sm, now_ns);
 	/* An earlier ICMP error surfaces on send as well as on receive. */
-	if (n_sent < asked && is_icmp_errno(err))
-		icmp_seen(sm, err, now_ns, false, out);
+	if (asked && n_sent == 0 && is_icmp_errno(err))
+		icmp_seen(sm, err, now_ns, out);
 	if (!out->done)
 		plan_wake(sm, out);
 }
@@ -258,31 +335,17 @@ static void reject(struct probe_sm *sm, const char *why)
 		sm->obs.reject_reason = why;
 }
 
-/* The primary has its answer: finish, or wait a little for mode 3. */
-static void primary_ended(struct probe_sm *sm, uint64_t now,
-			  struct probe_sm_out *out)
-{
-	if (sm->obs.ntp_answered) {
-		finish(sm, out);
-		return;
-	}
-	/* Give the mode 3 reply a moment: it tells the operator more. */
-	uint64_t grace = now + sm->req->retransmit_ms * NS_PER_MS;
-	sm->grace_until_ns = grace < sm->deadline_ns ? grace : sm->deadline_ns;
-	sm->next_send_ns = 0;
-}
-
-static void m6_fatal(struct probe_sm *sm, const char *why, uint64_t now,
+static void m6_fatal(struct probe_sm *sm, const char *why,
 		     struct probe_sm_out *out)
 {
 	sm->obs.m6 = M6_STATE_FATAL;
 	sm->obs.reject_reason = why;
-	primary_ended(sm, now, out);
+	finish(sm, out); /* no wait for mode 3 */
 }
 
 /* A validated, non-error mode 6 reply datagram: keep or reassemble it. */
 static void m6_data(struct probe_sm *sm, const struct m6_header *hdr,
-		    const uint8_t *data, uint64_t now, struct probe_sm_out *out)
+		    const uint8_t *data, struct probe_sm_out *out)
 {
 	/*
 	 * Nearly every reply is one datagram: keep it inline and skip the
@@ -292,13 +355,13 @@ static void m6_data(struct probe_sm *sm, const struct m6_header *hdr,
 		memcpy(sm->single, data, hdr->count);
 		sm->reply_len = hdr->count;
 		sm->obs.m6 = M6_STATE_DATA;
-		primary_ended(sm, now, out);
+		finish(sm, out);
 		return;
 	}
 	if (sm->reasm == NULL) {
 		sm->reasm = malloc(sizeof(*sm->reasm));
 		if (sm->reasm == NULL) {
-			m6_fatal(sm, "out of memory", now, out);
+			m6_fatal(sm, "out of memory", out);
 			return;
 		}
 		m6_reasm_init(sm->reasm);
@@ -307,13 +370,13 @@ static void m6_data(struct probe_sm *sm, const struct m6_header *hdr,
 	if (st == M6_REASM_DUPLICATE)
 		return;
 	if (m6_reasm_fatal(st)) {
-		m6_fatal(sm, m6_reasm_status_name(st), now, out);
+		m6_fatal(sm, m6_reasm_status_name(st), out);
 		return;
 	}
 	if (st == M6_REASM_DONE &&
 	    m6_reasm_complete(sm->reasm, &sm->reply_len)) {
 		sm->obs.m6 = M6_STATE_DATA;
-		primary_ended(sm, now, out);
+		finish(sm, out);
 		return;
 	}
 	sm->obs.m6 = M6_STATE_PARTIAL;
@@ -344,7 +407,7 @@ static void handle_m6(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		const char *why = check == M6_BAD_SEQUENCE ? m6_check_name(check)
 							   : "reply too long";
 		reject(sm, why);
-		m6_fatal(sm, why, now, out);
+		m6_fatal(sm, why, out);
 		return;
 	}
 	if (check != M6_OK) {
@@ -357,10 +420,49 @@ static void handle_m6(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 	if (hdr.error) {
 		sm->obs.m6 = M6_STATE_ERROR;
 		sm->obs.error_code = m6_error_code(&hdr);
-		primary_ended(sm, now, out);
+		finish(sm, out);
 		return;
 	}
-	m6_data(sm, &hdr, data, now, out);
+	m6_data(sm, &hdr, data, out);
+}
+
+/* A valid mode 4 reply: what it says about the server, for display. */
+static void note_ntp(struct probe_sm *sm, const struct ntp3_reply *reply)
+{
+	struct probe_result *r = sm->result;
+
+	r->ntp_answered = true;
+	r->ntp_kind = reply->kind;
+	r->stratum = reply->stratum;
+	ntp3_refid_str(reply, r->refid);
+	if (ntp3_is_kiss(reply->kind) && reply->kind != NTP3_KISS_OTHER)
+		r->kissed = true;
+}
+
+/*
+ * A kiss in answer to the keyed request. ntp.org ntpd signs the RATE
+ * kisses it sends to keyed requests: key ID and a MAC under the server's
+ * key. One that verifies under ours and echoes the keyed request's origin
+ * (ntp3_parse_reply checked that) was made by a holder of the key:
+ * verified, and the kiss is still obeyed (result->kissed: the holdoff).
+ * Any other kiss (no MAC, a MAC that fails, another key ID) is an
+ * unauthenticated kiss and speaks for both requests: rate_limited.
+ * Either way nothing more is sent.
+ */
+static void keyed_kiss(struct probe_sm *sm, const uint8_t *pkt, size_t len,
+		       const struct ntp3_reply *reply,
+		       struct probe_sm_out *out)
+{
+	sm->obs.ntp_kind = reply->kind;
+	if (len > NTP3_PACKET_LEN &&
+	    ntpauth_verify_reply(pkt, len, &sm->key) == NTPAUTH_OK) {
+		sm->obs.auth = AUTH_OK;
+		sm->obs.auth_kiss = true;
+		sm->obs.auth_reason = ntpauth_check_name(NTPAUTH_OK);
+	} else {
+		sm->obs.ntp_answered = true;
+	}
+	finish(sm, out);
 }
 
 /* A reply whose origin is the keyed request's: check its MAC. */
@@ -371,26 +473,19 @@ static void handle_auth(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 	struct probe_result *r = sm->result;
 	enum ntpauth_check c;
 
-	/*
-	 * A kiss is never authenticated: it speaks for the plain request too.
-	 * (Stratum 0 with another code, e.g. chrony's empty refid while
-	 * unsynchronised, is an ordinary reply.)
-	 */
-	if (ntp3_is_kiss(reply->kind) && reply->kind != NTP3_KISS_OTHER) {
-		sm->obs.ntp_answered = true;
-		sm->obs.ntp_kind = reply->kind;
-		r->stratum = reply->stratum;
-		ntp3_refid_str(reply, r->refid);
-		return;
-	}
 	if (r->rtt_ms < 0)
 		r->rtt_ms = ms_between(sm->last_primary_ns, now);
+	note_ntp(sm, reply);
+	/* Stratum 0 with another code (chrony's empty refid while
+	 * unsynchronised) is an ordinary reply, as is INIT/STEP. */
+	if (ntp3_is_kiss(reply->kind) && reply->kind != NTP3_KISS_OTHER) {
+		keyed_kiss(sm, pkt, len, reply, out);
+		return;
+	}
 	c = ntpauth_verify_reply(pkt, len, &sm->key);
 	switch (c) {
 	case NTPAUTH_OK:
 		sm->obs.auth = AUTH_OK;
-		r->stratum = reply->stratum;
-		ntp3_refid_str(reply, r->refid);
 		break;
 	case NTPAUTH_NO_MAC:
 	case NTPAUTH_CRYPTO_NAK:
@@ -402,7 +497,7 @@ static void handle_auth(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		break;
 	}
 	sm->obs.auth_reason = ntpauth_check_name(c);
-	primary_ended(sm, now, out);
+	finish(sm, out);
 }
 
 static void handle_m4(struct probe_sm *sm, const uint8_t *pkt, size_t len,
@@ -424,10 +519,12 @@ static void handle_m4(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		return;
 	sm->obs.ntp_answered = true;
 	sm->obs.ntp_kind = reply.kind;
-	sm->result->stratum = reply.stratum;
-	ntp3_refid_str(&reply, sm->result->refid);
-	if (primary_finished(sm))
-		finish(sm, out);
+	note_ntp(sm, &reply);
+	/* A kiss says "slow down": wait for the primary, send nothing. */
+	if (sm->result->kissed) {
+		sm->quiet = true;
+		sm->next_send_ns = 0;
+	}
 }
 
 void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
@@ -445,8 +542,11 @@ void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 		handle_m4(sm, pkt, len, now_ns, out);
 	else if (!primary_finished(sm))
 		handle_m6(sm, pkt, len, now_ns, out);
-	if (icmp_void(sm))
-		sm->icmp_until_ns = 0; /* a valid reply: the ICMP error was not */
+	if (!out->done && icmp_void(sm)) {
+		/* A valid reply: the ICMP error was not. */
+		sm->icmp_until_ns = 0;
+		sm->icmp_errno = 0;
+	}
 	if (!out->done)
 		plan_wake(sm, out);
 }
@@ -460,7 +560,7 @@ void probe_sm_net_error(struct probe_sm *sm, int err, uint64_t now_ns,
 		return;
 	}
 	if (is_icmp_errno(err))
-		icmp_seen(sm, err, now_ns, true, out);
+		icmp_seen(sm, err, now_ns, out);
 	if (!out->done)
 		plan_wake(sm, out);
 }
@@ -477,8 +577,7 @@ void probe_sm_tick(struct probe_sm *sm, uint64_t now_ns,
 		icmp_conclude(sm, sm->icmp_errno, out);
 		return;
 	}
-	if (now_ns >= sm->deadline_ns ||
-	    (sm->grace_until_ns != 0 && now_ns >= sm->grace_until_ns)) {
+	if (now_ns >= sm->deadline_ns) {
 		finish(sm, out);
 		return;
 	}

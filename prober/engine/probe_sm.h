@@ -18,10 +18,19 @@
  *	  probe_sm_net_error(sm, errno, now, &out)
  *	  probe_sm_tick(sm, now, &out)             at (or after) out.wake_ns
  *
- * After every input, `out` says what to do: send the requests flagged in
- * it, then report with probe_sm_sent(), which completes `out`; sleep until
- * out.wake_ns; or, once out.done, stop: *result is final and the state
- * machine holds nothing (no heap, no key) any more.
+ * After every input, `out` says what to do: send the request flagged in
+ * it (at most one), then report with probe_sm_sent(), which completes
+ * `out`; sleep until out.wake_ns; or, once out.done, stop: *result is
+ * final and the state machine holds nothing (no heap, no key) any more.
+ *
+ * The send schedule (docs/design.md, "The send schedule"): the primary
+ * request alone at the start; one retransmit interval later, if it is
+ * still unanswered, the plain mode 3 request, which tells mode6_silent /
+ * key_not_accepted from no_response; then the unanswered ones in turn, one
+ * packet per interval, until the timeout. The interval is also the pacing
+ * gap: no two packets of an attempt are ever closer together than
+ * req->retransmit_ms, whatever prompted them (a retransmit, the ICMP
+ * confirmation). A server that answers the primary gets one packet.
  *
  * The gate in the request is asked once per packet about to be sent; a
  * packet it holds back is counted in result->held and not flagged.
@@ -71,7 +80,8 @@ struct probe_request {
 	const char *token;            /* expected value; NULL to only read;
 					 must outlive the probe */
 	uint64_t timeout_ms;          /* whole attempt */
-	uint64_t retransmit_ms;       /* resend interval while unanswered */
+	uint64_t retransmit_ms;       /* pacing gap: at least this long between
+					 two packets; resend interval */
 	probe_gate_fn gate;           /* NULL: never held back */
 	void *gate_arg;               /* passed to gate */
 };
@@ -85,10 +95,15 @@ struct probe_result {
 	char value[PROBE_VALUE_MAX + 1]; /* NUL-terminated copy, maybe truncated */
 	size_t value_len;             /* full length on the wire */
 	double rtt_ms;                /* first reply to the primary; < 0 when none */
-	bool ntp_answered;            /* mode 3 got a valid reply */
-	uint8_t stratum;              /* from it */
-	char refid[NTP3_REFID_STRLEN];/* from it, as ntpq shows it */
-	enum ntp3_kind ntp_kind;      /* from it */
+	bool ntp_answered;            /* stratum, refid and ntp_kind are known:
+					 from a mode 4 reply (plain or keyed)
+					 or the READVAR's system variables */
+	uint8_t stratum;              /* the server's stratum */
+	char refid[NTP3_REFID_STRLEN];/* its refid, as ntpq shows it */
+	enum ntp3_kind ntp_kind;      /* synced, unsynced or a kiss */
+	bool kissed;                  /* a RATE, DENY or RSTR kiss came: hold
+					 the address off (kod_holdoff) whatever
+					 the outcome, verified included */
 	char source[INET6_ADDRSTRLEN];/* local address the packets left from
 					 (filled by the socket layer) */
 	unsigned sent;                /* datagrams sent */
@@ -109,7 +124,8 @@ struct probe_sm_random {
 /* What to do after an input. */
 struct probe_sm_out {
 	bool send_primary;            /* send probe_sm_primary() now */
-	bool send_plain;              /* send probe_sm_plain() now (after it) */
+	bool send_plain;              /* send probe_sm_plain() now (never
+					 both: one packet per slot) */
 	bool done;                    /* the attempt is over; result is final */
 	uint64_t wake_ns;             /* call probe_sm_tick() at this time */
 };
@@ -128,9 +144,11 @@ struct probe_sm {
 	uint8_t plain[NTP3_PACKET_LEN]; /* the plain client request */
 
 	uint64_t deadline_ns;         /* the attempt ends here */
-	uint64_t next_send_ns;        /* next retransmit; 0: none planned */
-	uint64_t grace_until_ns;      /* primary answered: wait for mode 3
-					 until here; 0: not yet */
+	uint64_t next_send_ns;        /* next packet's slot; 0: none planned */
+	uint64_t last_wire_ns;        /* last packet handed to the network */
+	bool wire_used;               /* a packet went out: last_wire_ns holds */
+	unsigned n_primary;           /* primaries sent */
+	unsigned n_plain;             /* plain requests sent */
 	uint64_t last_primary_ns;     /* last send of the primary, for the RTT */
 	int icmp_errno;               /* ICMP error not yet believed; 0: none */
 	uint64_t icmp_until_ns;       /* then unreachable at this time, unless
@@ -138,6 +156,7 @@ struct probe_sm {
 	bool icmp_resent;             /* the retransmit after it went out */
 	bool asked_primary;           /* out.send_primary pending a report */
 	bool asked_plain;             /* out.send_plain pending a report */
+	bool quiet;                   /* a kiss came: send nothing more */
 	bool finished;                /* result final */
 
 	uint8_t single[M6_FRAG_DATA_MAX]; /* a reply that fit one datagram */
@@ -147,7 +166,9 @@ struct probe_sm {
 };
 
 /*
- * Prepare an attempt: copy the variable and key, build both requests.
+ * Prepare an attempt: copy the variable and key, build both requests. The
+ * READVAR asks for the variable and the system variables stratum and
+ * refid, so a verified setvar result shows them without a mode 3 packet.
  * `req` and `result` must stay where they are until the attempt is done
  * or probe_sm_cancel() ran; *result is reset here (source excepted).
  * Returns NULL, or a static string saying why not ("bad variable name",
@@ -164,10 +185,9 @@ void probe_sm_start(struct probe_sm *sm, uint64_t now_ns,
 		    struct probe_sm_out *out);
 
 /*
- * Both flagged requests were handed to the network, or the first
- * `n_sent` of them (primary first) before a send failed with `err` (an
- * errno; 0 when all went out). `now_ns` is read after sending. Completes
- * `out` from the input that asked for the sends.
+ * The flagged request was handed to the network (`n_sent` 1), or its send
+ * failed with `err` (an errno; `n_sent` 0). `now_ns` is read after
+ * sending. Completes `out` from the input that asked for the send.
  */
 void probe_sm_sent(struct probe_sm *sm, unsigned n_sent, int err,
 		   uint64_t now_ns, struct probe_sm_out *out);
@@ -183,12 +203,13 @@ void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 /*
  * A receive error. An ICMP error (ECONNREFUSED, EHOSTUNREACH,
  * ENETUNREACH, EHOSTDOWN) is not believed at once, since anyone who
- * guesses the ephemeral port can forge one: the unanswered requests are
- * sent once more, and the attempt ends as unreachable at a second ICMP
- * error after that retransmit, or one retransmit interval later (never
- * past the deadline) when nothing else came. A valid reply meanwhile
- * wins. Once the primary or mode 3 has a valid answer, ICMP errors are
- * ignored; so are other errors. An ICMP error that surfaces on a send
+ * guesses the ephemeral port can forge one: the primary is sent once
+ * more in the next slot (one pacing gap after the last packet, never
+ * sooner), and the attempt ends as unreachable at a second ICMP error
+ * after that retransmit, or one retransmit interval after it (never past
+ * the deadline) when nothing else came. A valid reply meanwhile wins.
+ * Once the primary or mode 3 has a valid answer, ICMP errors are ignored;
+ * so are other errors. An ICMP error that surfaces on a send
  * (probe_sm_sent) counts the same.
  */
 void probe_sm_net_error(struct probe_sm *sm, int err, uint64_t now_ns,

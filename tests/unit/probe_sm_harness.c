@@ -31,13 +31,22 @@ static bool test_gate(void *arg, const struct sockaddr *dst)
 	return true;
 }
 
-/* Hand the flagged requests to a pretend network, as probe.c does. */
+/* Hand the flagged request to a pretend network, as probe.c does. */
 void do_sends(struct run *r)
 {
 	unsigned asked = 0, n;
 
 	if (!r->out.send_primary && !r->out.send_plain)
 		return;
+	/* One packet per slot, and the slots a pacing gap apart. */
+	assert_false(r->out.send_primary && r->out.send_plain);
+	if (r->send_err == 0 && (r->primaries + r->plains) > 0) {
+		uint64_t gap = r->now - r->last_wire;
+		if (gap < r->req.retransmit_ms * MS)
+			fail_msg("two packets %.3f ms apart", (double)gap / 1e6);
+		if (gap < r->min_gap)
+			r->min_gap = gap;
+	}
 	if (r->out.send_primary) {
 		const uint8_t *p = probe_sm_primary(&r->sm, &r->last_primary_len);
 		memcpy(r->last_primary, p, r->last_primary_len);
@@ -49,6 +58,7 @@ void do_sends(struct run *r)
 	if (n > 0) {
 		r->primaries += r->out.send_primary;
 		r->plains += r->out.send_plain;
+		r->last_wire = r->now;
 	}
 	probe_sm_sent(&r->sm, n, r->send_err, r->now, &r->out);
 }
@@ -68,8 +78,9 @@ void setup_common(enum probe_method m, const char *variable,
 	R.req.method = m;
 	R.req.variable = variable;
 	R.req.token = token;
-	R.req.timeout_ms = 3000;
-	R.req.retransmit_ms = 1000;
+	R.req.timeout_ms = TIMEOUT_MS;
+	R.req.retransmit_ms = GAP_MS;
+	R.min_gap = UINT64_MAX;
 	R.req.gate = test_gate;
 	R.req.gate_arg = &R;
 	R.gate_budget = -1;

@@ -35,6 +35,9 @@ struct run {
 	int gate_budget;      /* packets the gate lets through; < 0: all */
 	unsigned gate_calls;  /* times the gate was asked */
 	int send_err;         /* errno for the next send; 0: all go out */
+	uint64_t last_wire;   /* when the last packet went out */
+	uint64_t min_gap;     /* shortest time between two packets sent;
+				 UINT64_MAX while fewer than two */
 	uint8_t last_primary[M6_REQUEST_MAX]; /* octets of the last primary */
 	size_t last_primary_len;
 };
@@ -42,9 +45,15 @@ struct run {
 /* The attempt under test: reset by setup_common(). */
 extern struct run R;
 
-/* Hand the flagged requests to a pretend network, as probe.c does. */
+/* The defaults the harness runs with (probe.timeout, probe.retransmit). */
+#define TIMEOUT_MS 5000
+#define GAP_MS 2000
+
+/* Hand the flagged request to a pretend network, as probe.c does. Fails
+ * the test when two are flagged at once, or when a packet would follow
+ * the previous one sooner than the pacing gap. */
 void do_sends(struct run *r);
-/* A fresh attempt with these parameters (timeout 3 s, retransmit 1 s). */
+/* A fresh attempt with these parameters (TIMEOUT_MS, GAP_MS). */
 void setup_common(enum probe_method m, const char *variable,
 		  const char *token, uint16_t seq, uint64_t xmt,
 		  uint64_t xmt_auth, const struct ntpauth_key *k);

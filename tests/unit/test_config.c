@@ -87,7 +87,8 @@ static void expect_one(const char *name, int line, const char *text)
 static void assert_defaults(const struct nv_config *cfg)
 {
 	static const uint64_t schedule[] = {
-		60000, 300000, 900000, 3600000, 10800000, 21600000,
+		60000, 120000, 300000, 600000, 1800000, 3600000, 7200000,
+		10800000,
 	};
 
 	assert_null(cfg->prober_name);
@@ -98,20 +99,20 @@ static void assert_defaults(const struct nv_config *cfg)
 	assert_false(cfg->allow_private_targets);
 	assert_string_equal(cfg->status_socket, "/run/ntpverify/status.sock");
 	assert_null(cfg->status_listen);
-	assert_int_equal(cfg->probe.timeout_ms, 3000);
-	assert_int_equal(cfg->probe.retransmit_ms, 1000);
+	assert_int_equal(cfg->probe.timeout_ms, 5000);
+	assert_int_equal(cfg->probe.retransmit_ms, 2000);
 	assert_int_equal(cfg->probe.max_in_flight, 256);
 	assert_true(cfg->rate_limit.global_pps == 50.0);
 	assert_int_equal(cfg->rate_limit.global_burst, 10);
 	assert_int_equal(cfg->rate_limit.per_destination_interval_ms, 30000);
-	assert_int_equal(cfg->rate_limit.per_destination_daily_packets, 100);
+	assert_int_equal(cfg->rate_limit.per_destination_daily_packets, 75);
 	assert_int_equal(cfg->rate_limit.kod_holdoff_ms, 3600000);
 	assert_int_equal(cfg->rate_limit.max_destinations, 300000);
 	assert_int_equal(cfg->rate_limit.ipv6_prefix_length, 64);
-	assert_int_equal(cfg->rate_limit.per_prefix_daily_packets, 1000);
+	assert_int_equal(cfg->rate_limit.per_prefix_daily_packets, 750);
 	assert_int_equal(cfg->rate_limit.per_prefix_interval_ms, 10000);
-	assert_int_equal(cfg->retry.n_schedule, 6);
-	for (size_t i = 0; i < 6; i++)
+	assert_int_equal(cfg->retry.n_schedule, 8);
+	for (size_t i = 0; i < 8; i++)
 		assert_int_equal(cfg->retry.schedule_ms[i], schedule[i]);
 	assert_int_equal(cfg->retry.expiry_ms, 72 * 3600000ULL);
 	assert_int_equal(cfg->queue.lease_batch, 50);

@@ -30,11 +30,15 @@ static void test_key_verified(void **state)
 		at(4);
 		feed(sha1 ? "ntp3_auth_sha1_reply.hex"
 			  : "ntp3_auth_aes128_reply.hex");
-		assert_false(R.out.done);
-		feed_with_origin("ntp3_stratum2.hex", OTHER_XMT);
 		assert_outcome(OUTCOME_VERIFIED, "MAC verifies");
 		assert_true(R.res.rtt_ms > 3.999 && R.res.rtt_ms < 4.001);
+		/* Stratum and refid from the keyed reply: one packet. */
 		assert_true(R.res.ntp_answered);
+		assert_int_equal(R.res.stratum, 2);
+		assert_string_equal(R.res.refid, "192.0.2.1");
+		assert_int_equal(R.res.sent, 1);
+		assert_int_equal(R.plains, 0);
+		assert_false(R.res.kissed);
 		assert_int_equal(R.sm.key.len, 0); /* wiped */
 	}
 }
@@ -44,12 +48,15 @@ static void test_key_pair_by_origin(void **state)
 {
 	(void)state;
 	start_key(false);
+	at(GAP_MS);
+	tick(); /* the plain request, the keyed one unanswered */
+	assert_int_equal(R.plains, 1);
 	feed_with_origin("ntp3_auth_aes128_reply.hex", OTHER_XMT);
 	assert_false(R.out.done);
 	run_to_end();
 	assert_outcome(OUTCOME_KEY_NOT_ACCEPTED,
 		       "NTP answers, the keyed request does not");
-	assert_int_equal(R.primaries, 3);
+	assert_int_equal(R.primaries, 2); /* at 0 and 4 s */
 	assert_int_equal(R.plains, 1);
 }
 
@@ -58,8 +65,8 @@ static void test_key_refused(void **state)
 	(void)state;
 	start_key(false);
 	feed("ntp3_auth_crypto_nak.hex");
-	feed_with_origin("ntp3_stratum2.hex", OTHER_XMT);
 	assert_outcome(OUTCOME_KEY_NOT_ACCEPTED, "crypto-NAK");
+	assert_int_equal(R.res.sent, 1);
 
 	/* An unauthenticated answer to the keyed request. */
 	start_key(false);
@@ -84,20 +91,19 @@ static void test_key_bad_mac(void **state)
 	len = load("ntp3_auth_aes128_reply.hex", buf, sizeof(buf));
 	buf[len - 1] ^= 1;
 	feed_raw(buf, len);
-	feed_with_origin("ntp3_stratum2.hex", OTHER_XMT);
 	assert_outcome(OUTCOME_MALFORMED, "MAC does not verify");
 }
 
-/* A kiss to the keyed request speaks for both. */
+/* An unsigned kiss to the keyed request speaks for both: over at once. */
 static void test_key_kiss(void **state)
 {
 	(void)state;
 	start_key(false);
 	feed("ntp3_kod_rate_ntpsec.hex");
-	assert_false(R.out.done);
-	run_to_end();
 	assert_outcome(OUTCOME_RATE_LIMITED, "Kiss-o'-Death RATE");
-	assert_int_equal(R.plains, 1); /* answered: not retransmitted */
+	assert_true(R.res.kissed);
+	assert_int_equal(R.res.sent, 1);
+	assert_int_equal(R.plains, 0);
 }
 
 int main(void)
