@@ -201,13 +201,13 @@ static void plan_slot(struct probe_sm *sm, uint64_t now)
  * What the next slot carries. The primary first; one gap later the plain
  * request if the primary is still unanswered (only its answer can tell
  * "mode 6 / the key is refused" from "nothing answers"); then the two in
- * turn while unanswered, or only the primary once mode 3 has answered. The
- * confirmation of an ICMP error is the primary. Nothing after a kiss.
+ * turn while unanswered, or only the primary once mode 3 has answered.
+ * Nothing after a kiss. The retransmit that checks an ICMP error is
+ * whichever comes next: a closed port answers either with another error,
+ * and an answer to the plain request proves the port open.
  */
 static bool next_is_plain(const struct probe_sm *sm)
 {
-	if (sm->icmp_errno != 0 && !sm->icmp_resent)
-		return false;
 	return !sm->obs.ntp_answered && sm->n_plain < sm->n_primary;
 }
 
@@ -231,14 +231,14 @@ static void transmit(struct probe_sm *sm, uint64_t now,
 
 /*
  * ICMP errors. Anyone who guesses the ephemeral port can forge one, so
- * the first is not believed at once: the primary goes out once more in
- * the next slot, which keeps the pacing gap (a rate-limited server would
- * drop a retransmit sent sooner, and a closed port loses nothing by the
- * wait), and a real reply gets up to one retransmit interval after it to
- * arrive. A second ICMP error after that retransmit, or the wait running
- * out, ends the attempt as unreachable; a valid reply voids the error.
- * The cost: a closed port takes one gap longer and one more datagram
- * (docs/security.md, "Forged ICMP errors").
+ * the first is not believed at once: the next packet goes out in its slot
+ * (never sooner: a rate-limited server would drop a retransmit inside the
+ * gap, and a closed port loses nothing by the wait), and a real reply
+ * gets up to one retransmit interval after it to arrive. A second ICMP
+ * error after that retransmit, or the wait running out, ends the attempt
+ * as unreachable; a valid reply voids the error. The cost: a closed port
+ * takes one gap longer and one more datagram (docs/security.md, "Forged
+ * ICMP errors").
  */
 static bool icmp_void(const struct probe_sm *sm)
 {

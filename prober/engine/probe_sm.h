@@ -203,9 +203,9 @@ void probe_sm_datagram(struct probe_sm *sm, const uint8_t *pkt, size_t len,
 /*
  * A receive error. An ICMP error (ECONNREFUSED, EHOSTUNREACH,
  * ENETUNREACH, EHOSTDOWN) is not believed at once, since anyone who
- * guesses the ephemeral port can forge one: the primary is sent once
- * more in the next slot (one pacing gap after the last packet, never
- * sooner), and the attempt ends as unreachable at a second ICMP error
+ * guesses the ephemeral port can forge one: the next packet of the
+ * schedule goes out in its slot (one pacing gap after the last packet,
+ * never sooner), and the attempt ends as unreachable at a second ICMP error
  * after that retransmit, or one retransmit interval after it (never past
  * the deadline) when nothing else came. A valid reply meanwhile wins.
  * Once the primary or mode 3 has a valid answer, ICMP errors are ignored;

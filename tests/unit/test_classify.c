@@ -233,6 +233,16 @@ static void test_key_verified(void **state)
 	v = run(&o);
 	assert_int_equal(v.outcome, OUTCOME_VERIFIED);
 	assert_string_equal(v.detail, "MAC verifies");
+
+	/* A kiss signed under the key: verified, and the detail says the
+	 * kiss is obeyed. */
+	o.auth_kiss = true;
+	o.ntp_kind = NTP3_KISS_RATE;
+	v = run(&o);
+	assert_int_equal(v.outcome, OUTCOME_VERIFIED);
+	assert_string_equal(v.detail, "MAC verifies on a signed "
+				      "Kiss-o'-Death RATE (holding off)");
+	assert_false(v.contrary);
 }
 
 static void test_key_refused(void **state)

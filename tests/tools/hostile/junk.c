@@ -67,7 +67,9 @@ void start_flood(const struct request *rq, struct entry *e)
  * One junk datagram. Cycles through kinds so every layer gets exercised:
  * random octets of random length, a plausible mode 6 reply carrying the
  * token but a wrong sequence, a mode 4 reply with a wrong origin, a
- * datagram larger than any valid reply.
+ * datagram larger than any valid reply. A wrong sequence ends the probe
+ * at once (it fails closed), so a paced flood sends it only as its last
+ * datagram: until then the probe's socket stays open and takes the flood.
  */
 static void emit_junk(struct flood *f)
 {
@@ -75,10 +77,11 @@ static void emit_junk(struct flood *f)
 	struct reply_ctx c = { .rq = &f->rq, .e = f->e, .sc = &junk_sc };
 	uint8_t b[3000];
 	size_t len;
+	unsigned kind = f->left == 1 ? 1 : f->n % 8; /* left 0: a burst */
 
-	switch (f->n % 8) {
+	switch (kind) {
 	case 1: {
-		if (!f->e->have_seq)
+		if (!f->e->have_seq || f->left > 1)
 			goto random_octets;
 		char d[FRAG_MAX];
 		size_t n = var_line(&c, d, sizeof(d), hr.token);

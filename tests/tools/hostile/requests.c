@@ -32,6 +32,9 @@ static bool parse_request(const uint8_t *b, size_t len, struct request *rq)
 		/* the prober asks for one name; anything odd, answer for it */
 		if (strlen(rq->name) != count || count == 0)
 			snprintf(rq->name, sizeof(rq->name), "ntppool_verify");
+		/* and for stratum and refid after it ("VAR,stratum,refid"):
+		 * the scenarios answer for the first name only */
+		rq->name[strcspn(rq->name, ",")] = '\0';
 		return true;
 	}
 	case 3:
