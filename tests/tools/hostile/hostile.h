@@ -33,7 +33,7 @@
 #define MAX_FLOODS 64         /* floods in progress at once */
 #define READ_BURST 64         /* datagrams read per loop turn */
 #define RECV_MAX 2048
-#define MAX_KEYS 4            /* --key */
+#define MAX_KEYS 8            /* --key */
 #define LIMIT_SOURCES 8       /* rate-limit states per address (--limited) */
 #define PROBE_LOG 64          /* probes (source ports) counted per address */
 

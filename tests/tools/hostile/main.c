@@ -30,7 +30,7 @@
  * previous one, or a sustained rate above one per --limited-average
  * (default 8000 ms, with ntpd's burst allowance), is dropped or answered
  * with a RATE kiss (limited.c). --key gives the server's keys (at most
- * 4) for the "ntpd" scenario's keyed mode 3 and for signing kisses that
+ * 8) for the "ntpd" scenario's keyed mode 3 and for signing kisses that
  * answer keyed requests (sc_key.c).
  *
  * Counters per address (requests seen, datagrams sent, when) are written to
