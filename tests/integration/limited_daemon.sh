@@ -145,8 +145,19 @@ setvar ntppool_verify = \"$TOKEN\"
 restrict default kod nomodify nopeer noquery limited
 restrict -6 default kod nomodify nopeer noquery limited
 restrict 127.0.0.2 kod limited"
+before=$(nv_psql -c "SELECT count(*) FROM probe_attempt")
 nv_start_daemon l1b "$CONF"
 sleep "$RUN_FOR"
+# NTPsec answers every request here: one packet per attempt, by the
+# daemon's own count.
+if command -v curl >/dev/null; then
+	sent=$(curl -sS --max-time 5 --unix-socket "$NV_TMP/l1.sock" http://localhost/metrics |
+		awk '$1 == "ntpverify_packets_sent_total" { print $2 }')
+	nv_expect_eq "NTPsec: packets sent = attempts" \
+		"$(( $(nv_psql -c "SELECT count(*) FROM probe_attempt") - before ))" "$sent"
+else
+	nv_log "curl missing: the daemon's packet count not checked"
+fi
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
 nv_expect_eq "daemon exit status after SIGTERM (NTPsec)" 0 "$?"
