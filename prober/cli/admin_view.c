@@ -197,6 +197,15 @@ static void show_verification(const struct admin_db_verification *v)
 	}
 }
 
+/* Outcomes that show the server answered the source at all. */
+static bool answered(const char *outcome)
+{
+	return strcmp(outcome, "no_response") != 0 &&
+	       strcmp(outcome, "unreachable") != 0 &&
+	       strcmp(outcome, "send_failed") != 0 &&
+	       strcmp(outcome, "refused_by_policy") != 0;
+}
+
 /* Outcomes that show mode 6 from a source got through to ntpd. */
 static bool mode6_answered(const char *outcome)
 {
@@ -209,8 +218,9 @@ static bool mode6_answered(const char *outcome)
 /*
  * A hint for the last attempt, with what the history shows: mode 6 from
  * the same source answered before means the server's restrict line for
- * it is there and a flag on it drops queries now. Never the token: show
- * prints none, so the setvar line gets the placeholder.
+ * it is there and a flag on it drops queries now; any answer before and
+ * silence now points at 'limited' (or a stopped ntpd). Never the token:
+ * show prints none, so the setvar line gets the placeholder.
  */
 static void show_hint(const struct admin *a,
 		      const struct admin_db_attempts *list)
@@ -228,10 +238,14 @@ static void show_hint(const struct admin *a,
 	in.outcome = (enum outcome)o;
 	in.prober_addr = strcmp(last->source, "-") != 0 ? last->source : NULL;
 	in.variable = a->cfg.variable ? a->cfg.variable : "ntppool_verify";
-	for (size_t i = 0; i + 1 < list->n; i++)
-		if (strcmp(list->a[i].source, last->source) == 0 &&
-		    mode6_answered(list->a[i].outcome))
+	for (size_t i = 0; i + 1 < list->n; i++) {
+		if (strcmp(list->a[i].source, last->source) != 0)
+			continue;
+		if (mode6_answered(list->a[i].outcome))
 			in.restrict_line = HINT_RESTRICT_PRESENT;
+		if (answered(list->a[i].outcome))
+			in.answered_before = true;
+	}
 	if (outcome_hint_for(&in, hint, sizeof(hint)) != NULL) {
 		printf("\nhint (last attempt): ");
 		admin_put_text(hint);

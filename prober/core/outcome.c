@@ -139,10 +139,19 @@ const char *outcome_hint_for(const struct outcome_hint_in *in, char *buf,
 		silent_hint(in, addr, buf, buflen);
 		break;
 	case OUTCOME_NO_RESPONSE:
-		snprintf(buf, buflen,
-			 "nothing answered on UDP port 123: check that ntpd "
-			 "runs and that a firewall lets %s reach it",
-			 addr);
+		if (in->answered_before)
+			snprintf(buf, buflen,
+				 "nothing answered on UDP port 123, though the "
+				 "server answered %s before: ntpd stopped, or "
+				 "'limited' (without 'kod') on the restrict "
+				 "line for %s drops its packets; remove "
+				 "'limited' from it",
+				 addr, addr);
+		else
+			snprintf(buf, buflen,
+				 "nothing answered on UDP port 123: check that "
+				 "ntpd runs and that a firewall lets %s reach it",
+				 addr);
 		break;
 	case OUTCOME_RATE_LIMITED:
 		/* A kiss: 'kod limited' applies to the prober's address. */

@@ -53,6 +53,9 @@ struct outcome_hint_in {
 	const char *token;          /* the token when the caller has it (check
 				       --token), else NULL: a placeholder */
 	enum hint_restrict restrict_line; /* see above */
+	bool answered_before;       /* an earlier attempt from this address
+				       got an answer of any kind: silence now
+				       may be ntpd's 'limited' dropping it */
 };
 
 /*

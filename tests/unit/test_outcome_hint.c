@@ -80,6 +80,20 @@ static void test_rate_limited(void **state)
 	assert_non_null(strstr(buf, "restrict 192.0.2.10"));
 }
 
+static void test_no_response_after_answers(void **state)
+{
+	struct outcome_hint_in in = { .outcome = OUTCOME_NO_RESPONSE,
+				      .prober_addr = "192.0.2.10" };
+
+	(void)state;
+	assert_non_null(outcome_hint_for(&in, buf, sizeof(buf)));
+	assert_non_null(strstr(buf, "firewall"));
+	in.answered_before = true;
+	assert_non_null(outcome_hint_for(&in, buf, sizeof(buf)));
+	assert_non_null(strstr(buf, "answered 192.0.2.10 before"));
+	assert_non_null(strstr(buf, "remove 'limited'"));
+}
+
 static void test_key_types(void **state)
 {
 	(void)state;
@@ -106,6 +120,7 @@ int main(void)
 		cmocka_unit_test(test_silent_cannot_tell),
 		cmocka_unit_test(test_silent_line_present),
 		cmocka_unit_test(test_rate_limited),
+		cmocka_unit_test(test_no_response_after_answers),
 		cmocka_unit_test(test_key_types),
 		cmocka_unit_test(test_nothing_to_do),
 	};
