@@ -5,7 +5,9 @@
 # the right key or token end verified after one attempt of one packet;
 # rows with a wrong one stay key_not_accepted (or token_mismatch,
 # mode6_silent) attempt after attempt, never no_response or rate_limited.
-# Also: `add` (setvar) without any prober address refuses with one line.
+# Also: `add` (setvar) without any prober address refuses with one line,
+# and `show` hints by the history of the source address (the attempts
+# marked hint-test are written by the test, not by a prober).
 NV_TEST_NAME=limited_daemon
 . "$(dirname "$0")/lib.sh"
 nv_enter_netns "$@"
@@ -126,6 +128,21 @@ for i in 1 2 3 4 5 6 7; do
 	nv_expect_eq "$a: one packet per probe" 1 "$(stat "$a" max_per_probe)"
 done
 
+# show's hint goes by the history of the row's source address.
+OUT=$("$NTPVERIFY" show --config "$CONF" "${ROW[7]}")
+nv_expect_match "show: mode6_silent only: both causes" \
+	"hint \(last attempt\): NTP answers but mode 6 queries from 127\.0\.0\.2 are dropped: if ntp\.conf has no .*remove 'noquery'.*cannot tell" "$OUT"
+nv_psql -c "INSERT INTO probe_attempt (verification_id, attempted_at, prober, source_address, outcome, detail)
+	VALUES (${ROW[7]}, now() - interval '1 hour', 'hint-test', '127.0.0.2', 'variable_missing', 'reply does not contain ntppool_verify')" >/dev/null
+OUT=$("$NTPVERIFY" show --config "$CONF" "${ROW[7]}")
+nv_expect_match "show: mode 6 answered before: a flag, no missing line" \
+	"hint \(last attempt\): mode 6 queries from 127\.0\.0\.2 were answered before and are dropped now: no line is missing" "$OUT"
+nv_psql -c "INSERT INTO probe_attempt (verification_id, attempted_at, prober, source_address, outcome, detail)
+	VALUES (${ROW[4]}, now(), 'hint-test', '127.0.0.2', 'no_response', 'no reply')" >/dev/null
+OUT=$("$NTPVERIFY" show --config "$CONF" "${ROW[4]}")
+nv_expect_match "show: silent after answers: limited without kod" \
+	"hint \(last attempt\): nothing answered .*answered 127\.0\.0\.2 before.*'limited' \(without 'kod'\)" "$OUT"
+
 # --- phase 2: NTPsec, kod limited on the prober's line --------------------
 for i in 2 4 7; do # nothing answers on these addresses any more
 	"$NTPVERIFY" cancel --config "$CONF" "${ROW[$i]}" >/dev/null || nv_fail "cancel ${ROW[$i]}"
@@ -166,6 +183,6 @@ nv_expect_eq "NTPsec, setvar: one attempt, verified" "verified|verified" "$(hist
 nv_expect_eq "NTPsec, key: one attempt, verified" "verified|verified" "$(history "${ROW[s2]}")"
 expect_repeated "NTPsec, another token" "${ROW[s3]}" token_mismatch
 nv_expect_eq "no attempt ended no_response or rate_limited" 0 \
-	"$(nv_psql -c "SELECT count(*) FROM probe_attempt WHERE outcome IN ('no_response', 'rate_limited')")"
+	"$(nv_psql -c "SELECT count(*) FROM probe_attempt WHERE outcome IN ('no_response', 'rate_limited') AND prober <> 'hint-test'")"
 
 nv_finish
