@@ -1,7 +1,8 @@
 /*
  * responder.c - a fast fake NTP server for the benchmarks.
  *
- * Answers NTP mode 6 READVAR with "VAR=TOKEN\r\n" and mode 3 client
+ * Answers NTP mode 6 READVAR with "VAR=TOKEN\r\n" (and the stratum and
+ * refid when asked, as the prober does) and mode 3 client
  * requests with a synchronised stratum 2 mode 4 reply, for every address
  * it is reached on: it binds 0.0.0.0:PORT, and inside a private network
  * namespace all of 127.0.0.0/8 is local on lo, so one socket serves
@@ -22,10 +23,14 @@
  * itself, so a forgotten responder never outlives the bench for long.
  *
  * Replies, by request:
- *   mode 6 READVAR, associd 0, names include VAR or list empty:
- *       VAR=TOKEN (an empty list, as nmap's ntp-info sends, also gets
- *       version="..." and stratum=2, like ntpd's system variables)
- *   mode 6 READVAR naming only other variables: error "unknown variable"
+ *   mode 6 READVAR, associd 0, names from VAR, stratum and refid (the
+ *       prober asks for "VAR,stratum,refid"), or an empty list:
+ *       the system variables asked for first, as ntpd orders them
+ *       (stratum=2, refid=192.0.2.1, as the mode 3 reply says), then
+ *       VAR=TOKEN, ", " between items (an empty list, as nmap's ntp-info
+ *       sends, gets version="...", stratum=2 and VAR=TOKEN)
+ *   mode 6 READVAR naming any other variable: error "unknown variable",
+ *       as ntpd fails the whole request
  *   mode 6 READSTAT: an empty association list
  *   other mode 6 opcodes: error "bad opcode"; associd != 0: "bad association"
  *   mode 3 (any version 1-4, 48 octets or more): mode 4, stratum 2,
@@ -105,13 +110,31 @@ static void ntp_now(uint8_t *p, int32_t offset_s)
 	put32(p + 4, (uint32_t)(((uint64_t)ts.tv_nsec << 32) / 1000000000u));
 }
 
-/* Does the comma-separated name list name our variable (or nothing)? */
-static bool names_ok(const uint8_t *d, size_t n, bool *empty)
+/* The names a READVAR may ask for, as bits. */
+#define NAME_VAR 1u
+#define NAME_STRATUM 2u
+#define NAME_REFID 4u
+
+static unsigned name_bit(const uint8_t *d, size_t n)
+{
+	if (n == var_len && memcmp(d, opt_var, var_len) == 0)
+		return NAME_VAR;
+	if (n == 7 && memcmp(d, "stratum", 7) == 0)
+		return NAME_STRATUM;
+	if (n == 5 && memcmp(d, "refid", 5) == 0)
+		return NAME_REFID;
+	return 0;
+}
+
+/*
+ * Which of our names the comma-separated list asks for (0 for an empty
+ * list); false when it names anything else.
+ */
+static bool names_ok(const uint8_t *d, size_t n, unsigned *want)
 {
 	size_t i = 0;
-	bool found = false;
 
-	*empty = true;
+	*want = 0;
 	while (i < n) {
 		while (i < n && (d[i] == ' ' || d[i] == ','))
 			i++;
@@ -120,14 +143,50 @@ static bool names_ok(const uint8_t *d, size_t n, bool *empty)
 		       d[i] != '\0' && d[i] != '\r' && d[i] != '\n')
 			i++;
 		if (i > s) {
-			*empty = false;
-			if (i - s == var_len && memcmp(d + s, opt_var, var_len) == 0)
-				found = true;
+			unsigned bit = name_bit(d + s, i - s);
+			if (bit == 0)
+				return false;
+			*want |= bit;
 		}
 		while (i < n && d[i] != ',')
 			i++;
 	}
-	return *empty || found;
+	return true;
+}
+
+/* Append ", " (after the first item) and the item; returns the length. */
+static size_t put_item(char *buf, size_t cap, size_t len, const char *item)
+{
+	int n = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", item);
+
+	return n > 0 && (size_t)n < cap - len ? len + (size_t)n : len;
+}
+
+/*
+ * The data of a READVAR reply: the system variables asked for first, in
+ * ntpd's order, then VAR=TOKEN, then CR LF. An empty list (`want` 0)
+ * gets version, stratum and VAR. Always fits: the token is at most 200.
+ */
+static size_t readvar_data(char *buf, size_t cap, unsigned want)
+{
+	char item[300];
+	size_t len = 0;
+
+	if (want == 0) {
+		len = put_item(buf, cap, len,
+			       "version=\"ntpverify bench responder\"");
+		want = NAME_STRATUM | NAME_VAR;
+	}
+	if (want & NAME_STRATUM)
+		len = put_item(buf, cap, len, "stratum=2");
+	if (want & NAME_REFID)
+		len = put_item(buf, cap, len, "refid=192.0.2.1");
+	if (want & NAME_VAR) {
+		snprintf(item, sizeof(item), "%s=%s", opt_var, opt_token);
+		len = put_item(buf, cap, len, item);
+	}
+	memcpy(buf + len, "\r\n", 2);
+	return len + 2;
 }
 
 /* Build the reply to one mode 6 request; 0 = drop it. */
@@ -140,7 +199,7 @@ static size_t answer_m6(struct counts *c, const uint8_t *q, size_t len,
 	uint16_t assoc = get16(q + 6);
 	int err = -1;
 	size_t dlen = 0;
-	bool empty;
+	unsigned want;
 
 	if ((q[1] & 0xe0) != 0 || count > len - 12) {
 		atomic_fetch_add_explicit(&c->dropped, 1, memory_order_relaxed);
@@ -156,19 +215,13 @@ static size_t answer_m6(struct counts *c, const uint8_t *q, size_t len,
 	if (op == 2) { /* READVAR */
 		if (assoc != 0)
 			err = 4;
-		else if (!names_ok(q + 12, count, &empty))
+		else if (!names_ok(q + 12, count, &want))
 			err = 5;
 		else {
-			int n = snprintf((char *)r + 12, TX_MAX - 16,
-					 "%s%s=%s\r\n",
-					 empty ? "version=\"ntpverify bench "
-						 "responder\", stratum=2, "
-					       : "",
-					 opt_var, opt_token);
-			dlen = (size_t)n;
+			dlen = readvar_data((char *)r + 12, TX_MAX - 16, want);
 			atomic_fetch_add_explicit(&c->m6_readvar, 1,
 						  memory_order_relaxed);
-			if (empty)
+			if (want == 0)
 				atomic_fetch_add_explicit(&c->m6_empty, 1,
 							  memory_order_relaxed);
 		}

@@ -95,7 +95,9 @@ const char *ntpauth_check_name(enum ntpauth_check check);
 /*
  * Check the MAC of a reply datagram that has already passed
  * ntp3_parse_reply() (length >= 48, mode 4, origin echoed). The digest is
- * compared in constant time.
+ * compared in constant time. Kisses too: ntp.org ntpd signs the RATE
+ * kisses it sends to keyed requests, and the MAC covers the header with
+ * its kiss code like any other.
  */
 enum ntpauth_check ntpauth_verify_reply(const uint8_t *pkt, size_t len,
 					const struct ntpauth_key *key)

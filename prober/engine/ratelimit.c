@@ -145,7 +145,22 @@ static void charge(struct rl_entry *e, uint64_t now)
 {
 	if (e->window_packets == 0)
 		e->window_start_ms = now;
-	e->window_packets++;
+	/* ratelimit_params_valid keeps every budget at or below the bound. */
+	if (e->window_packets < RL_WINDOW_MAX)
+		e->window_packets++;
+	/* In the window (under 24 h): fits; a clock going back counts as 0. */
+	e->last_packet_off = now > e->window_start_ms
+				     ? (uint32_t)(now - e->window_start_ms)
+				     : 0;
+}
+
+/* When the packet gap after the last packet to e ends; 0: no packet. */
+static uint64_t gap_end(const struct ratelimit *rl, const struct rl_entry *e)
+{
+	if (e == NULL || e->window_packets == 0 || rl->params.packet_gap_ms == 0)
+		return 0;
+	return sat_add(e->window_start_ms + e->last_packet_off,
+		       rl->params.packet_gap_ms);
 }
 
 /* Entries of k that are not in the table yet. */
@@ -238,14 +253,14 @@ static uint64_t bucket_units_at(const struct ratelimit *rl, uint64_t units)
 }
 
 /*
- * What a new attempt needs in the bucket: its first transmit sends two
- * packets (mode 6 or the keyed request, and the plain mode 3), and a mode 3
- * held back there would turn mode6_silent into no_response. With a burst
- * of one, one token is all there can ever be.
+ * What a new attempt needs in the bucket: one token, for its first
+ * transmit, which is one packet (mode 6 or the keyed request; the plain
+ * mode 3 follows only a pacing gap later, if at all).
  */
 static uint64_t bucket_start_units(const struct ratelimit *rl)
 {
-	return rl->bucket_cap >= 2 * RL_UNIT ? 2 * RL_UNIT : RL_UNIT;
+	(void)rl;
+	return RL_UNIT;
 }
 
 /* ---- API -------------------------------------------------------------- */
@@ -256,7 +271,9 @@ bool ratelimit_params_valid(const struct ratelimit_params *p)
 	return p != NULL && p->global_pps >= 0 &&
 	       p->global_pps <= RATELIMIT_MAX_PPS &&
 	       p->max_destinations <= RATELIMIT_MAX_DESTINATIONS &&
-	       p->ipv6_prefix_len <= 128;
+	       p->ipv6_prefix_len <= 128 &&
+	       p->per_destination_daily_packets <= RL_WINDOW_MAX &&
+	       p->per_prefix_daily_packets <= RL_WINDOW_MAX;
 }
 
 struct ratelimit *ratelimit_new(const struct ratelimit_params *p)
@@ -317,6 +334,11 @@ bool ratelimit_take_packet(struct ratelimit *rl, const struct sockaddr *dst,
 	/* A kiss mid-attempt stops the retransmits too. */
 	if (e != NULL && now_ms < e->kod_until_ms) {
 		rl->stats.held_kod++;
+		return false;
+	}
+	/* Another attempt's packet went there too recently. */
+	if (now_ms < gap_end(rl, e)) {
+		rl->stats.held_gap++;
 		return false;
 	}
 	if (window_used(e) >= rl->params.per_destination_daily_packets) {
@@ -380,11 +402,16 @@ static void check_entry(struct ratelimit *rl, struct rl_verdict *v,
 				   : p->per_destination_interval_ms;
 	unsigned budget = prefix ? prefix_daily(p) : p->per_destination_daily_packets;
 
-	if (e != NULL && e->started && now < sat_add(e->last_start_ms, interval))
+	uint64_t clear = e != NULL && e->started
+				 ? sat_add(e->last_start_ms, interval) : 0;
+	/* The first packet must keep the gap after the last one, too. */
+	if (!prefix)
+		clear = max_u64(clear, gap_end(rl, e));
+	if (now < clear)
 		fails(v, prefix ? "prefix interval" : "destination interval",
 		      prefix ? &rl->stats.deferred_prefix_interval
 			     : &rl->stats.deferred_interval,
-		      sat_add(e->last_start_ms, interval));
+		      clear);
 	uint32_t used = window_used(e);
 	if (used >= budget)
 		/* used == 0 here means a zero budget: never. */

@@ -14,9 +14,14 @@
  *                full at start. In any 1-second window at most
  *                global_pps + global_burst packets pass.
  *   destination  a minimum gap between attempt starts to one address, a
- *                packet budget per address per 24 h window (the window is
- *                fixed: it opens at the first packet and closes 24 h later),
- *                and a holdoff after a Kiss-o'-Death RATE.
+ *                minimum gap between any two packets to it (packet_gap_ms:
+ *                the probe paces its own packets, this keeps the next
+ *                attempt's first packet, or an overlapping attempt's, away
+ *                from the last one; ntp.org ntpd's `limited` drops a packet
+ *                less than about 2 s after the previous one), a packet
+ *                budget per address per 24 h window (the window is fixed:
+ *                it opens at the first packet and closes 24 h later), and
+ *                a holdoff after a Kiss-o'-Death RATE.
  *   prefix       an IPv6 address is also charged to its prefix (default
  *                /64): a budget per prefix per 24 h window, and a minimum
  *                gap between attempt starts into the prefix. Addresses in
@@ -110,6 +115,9 @@ struct ratelimit_params {
 	unsigned per_prefix_daily_packets;
 	/* Minimum gap between attempt starts into one IPv6 prefix; 0 = none. */
 	uint64_t per_prefix_interval_ms;
+	/* Minimum time between two packets to one address, whatever attempts
+	 * they belong to (probe.retransmit); 0 = none. */
+	uint64_t packet_gap_ms;
 };
 
 /* Counters since ratelimit_new(); never reset, they only grow. */
@@ -127,6 +135,7 @@ struct ratelimit_stats {
 	uint64_t deferred_prefix_interval; /* may_start refused: "prefix interval" */
 	uint64_t deferred_prefix_daily;    /* may_start refused: "prefix daily budget" */
 	uint64_t deferred_table_full;      /* may_start refused: "destination table full" */
+	uint64_t held_gap;          /* take_packet refused: inside packet_gap_ms of the last packet */
 };
 
 /* Opaque: the bucket, the per-destination table and the counters. */
@@ -135,7 +144,9 @@ struct ratelimit;
 /*
  * Check params without building anything: false when global_pps is NaN,
  * negative or above RATELIMIT_MAX_PPS, max_destinations is above
- * RATELIMIT_MAX_DESTINATIONS or ipv6_prefix_len above 128. Config
+ * RATELIMIT_MAX_DESTINATIONS, ipv6_prefix_len above 128 or a daily budget
+ * above 1,048,575 (what an entry can count; the config allows 1,000,000
+ * at most). Config
  * validation can call this.
  */
 bool ratelimit_params_valid(const struct ratelimit_params *p) RATELIMIT_WARN_UNUSED;
@@ -164,21 +175,22 @@ bool ratelimit_set_params(struct ratelimit *rl, const struct ratelimit_params *p
  * One packet is about to go to dst (first send or a retransmit). True:
  * one global token and one unit of dst's daily budget have been charged,
  * send it (and for IPv6 one unit of its prefix's budget). False: hold it
- * back, nothing charged — KoD holdoff in force, daily budget (of the
- * address or its prefix) spent, no global token, dst not AF_INET/AF_INET6,
- * the table at max_destinations with no entry for dst, or no memory for
- * a new entry.
+ * back, nothing charged — KoD holdoff in force, less than packet_gap_ms
+ * since the last packet to dst, daily budget (of the address or its
+ * prefix) spent, no global token, dst not AF_INET/AF_INET6, the table at
+ * max_destinations with no entry for dst, or no memory for a new entry.
  */
 bool ratelimit_take_packet(struct ratelimit *rl, const struct sockaddr *dst,
 			   uint64_t now_ms) RATELIMIT_WARN_UNUSED;
 
 /*
  * May a new attempt to dst start now? Checks, in this order: KoD holdoff,
- * minimum interval since the last recorded start, the same for dst's IPv6
+ * minimum interval since the last recorded start and packet_gap_ms since
+ * the last packet (both "destination interval"), the interval for dst's IPv6
  * prefix, at least one packet left in the daily budget (an attempt that
- * needs more is cut short by take_packet), the same for the prefix, two
- * global tokens for the attempt's first transmit (one when the burst is
- * 1), room in the table for dst's entries. Charges nothing.
+ * needs more is cut short by take_packet), the same for the prefix, one
+ * global token for the attempt's first transmit (one packet), room in
+ * the table for dst's entries. Charges nothing.
  *
  * On false: *reason is the first failing check as a static string —
  * "kod holdoff", "destination interval", "prefix interval", "daily

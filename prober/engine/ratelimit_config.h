@@ -25,6 +25,8 @@ static inline struct ratelimit_params limits_from_config(const struct nv_config 
 		.per_prefix_daily_packets =
 			cfg->rate_limit.per_prefix_daily_packets,
 		.per_prefix_interval_ms = cfg->rate_limit.per_prefix_interval_ms,
+		/* The probe's pacing gap holds across attempts too. */
+		.packet_gap_ms = cfg->probe.retransmit_ms,
 	};
 	return p;
 }

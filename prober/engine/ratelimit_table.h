@@ -26,16 +26,22 @@
 /* Smallest table; also what prune shrinks back to. Power of two. */
 #define RL_MIN_CAPACITY ((size_t)16)
 
+/* Largest window_packets can count: above every budget the config allows. */
+#define RL_WINDOW_MAX ((1u << 20) - 1)
+
 /* One destination (address or prefix). 48 bytes on LP64. */
 struct rl_entry {
 	uint64_t last_start_ms;   /* last attempt start; meaningful when started */
 	uint64_t window_start_ms; /* first packet of the 24 h window; when window_packets > 0 */
 	uint64_t kod_until_ms;    /* nothing goes out before this; 0 = never kissed */
-	uint32_t window_packets;  /* packets charged in the current window; 0 = no window */
+	unsigned window_packets : 20; /* packets charged in the current window;
+					 0 = no window; at most RL_WINDOW_MAX */
+	unsigned kind : 3;        /* 0 empty, RL_KIND_* */
+	unsigned started : 1;     /* an attempt start has been recorded */
+	unsigned plen : 8;        /* prefix length for RL_KIND_PREFIX, else 0 */
+	uint32_t last_packet_off; /* last packet charged, in ms after
+				     window_start_ms; when window_packets > 0 */
 	uint8_t addr[16];         /* IPv6 (masked for a prefix), or IPv4 in the first 4 octets */
-	uint8_t kind;             /* 0 empty, RL_KIND_* */
-	uint8_t plen;             /* prefix length for RL_KIND_PREFIX, else 0 */
-	uint8_t started;          /* an attempt start has been recorded */
 };
 
 /* The table; one per limiter, owned by it. */

@@ -7,7 +7,8 @@ use (tests/data/README.md). Run from anywhere; needs python3-cryptography for
 the AES-CMAC. The output is deterministic: rerunning rewrites the same files.
 
     m6_sysvars_reply.hex        READVAR ntppool_verify,stratum,refid answered
-    m6_sysvars_unsynced.hex     the same from an unsynchronised server
+                                (m6_sysvars_unsynced.hex, the same from the
+                                unsynchronised NTPsec 1.2.2, is a capture)
     m6_fragshape_<D>.hex        fragment sets, D = data length before CR LF
     ntp3_kiss_rate_signed_aes128.hex / _sha1.hex   signed RATE kisses
     ntp3_auth_unsynced_aes128.hex                  keyed reply, stratum 0 INIT
@@ -39,9 +40,10 @@ def write(name, comment, packets):
 
 
 def m6_reply(seq, offset, data, more):
-    """A READVAR response datagram: VN 2, R set, status 0xc016, assoc 0."""
+    """A READVAR response datagram: LI 3, VN 2, R set, status 0xc016 (the
+    captured daemons are unsynchronised), association 0."""
     op = 0x80 | (0x20 if more else 0) | 0x02
-    hdr = bytes([0x16, op]) + seq.to_bytes(2, "big") + b"\xc0\x16" + \
+    hdr = bytes([0xD6, op]) + seq.to_bytes(2, "big") + b"\xc0\x16" + \
         b"\x00\x00" + offset.to_bytes(2, "big") + len(data).to_bytes(2, "big")
     pad = (-len(data)) % 4
     return hdr + data + b"\x00" * pad
@@ -100,15 +102,9 @@ def main():
     write("m6_sysvars_reply.hex", [
         "READVAR ntppool_verify,stratum,refid answered, seq 1: "
         "stratum=2, refid=192.0.2.1, ntppool_verify=tok-3f9a1c2b7d\\r\\n",
-        "Hand-made by tests/data/make_issue12.py: system variables first "
-        "and \", \" between items, as ntpd answers; not a capture",
+        "Hand-made by tests/data/make_issue12.py in the shape of the "
+        "NTPsec 1.2.2 capture m6_sysvars_unsynced.hex; not a capture",
     ], [m6_reply(1, 0, b"stratum=2, refid=192.0.2.1, ntppool_verify=" +
-                 TOKEN + b"\r\n", False)])
-    write("m6_sysvars_unsynced.hex", [
-        "READVAR ntppool_verify,stratum,refid answered, seq 1, "
-        "unsynchronised: stratum=16, refid=INIT",
-        "Hand-made by tests/data/make_issue12.py; not a capture",
-    ], [m6_reply(1, 0, b"stratum=16, refid=INIT, ntppool_verify=" +
                  TOKEN + b"\r\n", False)])
     for d in list(range(466, 471)) + list(range(934, 939)):
         fragshape(d)

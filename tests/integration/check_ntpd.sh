@@ -40,6 +40,9 @@ nv_expect_eq "json source" '"127.0.0.2"' "$(nv_json_field "$OUT" source)"
 nv_expect_eq "json server" '"127.0.0.1"' "$(nv_json_field "$OUT" server)"
 nv_expect_eq "json port" 123 "$(nv_json_field "$OUT" port)"
 nv_expect_match "json ntp" '"ntp":\{"stratum":[0-9]+,"refid":"[^"]*"\}' "$OUT"
+# ... from the READVAR itself (it asks for stratum and refid too; the
+# unsynchronised ntpd says 16 and INIT in mode 6), with one packet.
+nv_expect_match "json ntp from mode 6" '"ntp":\{"stratum":16,"refid":"INIT"\}' "$OUT"
 nv_expect_match "json rtt" '"rtt_ms":[0-9]+\.[0-9]+' "$OUT"
 
 # 2. wrong token: token_mismatch, exit 1, and the hint says what to do.

@@ -221,6 +221,47 @@ static void test_external_vectors(void **state)
 	assert_int_equal(ntpauth_verify_reply(pkt, len, &aes), NTPAUTH_CRYPTO_NAK);
 }
 
+/*
+ * The generated signed kisses (tests/data/make_issue12.py) and the keyed
+ * unsynchronised reply: valid replies of their kind, and MACs that verify
+ * under the keys they name, computed here by other code.
+ */
+static void test_signed_kiss_vectors(void **state)
+{
+	static const struct {
+		const char *file;
+		size_t len;
+		bool sha1;
+		enum ntp3_kind kind;
+	} cases[] = {
+		{ "ntp3_kiss_rate_signed_aes128.hex", 68, false, NTP3_KISS_RATE },
+		{ "ntp3_kiss_rate_signed_sha1.hex", 72, true, NTP3_KISS_RATE },
+		{ "ntp3_auth_unsynced_aes128.hex", 68, false, NTP3_UNSYNCED },
+	};
+	uint8_t pkt[256];
+	size_t len;
+	struct ntp3_reply reply;
+	struct ntpauth_key aes = aes_key(42, rfc4493_key), sha;
+
+	(void)state;
+	assert_int_equal(ntpauth_key_parse("00112233445566778899aabbccddeeff00112233",
+					   42, NTPAUTH_SHA1, &sha), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct ntpauth_key *k = cases[i].sha1 ? &sha : &aes;
+		assert_int_equal(hexfile_load(cases[i].file, pkt, sizeof(pkt),
+					      &len), 0);
+		assert_int_equal(len, cases[i].len);
+		assert_int_equal(ntp3_parse_reply(pkt, len, 0xe00000379ecedf01ULL,
+						  &reply), NTP3_OK);
+		assert_int_equal(reply.kind, cases[i].kind);
+		assert_int_equal(reply.stratum, 0);
+		assert_int_equal(ntpauth_verify_reply(pkt, len, k), NTPAUTH_OK);
+		pkt[27] ^= 1; /* the origin is under the MAC too */
+		assert_int_equal(ntpauth_verify_reply(pkt, len, k),
+				 NTPAUTH_BAD_MAC);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_request_layout),
 		cmocka_unit_test(test_hostile_replies),
 		cmocka_unit_test(test_external_vectors),
+		cmocka_unit_test(test_signed_kiss_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

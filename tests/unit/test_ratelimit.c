@@ -40,15 +40,16 @@ static void test_bucket_burst_then_steady(void **state)
 	assert_false(ratelimit_take_packet(rl, sa(&x), 0));
 	assert_false(may(rl, &x, 0, &nb, &why));
 	assert_string_equal(why, "global rate");
-	/* 10 pps: a token every 100 ms; a start needs two (its first
-	 * transmit sends mode 6 and mode 3 together). */
-	assert_int_equal(nb, 200);
+	/* 10 pps: a token every 100 ms; a start needs one (its first
+	 * transmit is one packet since issue 12; it was two). */
+	assert_int_equal(nb, 100);
 	assert_false(ratelimit_take_packet(rl, sa(&x), 99));
-	assert_false(ratelimit_may_start(rl, sa(&x), 100, NULL, NULL));
-	assert_true(ratelimit_may_start(rl, sa(&x), 200, NULL, NULL));
+	assert_false(ratelimit_may_start(rl, sa(&x), 99, NULL, NULL));
+	assert_true(ratelimit_may_start(rl, sa(&x), 100, NULL, NULL));
+	assert_true(ratelimit_take_packet(rl, sa(&x), 100));
+	assert_false(ratelimit_take_packet(rl, sa(&x), 100));
+	assert_false(ratelimit_take_packet(rl, sa(&x), 199));
 	assert_true(ratelimit_take_packet(rl, sa(&x), 200));
-	assert_true(ratelimit_take_packet(rl, sa(&x), 200));
-	assert_false(ratelimit_take_packet(rl, sa(&x), 200));
 
 	/* Steady: hammering every ms for 10 s yields exactly 10 per second. */
 	unsigned sent = 0;
@@ -358,6 +359,53 @@ static void test_set_params_live(void **state)
 	ratelimit_free(rl);
 }
 
+/*
+ * The packet gap holds across attempts: no packet to an address within
+ * packet_gap_ms of the last one, and no new attempt before it has passed
+ * (reported as the destination interval), while other addresses go on.
+ */
+static void test_packet_gap(void **state)
+{
+	(void)state;
+	struct ratelimit_params p = loose();
+	p.per_destination_interval_ms = 1 * SEC;
+	p.packet_gap_ms = 2 * SEC;
+	struct ratelimit *rl = make(&p);
+	struct addr a = addr_of("193.0.0.30", 123);
+	struct addr b = addr_of("193.0.0.31", 123);
+	struct ratelimit_stats st;
+	uint64_t nb;
+	const char *why;
+
+	assert_true(ratelimit_started(rl, sa(&a), 10 * SEC));
+	assert_true(ratelimit_take_packet(rl, sa(&a), 10 * SEC));
+	assert_false(ratelimit_take_packet(rl, sa(&a), 12 * SEC - 1));
+	assert_true(ratelimit_take_packet(rl, sa(&b), 10 * SEC));
+	assert_true(ratelimit_take_packet(rl, sa(&a), 12 * SEC));
+	/* The interval since the start has passed, the gap has not. */
+	assert_false(may(rl, &a, 13 * SEC, &nb, &why));
+	assert_string_equal(why, "destination interval");
+	assert_int_equal(nb, 14 * SEC);
+	assert_true(may(rl, &a, 14 * SEC, &nb, &why));
+	/* A start alone (nothing sent) leaves only the interval. */
+	assert_true(ratelimit_started(rl, sa(&b), 20 * SEC));
+	assert_true(may(rl, &b, 21 * SEC, &nb, &why));
+	ratelimit_stats(rl, &st);
+	assert_int_equal(st.held_gap, 1);
+	assert_int_equal(st.deferred_interval, 1);
+
+	/* Without a gap configured, back to back as before. */
+	p.packet_gap_ms = 0;
+	assert_true(ratelimit_set_params(rl, &p, 30 * SEC));
+	assert_true(ratelimit_take_packet(rl, sa(&a), 30 * SEC));
+	assert_true(ratelimit_take_packet(rl, sa(&a), 30 * SEC));
+	ratelimit_free(rl);
+
+	/* A budget an entry cannot count is refused, not wrapped. */
+	p.per_destination_daily_packets = 1u << 20;
+	assert_false(ratelimit_params_valid(&p));
+}
+
 static void test_stats(void **state)
 {
 	(void)state;
@@ -391,7 +439,7 @@ static void test_stats(void **state)
 	assert_false(ratelimit_take_packet(rl, sa(&c), 1));     /* held_global */
 	assert_false(may(rl, &c, 1, &nb, &why));                  /* deferred_global */
 	assert_string_equal(why, "global rate");
-	assert_int_equal(nb, 2 * SEC);                            /* 0.001 there, 2 needed at 1 pps */
+	assert_int_equal(nb, SEC);                                /* 0.001 there, 1 needed at 1 pps */
 	assert_true(ratelimit_kod(rl, sa(&b), 1));
 	assert_false(may(rl, &b, 5 * SEC, &nb, &why));            /* deferred_kod */
 	assert_string_equal(why, "kod holdoff");
@@ -487,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_kod_holdoff),
 		cmocka_unit_test(test_address_keys),
 		cmocka_unit_test(test_set_params_live),
+		cmocka_unit_test(test_packet_gap),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_fail_closed),
 	};
