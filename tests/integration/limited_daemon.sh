@@ -41,6 +41,20 @@ nv_expect_match "add without source_addresses: why" "no source_addresses .*canno
 nv_expect_eq "add without source_addresses: nothing inserted" 0 \
 	"$(nv_psql -c "SELECT count(*) FROM verification WHERE server_ip = '192.0.2.200'")"
 
+# The key method needs no prober address; its lines for ntp.org's ntpd
+# append the ID to the last trustedkey line instead of adding one.
+OUT=$("$NTPVERIFY" add --config "$NV_TMP/nosrc.conf" --method key 192.0.2.201 2>&1)
+nv_expect_eq "add --method key without source_addresses: exit" 0 "$?"
+kid=$(printf '%s\n' "$OUT" | awk '$2 == "AES128CMAC" && $3 ~ /^[0-9a-f]+$/ { print $1 }')
+nv_expect_match "ntp.org: find the trustedkey lines" $'\n'"grep -n '\^\[\[:space:\]\]\*trustedkey' /etc/ntp\.conf"$'\n' "$OUT"
+nv_expect_match "ntp.org: append to the last one" "append $kid to the last of them .*'trustedkey 1 $kid'" "$(tr '\n' ' ' <<<"$OUT")"
+nv_expect_match "ntp.org: the type names" "CMAC, in any case; it refuses AES128 and AES-128" "$OUT"
+nv_expect_match "NTPsec: the type names" "AES128CMAC, in any case, but not as AES128" "$OUT"
+nv_expect_match "NTPsec: restart" "systemctl restart ntpsec" "$OUT"
+nv_expect_match "ntp.org: restart" "systemctl restart ntp," "$OUT"
+"$NTPVERIFY" cancel --config "$CONF" "$(nv_psql -c "SELECT id FROM verification WHERE server_ip = '192.0.2.201'")" >/dev/null ||
+	nv_fail "cancel the row for 192.0.2.201"
+
 # --- phase 1: the responder as ntp.org ntpd -------------------------------
 # .1-.5 key method: .1 .3 .5 the right key, .2 .4 the same key ID with
 # another secret (an operator's typo); .6 setvar with the right token; .7
