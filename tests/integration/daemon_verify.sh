@@ -1,6 +1,7 @@
 #!/bin/bash
 # The daemon against real PostgreSQL and a real NTPsec ntpd: the NOTIFY
-# path, a wrong token fixed and retried, and expiry without packets.
+# path, a wrong token fixed and retried, expiry without packets, and the
+# pacing gap between attempts.
 NV_TEST_NAME=daemon_verify
 . "$(dirname "$0")/lib.sh"
 nv_enter_netns "$@"
@@ -117,7 +118,8 @@ nv_psql -c "UPDATE verification SET state = 'cancelled' WHERE id = $POISON"
 #    (ntpd holds the wildcard port 123: stop it so the sink can listen.)
 nv_stop_pid "$NTPD_PID"
 "$UDP_SINK" 127.0.0.60 123 "$NV_TMP/expiry.count" &
-NV_PIDS+=("$!")
+SINK_PID=$!
+NV_PIDS+=("$SINK_PID")
 nv_wait_for 5 "[ -s '$NV_TMP/expiry.count' ]"
 ID3=$(nv_psql -c "INSERT INTO verification (server_ip, token, created_at, expires_at) VALUES ('127.0.0.60', '$TOKEN', now() - interval '73 hours', now() - interval '1 hour') RETURNING id")
 if nv_sql_wait 3 "SELECT state FROM verification WHERE id = $ID3" expired >/dev/null; then
@@ -142,5 +144,38 @@ nv_expect_eq "no packet to a row past retry.expiry" 0 "$(cat "$NV_TMP/expiry.cou
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
 nv_expect_eq "daemon exit status after SIGTERM" 0 "$?"
+
+# 6. The pacing gap holds across attempts: a server that answers at once
+#    (token_mismatch), a 1 s retry schedule and a 1 s
+#    per_destination_interval, default probe settings: the attempts still
+#    start at least probe.retransmit (2 s) apart, since the rate limiter
+#    keeps the gap after the last packet to an address.
+nv_psql -c "UPDATE verification SET state = 'cancelled' WHERE state = 'pending'" >/dev/null
+nv_stop_pid "$SINK_PID" # it holds port 123 on one address; ntpd wants all
+nv_start_ntpd ntpd4 "setvar ntppool_verify = \"tok-someone-else\"
+$NTPD_BASE"
+CONF2=$(nv_daemon_config p2 "
+rate_limit { per_destination_interval = 1s }
+retry { schedule = { 1s } }
+queue { poll_interval = 200ms }")
+nv_start_daemon p2 "$CONF2"
+ID5=$(nv_psql -c "INSERT INTO verification (server_ip, token) VALUES ('127.0.0.1', '$TOKEN') RETURNING id")
+if nv_sql_wait 20 "SELECT count(*) >= 4 FROM probe_attempt WHERE verification_id = $ID5" t >/dev/null; then
+	nv_pass "four attempts recorded"
+else
+	nv_fail "fewer than four attempts in 20 s"
+fi
+gaps=$(nv_psql -c "SELECT string_agg(round(d)::text, ' ' ORDER BY t) FROM (SELECT attempted_at AS t, extract(epoch FROM attempted_at - lag(attempted_at) OVER (ORDER BY attempted_at)) * 1000 AS d FROM probe_attempt WHERE verification_id = $ID5) s WHERE d IS NOT NULL")
+outcomes=$(nv_psql -c "SELECT string_agg(DISTINCT outcome, ' ') FROM probe_attempt WHERE verification_id = $ID5")
+nv_log "gaps between attempt starts (ms): $gaps"
+nv_expect_eq "every attempt token_mismatch" token_mismatch "$outcomes"
+min_gap=$(printf '%s\n' $gaps | sort -n | head -n1)
+if [ -n "$min_gap" ] && [ "$min_gap" -ge 1900 ]; then
+	nv_pass "attempts at least 2 s apart (shortest ${min_gap} ms)"
+else
+	nv_fail "attempts closer than the 2 s pacing gap: $gaps"
+fi
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
 
 nv_finish
