@@ -133,6 +133,12 @@ static void print_setvar_steps(FILE *f, const struct admin *a,
 		   "default' line:\n\n", server);
 	fprintf(f, "setvar %s = \"%s\"\n", var, token);
 	print_restricts(f, a);
+	/* A second line for the same address adds its flags to the
+	 * first's (NTPsec's hack_restrict ORs them): a bare line would not
+	 * lift a 'noquery' already there. */
+	fprintf(f, "\n(if ntp.conf has a 'restrict' line for one of these "
+		   "addresses already,\nremove 'noquery' and 'limited' from "
+		   "it instead of adding a second one)\n");
 	fprintf(f, "\nthen restart ntpd (it reads setvar only at start-up) "
 		   "and test on the server:\n\n");
 	fprintf(f, "ntpq -c \"rv 0 %s\" 127.0.0.1\n\n", var);
