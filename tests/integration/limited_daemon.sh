@@ -75,7 +75,9 @@ for i in 1 2 3 4 5; do
 	[ $i = 5 ] && type=SHA1
 	KEYS+=(--key "$kid:$type:$khex")
 done
-"$NTPVERIFY" add --config "$CONF" --token "$TOKEN" 127.0.7.6 >/dev/null || nv_fail "add 127.0.7.6"
+OUT=$("$NTPVERIFY" add --config "$CONF" --token "$TOKEN" 127.0.7.6) || nv_fail "add 127.0.7.6"
+nv_expect_match "add: an existing restrict line loses noquery, no second line" \
+	"remove 'noquery' and 'limited' from it instead of adding a second one" "$(tr '\n' ' ' <<<"$OUT")"
 "$NTPVERIFY" add --config "$CONF" --token "$TOKEN" 127.0.7.7 >/dev/null || nv_fail "add 127.0.7.7"
 cat >"$NV_TMP/limited.map" <<MAP
 127.0.7.1 ntpd kod
