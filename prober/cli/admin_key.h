@@ -45,4 +45,15 @@ void admin_key_wipe(struct admin_key *key);
  */
 void admin_key_print(FILE *f, const struct admin_key *key, const char *server);
 
+/*
+ * Read `check --key-file`'s key from `path` ("-": stdin), never from the
+ * command line, where every user of the machine could read it in the
+ * process list. `type_name` NULL means AES128. Refuses a SHA1 key that
+ * ntpd and NTPsec would read as text. Returns 0, or -1 after one line on
+ * stderr (never the key); *key is wiped on failure.
+ */
+int admin_key_read(const char *path, const char *type_name, long key_id,
+		   struct ntpauth_key *key)
+	__attribute__((warn_unused_result));
+
 #endif

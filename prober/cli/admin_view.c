@@ -12,6 +12,7 @@
 #include "cli/admin_json.h"
 #include "cli/commands.h"
 #include "cli/timefmt.h"
+#include "core/outcome.h"
 #include "store/admin_exception.h"
 
 /* Room for a row's two times as people read them. */
@@ -256,6 +257,62 @@ static void show_trail(const struct admin_db_table *t)
 		trail_row(&t->cell[i * t->cols]);
 }
 
+/* Outcomes that show the server answered the source at all. */
+static bool answered(const char *outcome)
+{
+	return strcmp(outcome, "no_response") != 0 &&
+	       strcmp(outcome, "unreachable") != 0 &&
+	       strcmp(outcome, "send_failed") != 0 &&
+	       strcmp(outcome, "refused_by_policy") != 0;
+}
+
+/* Outcomes that show mode 6 from a source got through to ntpd. */
+static bool mode6_answered(const char *outcome)
+{
+	return strcmp(outcome, "verified") == 0 ||
+	       strcmp(outcome, "token_mismatch") == 0 ||
+	       strcmp(outcome, "variable_missing") == 0 ||
+	       strcmp(outcome, "mode6_error") == 0;
+}
+
+/*
+ * A hint for the last attempt, with what the history shows: mode 6 from
+ * the same source answered before means the server's restrict line for
+ * it is there and a flag on it drops queries now; any answer before and
+ * silence now points at 'limited' (or a stopped ntpd). Never the token:
+ * show prints none, so the setvar line gets the placeholder.
+ */
+static void show_hint(const struct admin *a,
+		      const struct admin_db_attempts *list)
+{
+	const struct admin_db_attempt *last;
+	struct outcome_hint_in in = { 0 };
+	char hint[512];
+	int o;
+
+	if (list->n == 0)
+		return;
+	last = &list->a[list->n - 1];
+	if ((o = outcome_from_name(last->outcome)) < 0)
+		return;
+	in.outcome = (enum outcome)o;
+	in.prober_addr = strcmp(last->source, "-") != 0 ? last->source : NULL;
+	in.variable = a->cfg.variable ? a->cfg.variable : "ntppool_verify";
+	for (size_t i = 0; i + 1 < list->n; i++) {
+		if (strcmp(list->a[i].source, last->source) != 0)
+			continue;
+		if (mode6_answered(list->a[i].outcome))
+			in.restrict_line = HINT_RESTRICT_PRESENT;
+		if (answered(list->a[i].outcome))
+			in.answered_before = true;
+	}
+	if (outcome_hint_for(&in, hint, sizeof(hint)) != NULL) {
+		printf("\nhint (last attempt): ");
+		admin_put_text(hint);
+		printf("\n");
+	}
+}
+
 /* Verification v (found) and its attempts, as text or JSON. */
 static int show_one(struct admin *a, const struct admin_db_verification *v,
 		    int64_t id, bool json)
@@ -281,6 +338,7 @@ static int show_one(struct admin *a, const struct admin_db_verification *v,
 		if (rc == 0) {
 			show_trail(&trail);
 			show_attempts(&list);
+			show_hint(a, &list);
 		}
 	}
 	admin_db_attempts_free(&list);

@@ -68,9 +68,15 @@ void check_print_json(const char *host, const char *server, unsigned port,
 }
 
 void check_print_human(const char *server, unsigned port,
-		       const char *variable, const struct probe_result *r,
-		       bool single)
+		       const char *variable, const char *token,
+		       const struct probe_result *r, bool single)
 {
+	struct outcome_hint_in in = {
+		.outcome = r->outcome,
+		.prober_addr = r->source,
+		.variable = variable,
+		.token = token,
+	};
 	char hint[512];
 
 	if (r->outcome == OUTCOME_READ && single) {
@@ -95,7 +101,7 @@ void check_print_human(const char *server, unsigned port,
 		printf(", ntp stratum %u refid %s", r->stratum,
 		       r->refid[0] ? r->refid : "-");
 	printf("\n");
-	if (single &&
-	    outcome_hint(r->outcome, r->source, variable, hint, sizeof(hint)))
+	/* The token is the one given with --token: the operator typed it. */
+	if (single && outcome_hint_for(&in, hint, sizeof(hint)))
 		printf("hint: %s\n", hint);
 }

@@ -1,7 +1,8 @@
 /*
  * check_output.h - what `ntpverify check` prints for one result: a line (and a
  * hint for the operator when one host was asked for), or one JSON object
- * per line. Writes to stdout; never the token, never a key's secret.
+ * per line. Writes to stdout; never a key's secret, and the token only in
+ * the hint's setvar line (the token --token gave).
  */
 #ifndef NTPVERIFY_CHECK_OUTPUT_H
 #define NTPVERIFY_CHECK_OUTPUT_H
@@ -22,10 +23,11 @@ void check_print_json(const char *host, const char *server, unsigned port,
 
 /*
  * One line. With `single` (one host asked for), a value read is printed
- * alone as VARIABLE=VALUE, and any other outcome is followed by a hint.
+ * alone as VARIABLE=VALUE, and any other outcome is followed by a hint,
+ * which names `token` (--token, or NULL) in the setvar line it suggests.
  */
 void check_print_human(const char *server, unsigned port,
-		       const char *variable, const struct probe_result *r,
-		       bool single);
+		       const char *variable, const char *token,
+		       const struct probe_result *r, bool single);
 
 #endif

@@ -100,21 +100,22 @@ static int canonical_address(const struct sockaddr_storage *ss, char *buf,
 /*
  * One restrict line per address the probers send from: every registered
  * perspective's (they all probe), or the local configuration's when no
- * perspective has registered yet.
+ * perspective has registered yet. Returns how many lines; with f NULL
+ * nothing is printed (cmd_add asks before it inserts anything).
  */
-static void print_restricts(FILE *f, const struct admin *a)
+static size_t print_restricts(FILE *f, const struct admin *a)
 {
 	struct admin_db_table src;
 
 	if (admin_db_perspective_sources(a->db, &src) == ADMIN_DB_DONE) {
 		size_t n = src.n;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; f != NULL && i < n; i++)
 			fprintf(f, "restrict %s\n", src.cell[i]);
 		admin_db_table_free(&src);
 		if (n > 0)
-			return;
+			return n;
 	}
-	for (size_t i = 0; i < a->cfg.n_sources; i++) {
+	for (size_t i = 0; f != NULL && i < a->cfg.n_sources; i++) {
 		char addr[INET6_ADDRSTRLEN];
 
 		fprintf(f, "restrict %s\n",
@@ -122,9 +123,7 @@ static void print_restricts(FILE *f, const struct admin *a)
 					  sizeof(addr)) == 0
 				? addr : a->cfg.sources[i].text);
 	}
-	if (a->cfg.n_sources == 0)
-		fprintf(f, "# (no source_addresses configured: add 'restrict "
-			   "ADDR' for each address the prober sends from)\n");
+	return a->cfg.n_sources;
 }
 
 /* The ntp.conf lines and steps of the setvar method, to f. */
@@ -136,6 +135,12 @@ static void print_setvar_steps(FILE *f, const struct admin *a,
 		   "default' line:\n\n", server);
 	fprintf(f, "setvar %s = \"%s\"\n", var, token);
 	print_restricts(f, a);
+	/* A second line for the same address adds its flags to the
+	 * first's (NTPsec's hack_restrict ORs them): a bare line would not
+	 * lift a 'noquery' already there. */
+	fprintf(f, "\n(if ntp.conf has a 'restrict' line for one of these "
+		   "addresses already,\nremove 'noquery' and 'limited' from "
+		   "it instead of adding a second one)\n");
 	fprintf(f, "\nthen restart ntpd (it reads setvar only at start-up) "
 		   "and test on the server:\n\n");
 	fprintf(f, "ntpq -c \"rv 0 %s\" 127.0.0.1\n\n", var);
@@ -353,6 +358,17 @@ int cmd_add(int argc, char **argv)
 	if (rc != 0) {
 		free(servers);
 		return rc;
+	}
+	/* The setvar method's lines name the probers' addresses: without
+	 * any, they would be incomplete. The key method needs none. */
+	if (!o.key_method && print_restricts(NULL, &a) == 0) {
+		fprintf(stderr, "ntpverify add: no source_addresses in the "
+				"configuration and no prober registered yet: "
+				"the 'restrict' lines for ntp.conf cannot be "
+				"printed (set source_addresses)\n");
+		admin_close(&a);
+		free(servers);
+		return EXIT_USAGE;
 	}
 	for (int i = 0; i < n; i++) {
 		rc = add_server(&a, &o, key_type, servers[i]);

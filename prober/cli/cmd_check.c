@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
 
+#include "cli/admin_key.h"
 #include "cli/check_output.h"
 #include "cli/commands.h"
 #include "cli/targets.h"
@@ -256,8 +256,8 @@ static void report(struct check_run *run, const char *host,
 	if (run->o->json)
 		check_print_json(host, server, run->port, &run->req, r);
 	else
-		check_print_human(server, run->port, run->req.variable, r,
-				  run->single);
+		check_print_human(server, run->port, run->req.variable,
+				  run->req.token, r, run->single);
 	run->done++;
 	if (r->outcome != OUTCOME_VERIFIED && r->outcome != OUTCOME_READ)
 		run->negative++;
@@ -426,46 +426,6 @@ static void fill(struct check_run *run)
 }
 
 /*
- * Read the key from a file or stdin (never from the command line, where
- * every user of the machine could read it in the process list).
- */
-static int read_key(const struct check_opts *o, struct ntpauth_key *key)
-{
-	enum ntpauth_type type = NTPAUTH_AES128;
-	char text[256];
-	FILE *f;
-	size_t n;
-
-	if (o->key_type != NULL && ntpauth_type_parse(o->key_type, &type) < 0) {
-		fprintf(stderr, "ntpverify check: --key-type: '%s' is not AES128 "
-				"or SHA1\n",
-			o->key_type);
-		return -1;
-	}
-	f = strcmp(o->key_file, "-") == 0 ? stdin : fopen(o->key_file, "r");
-	if (f == NULL) {
-		fprintf(stderr, "ntpverify check: %s: %s\n", o->key_file,
-			strerror(errno));
-		return -1;
-	}
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	if (f != stdin)
-		fclose(f);
-	int rc = ntpauth_key_parse(text, (uint32_t)o->key_id, type, key);
-	OPENSSL_cleanse(text, sizeof(text));
-	if (rc < 0) {
-		fprintf(stderr,
-			"ntpverify check: %s: not a %s key (%s hex digits, "
-			"optionally after HEX:)\n",
-			o->key_file, ntpauth_type_name(type),
-			type == NTPAUTH_AES128 ? "32" : "up to 40");
-		return -1;
-	}
-	return 0;
-}
-
-/*
  * The request template, the rules, the target list, the slots and the
  * loop, from the options and the configuration. Returns 0, or -1 after
  * saying why on stderr; check_run_free() cleans up either way.
@@ -565,7 +525,7 @@ int cmd_check(int argc, char **argv)
 	memset(&run, 0, sizeof(run));
 	memset(&key, 0, sizeof(key));
 	if (o.key_id != 0) {
-		if (read_key(&o, &key) < 0)
+		if (admin_key_read(o.key_file, o.key_type, o.key_id, &key) < 0)
 			goto out;
 		run.req.method = PROBE_KEY;
 		run.req.key = &key;

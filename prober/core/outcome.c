@@ -44,10 +44,15 @@ static const char *const fixed_hints[OUTCOME_COUNT] = {
 	[OUTCOME_MALFORMED] =
 		"the replies did not parse as NTP mode 6; a middlebox may be "
 		"rewriting NTP traffic",
+	/* ntp.org ntpd trusts only its last trustedkey line's IDs, and
+	 * each daemon spells the AES type its own way (docs/operators.md). */
 	[OUTCOME_KEY_NOT_ACCEPTED] =
 		"NTP answers but not to the keyed request: check the key file "
-		"line (key ID, type, hex) and, for ntpd/NTPsec, the trustedkey "
-		"line, then restart ntpd or run 'chronyc rekey'",
+		"line (key ID; type AES128CMAC for ntpd from ntp.org, AES-128 "
+		"for NTPsec, AES128 for chrony; hex) and, for ntpd/NTPsec, "
+		"that the key ID is on the trustedkey line (ntp.org's ntpd "
+		"uses only its last one), then restart ntpd or run 'chronyc "
+		"rekey'",
 	[OUTCOME_NOT_STRATUM1] =
 		"the server answers NTP but not at stratum 1, so the refid "
 		"method cannot apply: check that its reference clock is "
@@ -65,35 +70,75 @@ static const char *const fixed_hints[OUTCOME_COUNT] = {
 		"will retry",
 };
 
-const char *outcome_hint(enum outcome o, const char *prober_addr,
-			 const char *variable, char *buf, size_t buflen)
+/*
+ * The setvar line's hints. The token goes in when the caller has it;
+ * otherwise a placeholder, said to be the one `add` printed.
+ */
+static void setvar_hint(const struct outcome_hint_in *in, char *buf,
+			size_t len)
 {
-	const char *addr = prober_addr && *prober_addr ? prober_addr
-						       : "<prober address>";
+	const char *var = in->variable ? in->variable : "ntppool_verify";
+	const char *tok = in->token ? in->token : "TOKEN";
+	const char *which = in->token ? ""
+				      : " (TOKEN: the one 'ntpverify add' "
+					"printed)";
+
+	if (in->outcome == OUTCOME_TOKEN_MISMATCH)
+		snprintf(buf, len,
+			 "the server has %s set to another value: make its "
+			 "line 'setvar %s = \"%s\"'%s and restart ntpd",
+			 var, var, tok, which);
+	else
+		snprintf(buf, len,
+			 "add 'setvar %s = \"%s\"' to ntp.conf%s and restart "
+			 "ntpd (setvar is read only at start-up)",
+			 var, tok, which);
+}
+
+/*
+ * Mode 6 dropped while mode 3 answers: a missing restrict line for the
+ * prober, or one with 'noquery' (or 'limited', which NTPsec applies to
+ * mode 6 too). The replies look the same; only an earlier answer to mode
+ * 6 from the same address shows the line is there.
+ */
+static void silent_hint(const struct outcome_hint_in *in, const char *addr,
+			char *buf, size_t len)
+{
+	if (in->restrict_line == HINT_RESTRICT_PRESENT)
+		snprintf(buf, len,
+			 "mode 6 queries from %s were answered before and are "
+			 "dropped now: no line is missing, a flag drops them; "
+			 "remove 'limited' (or a 'noquery' added since) from "
+			 "the 'restrict %s' line, or the 'restrict default' "
+			 "line if that is the one for this address, and "
+			 "restart ntpd",
+			 addr, addr);
+	else
+		snprintf(buf, len,
+			 "NTP answers but mode 6 queries from %s are dropped: "
+			 "if ntp.conf has no 'restrict %s' line, add one after "
+			 "'restrict default ... noquery'; if it has one, remove "
+			 "'noquery' (and 'limited') from it; then restart ntpd "
+			 "(the replies cannot tell these apart); chrony and "
+			 "OpenNTPD cannot answer mode 6 at all",
+			 addr, addr);
+}
+
+const char *outcome_hint_for(const struct outcome_hint_in *in, char *buf,
+			     size_t buflen)
+{
+	enum outcome o = in->outcome;
+	const char *addr = in->prober_addr && *in->prober_addr
+				   ? in->prober_addr : "<prober address>";
 
 	if ((unsigned)o < OUTCOME_COUNT && fixed_hints[o] != NULL) {
 		snprintf(buf, buflen, "%s", fixed_hints[o]);
 		return buf;
 	}
 	switch (o) {
-	case OUTCOME_VERIFIED:
-	case OUTCOME_READ:
-	case OUTCOME_REFUSED_BY_POLICY:
-		/* Nothing the operator can change; the caller explains. */
-		buf[0] = '\0';
-		return NULL;
 	case OUTCOME_TOKEN_MISMATCH:
-		snprintf(buf, buflen,
-			 "the server has %s set to another value: copy the "
-			 "token again into 'setvar %s = \"TOKEN\"' and restart "
-			 "ntpd",
-			 variable, variable);
-		break;
 	case OUTCOME_VARIABLE_MISSING:
-		snprintf(buf, buflen,
-			 "add 'setvar %s = \"TOKEN\"' to ntp.conf and restart "
-			 "ntpd (setvar is read only at start-up)",
-			 variable);
+		setvar_hint(in, buf, buflen);
 		break;
 	case OUTCOME_MODE6_ERROR:
 		snprintf(buf, buflen,
@@ -103,30 +148,45 @@ const char *outcome_hint(enum outcome o, const char *prober_addr,
 			 addr);
 		break;
 	case OUTCOME_MODE6_SILENT:
-		snprintf(buf, buflen,
-			 "NTP answers but mode 6 queries are dropped: add "
-			 "'restrict %s' to ntp.conf (after 'restrict default "
-			 "... noquery') and restart ntpd; chrony and OpenNTPD "
-			 "cannot answer mode 6 at all",
-			 addr);
+		silent_hint(in, addr, buf, buflen);
 		break;
 	case OUTCOME_NO_RESPONSE:
-		snprintf(buf, buflen,
-			 "nothing answered on UDP port 123: check that ntpd "
-			 "runs and that a firewall lets %s reach it",
-			 addr);
+		if (in->answered_before)
+			snprintf(buf, buflen,
+				 "nothing answered on UDP port 123, though the "
+				 "server answered %s before: ntpd stopped, or "
+				 "'limited' (without 'kod') on the restrict "
+				 "line for %s drops its packets; remove "
+				 "'limited' from it",
+				 addr, addr);
+		else
+			snprintf(buf, buflen,
+				 "nothing answered on UDP port 123: check that "
+				 "ntpd runs and that a firewall lets %s reach it",
+				 addr);
 		break;
 	case OUTCOME_RATE_LIMITED:
+		/* A kiss: 'kod limited' applies to the prober's address. */
 		snprintf(buf, buflen,
-			 "the server rate-limits the prober: add 'restrict %s' "
-			 "without 'limited' to ntp.conf; the prober will retry "
-			 "later",
-			 addr);
+			 "the server rate-limits the prober: if ntp.conf has a "
+			 "'restrict %s' line, remove 'limited' from it, else "
+			 "add 'restrict %s' without 'limited'; the prober will "
+			 "retry later",
+			 addr, addr);
 		break;
-	case OUTCOME_COUNT:
 	default:
+		/* verified, read, refused_by_policy: nothing to change. */
 		buf[0] = '\0';
 		return NULL;
 	}
 	return buf;
+}
+
+const char *outcome_hint(enum outcome o, const char *prober_addr,
+			 const char *variable, char *buf, size_t buflen)
+{
+	struct outcome_hint_in in = { .outcome = o, .prober_addr = prober_addr,
+				      .variable = variable };
+
+	return outcome_hint_for(&in, buf, buflen);
 }

@@ -38,12 +38,38 @@ const char *outcome_name(enum outcome o);
 /* Parse a stable name; returns -1 when unknown. */
 int outcome_from_name(const char *name);
 
+/* What is known about the prober's own 'restrict' line on the server. */
+enum hint_restrict {
+	HINT_RESTRICT_UNKNOWN = 0, /* the evidence cannot tell */
+	HINT_RESTRICT_PRESENT,     /* mode 6 from this address was answered
+				      before: no line is missing, a flag
+				      ('limited', a new 'noquery') drops
+				      queries now */
+};
+
+/* What a hint can go on; only `outcome` is needed, the rest may be empty. */
+struct outcome_hint_in {
+	enum outcome outcome;       /* the result to explain */
+	const char *prober_addr;    /* the probe's source address, or NULL */
+	const char *variable;       /* the setvar name, or NULL */
+	const char *token;          /* the token when the caller has it (check
+				       --token), else NULL: a placeholder */
+	enum hint_restrict restrict_line; /* see above */
+	bool answered_before;       /* an earlier attempt from this address
+				       got an answer of any kind: silence now
+				       may be ntpd's 'limited' dropping it */
+};
+
 /*
  * One or two sentences telling the server's operator what to change, or
- * NULL when there is nothing to do. `prober_addr` is the address the
- * probe came from (for the restrict line), `variable` the setvar name.
- * Writes into buf (always NUL-terminated) and returns it.
+ * NULL when there is nothing to do. Writes into buf (always
+ * NUL-terminated) and returns it. The token, when given, is printed in
+ * the setvar line, so only callers that were handed it may pass it.
  */
+const char *outcome_hint_for(const struct outcome_hint_in *in, char *buf,
+			     size_t buflen);
+
+/* outcome_hint_for() with only the address and the variable. */
 const char *outcome_hint(enum outcome o, const char *prober_addr,
 			 const char *variable, char *buf, size_t buflen);
 

@@ -84,4 +84,19 @@ fi
 kill -TERM "$RESPONDER_PID"
 wait "$RESPONDER_PID"
 nv_expect_eq "responder exit status after SIGTERM" 0 "$?"
+
+# A server that answers gets one packet per probe: the READVAR alone, no
+# mode 3 beside it (the result's stratum and refid come from the READVAR).
+one=0
+for i in $(seq 1 "$N"); do
+	IFS='|' read -r sc out _ <<<"${EXPECT[$((i - 1))]}"
+	[ "$out" = verified ] || continue
+	line=$(grep "^127\.5\.0\.$i " "$NV_TMP/stats")
+	if [[ "$line" == *" m3=0 "* && "$line" == *" probes=1 max_per_probe=1 "* ]]; then
+		one=$((one + 1))
+	else
+		nv_fail "$sc: not one packet: $line"
+	fi
+done
+nv_expect_eq "positive controls answered after one packet each" "$verified" "$one"
 nv_finish

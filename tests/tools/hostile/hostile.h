@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "ntpwire/ntpauth.h"
+
 #define MAX_ENTRIES 1024      /* map file lines */
 #define MAX_FRAGS 200         /* fragments sent per request, any scenario */
 #define FRAG_MAX 468          /* what ntpd puts in one fragment */
@@ -31,6 +33,9 @@
 #define MAX_FLOODS 64         /* floods in progress at once */
 #define READ_BURST 64         /* datagrams read per loop turn */
 #define RECV_MAX 2048
+#define MAX_KEYS 8            /* --key */
+#define LIMIT_SOURCES 8       /* rate-limit states per address (--limited) */
+#define PROBE_LOG 64          /* probes (source ports) counted per address */
 
 /* Mode 6 header, second octet: response, error, more. */
 #define B_R 0x80
@@ -47,6 +52,35 @@ struct request {
 	uint8_t xmt[8];           /* mode 3: transmit timestamp */
 	struct sockaddr_in peer;  /* the prober's address and port */
 	struct in_addr dst;       /* the address it was sent to */
+	const uint8_t *pkt;       /* the datagram (valid while handled) */
+	size_t pkt_len;           /* its length: > 48 for a keyed mode 3 */
+};
+
+/* --limited: ntp.org ntpd's `restrict ... limited` (see limited.c). */
+enum limited_mode {
+	LIMITED_OFF = 0,
+	LIMITED_DROP, /* `limited`: packets over the limit are dropped */
+	LIMITED_KOD,  /* `kod limited`: mode 3 over it gets a RATE kiss */
+};
+
+/* What --limited decided for one packet. */
+enum limited_verdict {
+	LV_PASS = 0, /* within the limits: answer as the scenario says */
+	LV_KOD,      /* over: a RATE kiss (mode 3 only; mode 6 drops) */
+	LV_DROP,     /* over: nothing */
+};
+
+/* One source address's standing at one destination, as ntpd's MRU. */
+struct limit_state {
+	struct in_addr src;  /* the prober's address; 0: slot free */
+	long long last_ms;   /* CLOCK_MONOTONIC of its last packet */
+	long long leak_ms;   /* ntpd's leaky-bucket counter, in ms */
+};
+
+/* How many packets one probe (one source port) sent to an address. */
+struct probe_count {
+	uint16_t port;       /* the probe's source port */
+	unsigned pkts;       /* datagrams from it */
 };
 
 /* Per destination address: its scenario and what happened there. */
@@ -62,6 +96,15 @@ struct entry {
 	 * independent probes apart. */
 	struct { uint16_t port, seq; long long ms; } m6_log[2];
 	long long first_ms, last_ms; /* CLOCK_REALTIME; 0 = never */
+	unsigned long keyed;         /* of m3: carrying a MAC */
+	unsigned long lim_kod, lim_drop; /* --limited: kissed, dropped */
+	long long min_gap_ms;        /* smallest gap between two packets
+					from one source; -1: none yet */
+	struct limit_state lim[LIMIT_SOURCES]; /* --limited, per source */
+	struct probe_count probes[PROBE_LOG]; /* the first PROBE_LOG probes */
+	unsigned n_probes;           /* probes seen (may exceed PROBE_LOG) */
+	bool own_limited;            /* the map line named a --limited mode: */
+	enum limited_mode limited;   /* this one, instead of --limited's */
 };
 
 enum m3_reply {
@@ -70,6 +113,8 @@ enum m3_reply {
 	M3_KOD_RATE,    /* Kiss-o'-Death RATE */
 	M3_BAD_ORIGIN,  /* mode 4, origin not echoed */
 	M3_JUNK,        /* start a flood instead */
+	M3_NTPD,        /* as ntpd: plain answered, keyed checked (--key) */
+	M3_PLAIN_ONLY,  /* plain answered, keyed requests never */
 };
 
 enum route {
@@ -121,6 +166,11 @@ struct hostile_run {
 	int fd_other;              /* --listen:--other-port */
 	unsigned long junk_total;  /* junk sent over the run */
 	bool stats_dirty;          /* counters changed since the last save */
+	enum limited_mode limited; /* --limited */
+	long long limited_min_ms;  /* --limited-min: ntpd's discard minimum */
+	long long limited_avg_ms;  /* --limited-average: discard average */
+	struct ntpauth_key keys[MAX_KEYS]; /* --key ID:TYPE:HEX */
+	unsigned n_keys;
 };
 
 extern struct hostile_run hr;
@@ -185,6 +235,17 @@ bool run_floods(void); /* one batch each; true while any runs */
 
 /* sc_m3.c: the mode 3 answer of every scenario. */
 void emit_m3(struct reply_ctx *c);
+
+/* sc_key.c: keyed mode 3 (M3_NTPD) and RATE kisses, signed when keyed. */
+void emit_m3_ntpd(struct reply_ctx *c);
+void emit_kiss(struct reply_ctx *c);
+int add_key(const char *spec); /* "ID:TYPE:HEX"; -1, said on stderr */
+
+/* limited.c: --limited, and the per-probe counters. */
+enum limited_verdict limited_check(struct entry *e, const struct request *rq);
+void count_probe(struct entry *e, const struct request *rq);
+/* "off", "drop", "kod" into *out; -1: none of them. */
+int limited_parse(const char *mode, enum limited_mode *out);
 
 /* scenarios.c: the table. */
 const struct scenario *find_scenario(const char *name); /* NULL: none */

@@ -6,13 +6,16 @@
  * usage: hostile_responder --token TOKEN [--map FILE] [--default SCENARIO]
  *            [--listen ADDR] [--port N] [--other-port N] [--other-addr ADDR]
  *            [--stats FILE] [--junk N] [--lifetime SECONDS]
+ *            [--limited off|drop|kod] [--limited-min MS]
+ *            [--limited-average MS] [--key ID:TYPE:HEX]...
  *        hostile_responder --list
  *
  * One IPv4 UDP socket bound to ADDR:PORT (default 0.0.0.0:123) with
  * IP_PKTINFO, so a single responder answers for every 127.x.y.z of a test
  * namespace's loopback and replies from the address each request was sent
  * to. The map file says which scenario each destination address gets, one
- * "ADDRESS SCENARIO" per line ('#' comments); other addresses get
+ * "ADDRESS SCENARIO [off|drop|kod]" per line ('#' comments; the third
+ * word overrides --limited for that address); other addresses get
  * --default (silent unless given). TOKEN is what the "good"-like scenarios
  * echo as the variable's value; the hostile ones mangle it.
  *
@@ -21,18 +24,33 @@
  * to echo as the origin). Replies are written byte by byte, not with
  * ntpwire: most scenarios need packets that ntpwire refuses to build.
  *
+ * --limited imitates ntp.org ntpd's `restrict ... limited` (drop) or
+ * `kod limited` (kod) for every address: per source address, a packet
+ * sooner than --limited-min (default 2000 ms) after that source's
+ * previous one, or a sustained rate above one per --limited-average
+ * (default 8000 ms, with ntpd's burst allowance), is dropped or answered
+ * with a RATE kiss (limited.c). --key gives the server's keys (at most
+ * 8) for the "ntpd" scenario's keyed mode 3 and for signing kisses that
+ * answer keyed requests (sc_key.c).
+ *
  * Counters per address (requests seen, datagrams sent, when) are written to
  * the stats file at most every 100 ms while they change, and on SIGTERM,
  * so a test can assert what each destination received and sent:
  *
  *     ADDRESS SCENARIO m6=N m3=N other=N sent=N junk=N first_ms=T last_ms=T
- *         m6_last=PORT/SEQ/T m6_prev=PORT/SEQ/T
+ *         m6_last=PORT/SEQ/T m6_prev=PORT/SEQ/T keyed=N lim_kod=N
+ *         lim_drop=N min_gap_ms=T probes=N max_per_probe=N per_probe=A,B,..
  *
  * first_ms/last_ms are CLOCK_REALTIME milliseconds of the first request
  * and of the last datagram sent or received for that address (0 = none),
  * comparable with timestamps PostgreSQL records; m6_last and m6_prev are
  * the source port, sequence number and time of the last two mode 6
- * requests (0/0/0 when there were fewer).
+ * requests (0/0/0 when there were fewer). keyed counts the mode 3
+ * requests that carried a MAC; lim_kod and lim_drop the packets over
+ * --limited's limits; min_gap_ms is the shortest time between two packets
+ * from one source address (-1: never two). A probe is one source port:
+ * probes counts them, per_probe lists the packets each of the first 64
+ * sent, in order, and max_per_probe is the largest of those.
  *
  * Everything is bounded: at most MAX_FRAGS fragments per request, --junk
  * (at most JUNK_MAX) junk datagrams per request, JUNK_TOTAL_MAX in all,
@@ -60,7 +78,8 @@
 
 #include "hostile.h"
 
-struct hostile_run hr = { .junk = JUNK_DEFAULT, .fd_main = -1, .fd_other = -1 };
+struct hostile_run hr = { .junk = JUNK_DEFAULT, .fd_main = -1, .fd_other = -1,
+			  .limited_min_ms = 2000, .limited_avg_ms = 8000 };
 volatile sig_atomic_t hr_stop;
 
 /* The command line, as parsed (what main.c alone needs). */
@@ -74,6 +93,15 @@ struct options {
 	long lifetime;              /* --lifetime, seconds */
 };
 
+/* A number of milliseconds, 1..3600000; -1 when it is not one. */
+static long long parse_ms(const char *arg)
+{
+	char *end;
+	long long v = strtoll(arg, &end, 10);
+
+	return *end == '\0' && v >= 1 && v <= 3600000 ? v : -1;
+}
+
 static const struct option longopts[] = {
 	{ "token", required_argument, NULL, 't' },
 	{ "map", required_argument, NULL, 'm' },
@@ -85,6 +113,10 @@ static const struct option longopts[] = {
 	{ "stats", required_argument, NULL, 's' },
 	{ "junk", required_argument, NULL, 'j' },
 	{ "lifetime", required_argument, NULL, 'L' },
+	{ "limited", required_argument, NULL, 'R' },
+	{ "limited-min", required_argument, NULL, 'N' },
+	{ "limited-average", required_argument, NULL, 'G' },
+	{ "key", required_argument, NULL, 'k' },
 	{ "list", no_argument, NULL, 'i' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -126,6 +158,9 @@ static void usage(FILE *f)
 		"           [--listen ADDR] [--port N] [--other-port N] "
 		"[--other-addr ADDR]\n"
 		"           [--stats FILE] [--junk N] [--lifetime SECONDS]\n"
+		"           [--limited off|drop|kod] [--limited-min MS] "
+		"[--limited-average MS]\n"
+		"           [--key ID:TYPE:HEX]...\n"
 		"       hostile_responder --list\n");
 }
 
@@ -171,6 +206,26 @@ static int apply_option(int c, struct options *o)
 		break;
 	case 'L':
 		o->lifetime = strtol(optarg, NULL, 10);
+		break;
+	case 'R':
+		if (limited_parse(optarg, &hr.limited) < 0) {
+			fprintf(stderr, "--limited: off, drop or kod\n");
+			return 2;
+		}
+		break;
+	case 'N':
+	case 'G':
+		if (parse_ms(optarg) < 0) {
+			fprintf(stderr, "--limited-min, --limited-average: "
+					"milliseconds, 1 to 3600000\n");
+			return 2;
+		}
+		*(c == 'N' ? &hr.limited_min_ms : &hr.limited_avg_ms) =
+			parse_ms(optarg);
+		break;
+	case 'k':
+		if (add_key(optarg) < 0)
+			return 2;
 		break;
 	case 'i':
 		list_scenarios(stdout);

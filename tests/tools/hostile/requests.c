@@ -15,6 +15,8 @@ static bool parse_request(const uint8_t *b, size_t len, struct request *rq)
 	if (len < 1)
 		return false;
 	rq->version = (b[0] >> 3) & 7;
+	rq->pkt = b;
+	rq->pkt_len = len;
 	switch (b[0] & 7) {
 	case 6: {
 		if (len < 12 || (b[1] & B_R) != 0)
@@ -55,9 +57,16 @@ static void handle(struct request *rq)
 		e->first_ms = now_ms(CLOCK_REALTIME);
 	e->last_ms = now_ms(CLOCK_REALTIME);
 	hr.stats_dirty = true;
+	count_probe(e, rq);
+	enum limited_verdict lv = limited_check(e, rq);
 	if (!rq->m6) {
 		e->m3++;
-		emit_m3(&c);
+		if (rq->pkt_len > 48)
+			e->keyed++;
+		if (lv == LV_KOD)
+			emit_kiss(&c);
+		else if (lv == LV_PASS)
+			emit_m3(&c);
 		return;
 	}
 	e->m6++;
@@ -67,7 +76,7 @@ static void handle(struct request *rq)
 	e->m6_log[0].port = ntohs(rq->peer.sin_port);
 	e->m6_log[0].seq = rq->sequence;
 	e->m6_log[0].ms = e->last_ms;
-	if (e->sc->m6 != NULL)
+	if (e->sc->m6 != NULL && lv == LV_PASS)
 		e->sc->m6(&c);
 }
 

@@ -1,6 +1,7 @@
 /*
  * sc_m3.c - the mode 3 side of every scenario: a valid mode 4 reply, a
- * Kiss-o'-Death, a wrong origin, silence, or a junk flood.
+ * Kiss-o'-Death, a wrong origin, silence, a junk flood, or ntpd's answer
+ * to a keyed request (sc_key.c), or silence for keyed requests only.
  */
 #include <string.h>
 
@@ -18,6 +19,9 @@ void emit_m3(struct reply_ctx *c)
 	case M3_JUNK:
 		start_flood(c->rq, c->e);
 		return;
+	case M3_NTPD:
+		emit_m3_ntpd(c);
+		return;
 	case M3_KOD_RATE:
 		/* as ntpd 4.2.8p15 sends it (capture V6): org = rec = xmt */
 		b[0] = (uint8_t)(3 << 6 | (c->rq->version & 7) << 3 | 4);
@@ -26,6 +30,10 @@ void emit_m3(struct reply_ctx *c)
 		memcpy(b + 32, c->rq->xmt, 8);
 		memcpy(b + 40, c->rq->xmt, 8);
 		break;
+	case M3_PLAIN_ONLY:
+		if (c->rq->pkt_len > 48)
+			return; /* a keyed request: never answered */
+		__attribute__((fallthrough));
 	case M3_GOOD:
 	case M3_BAD_ORIGIN:
 		b[1] = 2;    /* stratum */

@@ -70,6 +70,8 @@ static const struct scenario scenarios[] = {
 	/* floods, silence, mode 3 */
 	{ "junk_flood", sc_junk, 0, M3_JUNK, ROUTE_SAME, "--junk junk datagrams per request, nothing valid" },
 	{ "mode3_only", NULL, 0, M3_GOOD, ROUTE_SAME, "mode 3 answered, mode 6 silent" },
+	{ "ntpd", sc_good, 0, M3_NTPD, ROUTE_SAME, "as ntpd: mode 6 good, mode 3 answered, keyed mode 3 checked under --key" },
+	{ "keyed_silent", NULL, 0, M3_PLAIN_ONLY, ROUTE_SAME, "plain mode 3 answered; keyed mode 3 and mode 6 silent" },
 	{ "kod_rate", NULL, 0, M3_KOD_RATE, ROUTE_SAME, "mode 3 KoD RATE, mode 6 silent" },
 	{ "m3_bad_origin", NULL, 0, M3_BAD_ORIGIN, ROUTE_SAME, "mode 4 with a wrong origin, mode 6 silent" },
 	{ "silent", NULL, 0, M3_SILENT, ROUTE_SAME, "never answers" },
