@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "cli/admin_key.h"
 #include "cli/check_output.h"
 #include "cli/commands.h"
