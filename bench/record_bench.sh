@@ -11,7 +11,10 @@
 #
 # Run as root (the cluster runs as the postgres user, in a private
 # network namespace like the integration tests). Rounds after the first
-# are the ones to compare (caches warm).
+# are the ones to compare (caches warm). NV_MIGRATIONS: another folder
+# of migrations (an older tree's, for a before/after). NV_EXPLAIN=FILE:
+# auto_explain's plans of the statements over 5 ms, nested ones too,
+# written to FILE.
 set -u
 NV_TEST_NAME=record_bench
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +30,7 @@ nv_start_pg
 nv_psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
 nv_restart_pg
 nv_psql -c "CREATE EXTENSION pg_stat_statements" >/dev/null
-for m in "$HERE"/../sql/migrations/*.sql; do
+for m in "${NV_MIGRATIONS:-$HERE/../sql/migrations}"/*.sql; do
 	nv_psql -f "$m" >/dev/null || { nv_log "migration $m failed"; exit 1; }
 done
 nv_psql >/dev/null <<'SQL'
@@ -84,6 +87,13 @@ TRUNCATE bench_lease;
 SQL
 }
 
+PRE="SET pg_stat_statements.track = 'all';"
+if [ -n "${NV_EXPLAIN:-}" ]; then
+	PRE="$PRE LOAD 'auto_explain'; SET auto_explain.log_min_duration = 5;
+		SET auto_explain.log_analyze = on; SET auto_explain.log_nested_statements = on;"
+	trap 'cp "$NV_TMP/pg.log" "$NV_EXPLAIN"; nv_pg_fast_stop_request; nv_cleanup' EXIT
+fi
+
 now() { date +%s.%N; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 
@@ -102,11 +112,11 @@ for round in $(seq 1 "$ROUNDS"); do
 		set -- $who
 		while :; do
 			a=$(now)
-			{ echo "SET pg_stat_statements.track = 'all';"; lease_sql "$1" "$2"; } | nv_psql >/dev/null
+			{ echo "$PRE"; lease_sql "$1" "$2"; } | nv_psql >/dev/null
 			b=$(now)
 			n=$(nv_psql -c "SELECT count(*) FROM bench_lease")
 			[ "$n" -gt 0 ] || break
-			{ echo "SET pg_stat_statements.track = 'all';"; write_sql "$1" "$2" "$3"; } | nv_psql >/dev/null
+			{ echo "$PRE"; write_sql "$1" "$2" "$3"; } | nv_psql >/dev/null
 			c=$(now)
 			lease_ms=$((lease_ms + $(ms "$a" "$b")))
 			write_ms=$((write_ms + $(ms "$b" "$c")))

@@ -510,9 +510,17 @@ $$;
 
 CREATE TRIGGER verification_proof_on_update
 	BEFORE UPDATE ON verification
-	FOR EACH ROW EXECUTE FUNCTION verification_proof_bump();
+	FOR EACH ROW -- plpgsql is entered only when proof material changed
+	WHEN (NEW.token IS DISTINCT FROM OLD.token
+	      OR NEW.method IS DISTINCT FROM OLD.method
+	      OR NEW.key_id IS DISTINCT FROM OLD.key_id
+	      OR NEW.key_type IS DISTINCT FROM OLD.key_type
+	      OR NEW.key_secret IS DISTINCT FROM OLD.key_secret
+	      OR NEW.refid_code IS DISTINCT FROM OLD.refid_code)
+	EXECUTE FUNCTION verification_proof_bump();
 
--- Keep the perspectives' rows in step with the verification: a row that
+-- Keep the perspectives' rows in step with the verifications a statement
+-- updated, once per statement and set-based (migration 9): a row that
 -- left pending is no longer work; a retry (next_probe_at set to now() by
 -- the web site or an admin: an update that is not a prober's result, which
 -- always moves last_probe_at) or new proof material makes it due for every
@@ -520,30 +528,32 @@ CREATE TRIGGER verification_proof_on_update
 CREATE FUNCTION verification_probe_follow() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-	IF OLD.state = 'pending' AND NEW.state <> 'pending' THEN
-		UPDATE verification_probe SET active = false, lease_owner = NULL,
-			lease_token = NULL, lease_until = NULL
-		WHERE verification_id = NEW.id AND active;
-	ELSIF NEW.state = 'pending'
-	      AND (NEW.proof_version <> OLD.proof_version
-		   OR (NEW.next_probe_at <= now()
-		       AND NEW.last_probe_at IS NOT DISTINCT FROM OLD.last_probe_at)) THEN
-		UPDATE verification_probe
-		SET next_probe_at = LEAST(next_probe_at,
-			CASE WHEN NEW.proof_version <> OLD.proof_version
-			     THEN now() ELSE NEW.next_probe_at END),
-		    lease_owner = CASE WHEN lease_until < now() THEN NULL ELSE lease_owner END,
-		    lease_token = CASE WHEN lease_until < now() THEN NULL ELSE lease_token END,
-		    lease_until = CASE WHEN lease_until < now() THEN NULL ELSE lease_until END
-		WHERE verification_id = NEW.id AND active;
-	END IF;
+	UPDATE verification_probe p SET active = false, lease_owner = NULL,
+		lease_token = NULL, lease_until = NULL
+	FROM follow_old o JOIN follow_new n ON n.id = o.id
+	WHERE p.verification_id = n.id AND p.active
+	  AND o.state = 'pending' AND n.state <> 'pending';
+	UPDATE verification_probe p
+	SET next_probe_at = LEAST(p.next_probe_at,
+		CASE WHEN n.proof_version <> o.proof_version
+		     THEN now() ELSE n.next_probe_at END),
+	    lease_owner = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_owner END,
+	    lease_token = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_token END,
+	    lease_until = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_until END
+	FROM follow_old o JOIN follow_new n ON n.id = o.id
+	WHERE p.verification_id = n.id AND p.active
+	  AND n.state = 'pending'
+	  AND (n.proof_version <> o.proof_version
+	       OR (n.next_probe_at <= now()
+		   AND n.last_probe_at IS NOT DISTINCT FROM o.last_probe_at));
 	RETURN NULL;
 END;
 $$;
 
 CREATE TRIGGER verification_probe_on_update
 	AFTER UPDATE ON verification
-	FOR EACH ROW EXECUTE FUNCTION verification_probe_follow();
+	REFERENCING OLD TABLE AS follow_old NEW TABLE AS follow_new
+	FOR EACH STATEMENT EXECUTE FUNCTION verification_probe_follow();
 
 -- Quorum progress per verification, for the probers' decision, the admin
 -- commands and the web site. Only the perspectives' rows of the current
