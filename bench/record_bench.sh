@@ -14,7 +14,9 @@
 # are the ones to compare (caches warm). NV_MIGRATIONS: another folder
 # of migrations (an older tree's, for a before/after). NV_EXPLAIN=FILE:
 # auto_explain's plans of the statements over 5 ms, nested ones too,
-# written to FILE.
+# written to FILE. NV_ANALYZE=1: ANALYZE after the INSERT (the LEASE's
+# plan with fresh statistics: an index scan in next_probe_at order that
+# stops at BATCH rows, rather than all due rows joined and sorted).
 set -u
 NV_TEST_NAME=record_bench
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -106,6 +108,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			(($round * $ROWS + g) / 256 % 256) || '.' ||
 			(($round * $ROWS + g) % 256))::inet, 'benchtoken-' || g
 		FROM generate_series(1, $ROWS) g" >/dev/null
+	[ -n "${NV_ANALYZE:-}" ] && nv_psql -c "ANALYZE verification; ANALYZE verification_probe" >/dev/null
 	t1=$(now)
 	lease_ms=0 write_ms=0
 	for who in "bench1 fra1 127.0.0.2" "bench2 nyc1 127.0.0.3"; do
@@ -126,7 +129,13 @@ for round in $(seq 1 "$ROUNDS"); do
 	verified=$(nv_psql -c "SELECT count(*) FROM verification WHERE state = 'verified'
 		AND verified_by LIKE '%bench1%' AND verified_by LIKE '%bench2%'
 		AND verified_at >= to_timestamp($t0)")
-	echo "round=$round rows=$ROWS batch=$BATCH verified=$verified insert_ms=$(ms "$t0" "$t1") lease_ms=$lease_ms write_ms=$write_ms total_ms=$(ms "$t0" "$t2") per_s=$(awk -v n="$ROWS" -v a="$t1" -v b="$t2" 'BEGIN { printf "%.0f", n / (b - a) }')"
+	db=$(nv_psql -F ' ' -c "SELECT
+		round(sum(total_exec_time) FILTER (WHERE query LIKE '%ntpverify_record(%')),
+		round(sum(total_exec_time) FILTER (WHERE query LIKE 'WITH due AS%')),
+		round(sum(total_exec_time) FILTER (WHERE query LIKE 'INSERT INTO verification %'))
+		FROM pg_stat_statements WHERE toplevel")
+	set -- $db
+	echo "round=$round rows=$ROWS batch=$BATCH db_write_ms=$1 db_lease_ms=$2 db_insert_ms=$3 verified=$verified insert_ms=$(ms "$t0" "$t1") lease_ms=$lease_ms write_ms=$write_ms total_ms=$(ms "$t0" "$t2") per_s=$(awk -v n="$ROWS" -v a="$t1" -v b="$t2" 'BEGIN { printf "%.0f", n / (b - a) }')"
 	nv_psql -F ' | ' -c "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3),
 		regexp_replace(left(query, 90), '\\s+', ' ', 'g')
 		FROM pg_stat_statements WHERE query NOT LIKE 'SET %' AND query NOT LIKE '%pg_stat_statements%'
