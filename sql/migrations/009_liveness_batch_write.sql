@@ -1,8 +1,10 @@
 -- 009_liveness_batch_write: which prober processes run in each
 -- perspective, the source addresses each publishes now, and when each was
 -- last seen; and the probers' WRITE set-based (one statement per step for
--- a whole batch, not six per result). sql/schema.sql documents the
--- contract.
+-- a whole batch, not six per result), with the triggers on verification
+-- that it fires: the proof bump only when proof material changed, the
+-- perspectives' rows following once per statement. sql/schema.sql
+-- documents the contract.
 --
 -- Before this migration a perspective's source_addresses only grew (every
 -- registration added its addresses to the old ones) and last_seen moved
