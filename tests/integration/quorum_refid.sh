@@ -101,8 +101,11 @@ nv_sql_wait 15 "SELECT count(*) FROM verification_probe WHERE verification_id = 
 	nv_fail "refid_mismatch not seen by both"
 nv_expect_eq "another code: pending, 0/2, 2 contrary" "pending|0/2 0 2" \
 	"$(nv_psql -c "SELECT state FROM verification WHERE id = $WRONG")|$(nv_progress $WRONG)"
+# (From the mismatches themselves: with `limited` on the server, a later
+# retry of this row may meet a RATE kiss, as two rows on one ntpd share
+# its per-client limit.)
 nv_expect_eq "its detail shows the server's refid" "stratum 1 with refid '$CODE', not '$OTHER'" \
-	"$(nv_psql -c "SELECT last_detail FROM verification WHERE id = $WRONG")"
+	"$(nv_psql -c "SELECT DISTINCT detail FROM probe_attempt WHERE verification_id = $WRONG AND outcome = 'refid_mismatch'")"
 
 # 6. a well-known refid is never proof.
 nv_sql_wait 10 "SELECT last_outcome FROM verification WHERE id = $KNOWN" malformed >/dev/null ||
