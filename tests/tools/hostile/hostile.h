@@ -234,6 +234,9 @@ void start_flood(const struct request *rq, struct entry *e);
 bool run_floods(void); /* one batch each; true while any runs */
 
 /* sc_m3.c: the mode 3 answer of every scenario. */
+/* The valid mode 4 reply to rq (stratum 2, origin = its transmit) into
+ * b[0..48): M3_GOOD, and the base of the keyed replies (sc_key.c). */
+void m4_good_header(const struct request *rq, uint8_t *b);
 void emit_m3(struct reply_ctx *c);
 
 /* sc_key.c: keyed mode 3 (M3_NTPD) and RATE kisses, signed when keyed. */

@@ -97,30 +97,13 @@ static const struct ntpauth_key *request_key(const struct request *rq)
 	return key;
 }
 
-/* The good mode 4 header (as sc_m3.c's M3_GOOD) into b[0..48). */
-static void good_header(const struct request *rq, uint8_t *b)
-{
-	memset(b, 0, 48);
-	b[0] = (uint8_t)((rq->version & 7) << 3 | 4);
-	b[1] = 2;    /* stratum */
-	b[2] = 6;    /* poll */
-	b[3] = 0xe8; /* precision */
-	b[12] = 127; /* refid 127.0.0.1 */
-	b[15] = 1;
-	for (int i = 16; i < 24; i++)
-		b[i] = (uint8_t)(0xe0 + i);
-	memcpy(b + 24, rq->xmt, 8);
-	for (int i = 32; i < 48; i++)
-		b[i] = (uint8_t)(0xe1 + i);
-}
-
 void emit_m3_ntpd(struct reply_ctx *c)
 {
 	uint8_t b[48 + 4 + NTPAUTH_DIGEST_MAX];
 	const struct ntpauth_key *key;
 	size_t len = 48;
 
-	good_header(c->rq, b);
+	m4_good_header(c->rq, b);
 	if (c->rq->pkt_len > 48) {
 		key = request_key(c->rq);
 		if (key != NULL) {

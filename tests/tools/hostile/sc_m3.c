@@ -7,6 +7,22 @@
 
 #include "hostile.h"
 
+void m4_good_header(const struct request *rq, uint8_t *b)
+{
+	memset(b, 0, 48);
+	b[0] = (uint8_t)((rq->version & 7) << 3 | 4); /* LI 0, mode 4 */
+	b[1] = 2;    /* stratum */
+	b[2] = 6;    /* poll */
+	b[3] = 0xe8; /* precision */
+	b[12] = 127; /* refid 127.0.0.1 */
+	b[15] = 1;
+	for (int i = 16; i < 24; i++)
+		b[i] = (uint8_t)(0xe0 + i);
+	memcpy(b + 24, rq->xmt, 8);
+	for (int i = 32; i < 48; i++)
+		b[i] = (uint8_t)(0xe1 + i);
+}
+
 void emit_m3(struct reply_ctx *c)
 {
 	uint8_t b[48];
@@ -36,18 +52,9 @@ void emit_m3(struct reply_ctx *c)
 		__attribute__((fallthrough));
 	case M3_GOOD:
 	case M3_BAD_ORIGIN:
-		b[1] = 2;    /* stratum */
-		b[2] = 6;    /* poll */
-		b[3] = 0xe8; /* precision */
-		b[12] = 127; /* refid 127.0.0.1 */
-		b[15] = 1;
-		for (int i = 16; i < 24; i++)
-			b[i] = (uint8_t)(0xe0 + i);
-		memcpy(b + 24, c->rq->xmt, 8);
+		m4_good_header(c->rq, b);
 		if (c->sc->m3 == M3_BAD_ORIGIN)
 			b[31] ^= 0x01;
-		for (int i = 32; i < 48; i++)
-			b[i] = (uint8_t)(0xe1 + i);
 		break;
 	}
 	emit_raw(c, b, sizeof(b));
