@@ -25,14 +25,10 @@ static void policy_row(const PGresult *r, struct admin_db_policy *out)
 	out->window_s = strtod(PQgetvalue(r, 0, 4), NULL);
 }
 
-enum admin_db_result admin_db_policy_get(struct admin_db *db,
-					 struct admin_db_policy *out)
+/* The policy row of a statement's result r (freed here), or an error. */
+static enum admin_db_result policy_result(struct admin_db *db, PGresult *r,
+					  struct admin_db_policy *out)
 {
-	PGresult *r = admin_db_exec(db, "SELECT " POLICY_COLS
-				    " FROM verification_policy", 0, NULL);
-
-	if (r == NULL)
-		return ADMIN_DB_ERROR;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		admin_db_fail(db, "the verification_policy row is missing: "
@@ -42,6 +38,17 @@ enum admin_db_result admin_db_policy_get(struct admin_db *db,
 	policy_row(r, out);
 	PQclear(r);
 	return ADMIN_DB_DONE;
+}
+
+enum admin_db_result admin_db_policy_get(struct admin_db *db,
+					 struct admin_db_policy *out)
+{
+	PGresult *r = admin_db_exec(db, "SELECT " POLICY_COLS
+				    " FROM verification_policy", 0, NULL);
+
+	if (r == NULL)
+		return ADMIN_DB_ERROR;
+	return policy_result(db, r, out);
 }
 
 /* The schema's CHECKs (sql/schema.sql), as the rule an admin reads. */
@@ -90,15 +97,7 @@ enum admin_db_result admin_db_policy_set(struct admin_db *db,
 			}
 		return ADMIN_DB_ERROR;
 	}
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		admin_db_fail(db, "the verification_policy row is missing: "
-				  "run 'ntpverify migrate'");
-		return ADMIN_DB_ERROR;
-	}
-	policy_row(r, out);
-	PQclear(r);
-	return ADMIN_DB_DONE;
+	return policy_result(db, r, out);
 }
 
 void admin_db_table_free(struct admin_db_table *t)
