@@ -22,49 +22,60 @@ static const char *method_name(enum probe_method m)
 	}
 }
 
+/* One JSON object per line, built in memory and written in one piece. */
 void check_print_json(const char *host, const char *server, unsigned port,
 		      const struct probe_request *req,
 		      const struct probe_result *r)
 {
-	printf("{\"server\":");
-	json_put_cstr(stdout, server);
+	char mem[2048]; /* a typical line is ~300 octets; longer ones work */
+	struct textbuf b;
+
+	textbuf_init(&b, mem, sizeof(mem), stdout);
+	textbuf_lit(&b, "{\"server\":");
+	textbuf_json_cstr(&b, server);
 	if (strcmp(host, server) != 0) {
-		printf(",\"host\":");
-		json_put_cstr(stdout, host);
+		textbuf_lit(&b, ",\"host\":");
+		textbuf_json_cstr(&b, host);
 	}
-	printf(",\"port\":%u,\"source\":", port);
-	json_put_cstr(stdout, r->source[0] ? r->source : NULL);
-	printf(",\"method\":\"%s\"", method_name(req->method));
-	if (req->method == PROBE_KEY)
-		printf(",\"key_id\":%u", (unsigned)req->key->id);
+	textbuf_lit(&b, ",\"port\":");
+	textbuf_uint(&b, port);
+	textbuf_lit(&b, ",\"source\":");
+	textbuf_json_cstr(&b, r->source[0] ? r->source : NULL);
+	textbuf_lit(&b, ",\"method\":");
+	textbuf_json_cstr(&b, method_name(req->method));
+	if (req->method == PROBE_KEY) {
+		textbuf_lit(&b, ",\"key_id\":");
+		textbuf_uint(&b, req->key->id);
+	}
 	if (req->method == PROBE_REFID) {
-		printf(",\"refid_code\":");
-		json_put_cstr(stdout, req->refid_code);
+		textbuf_lit(&b, ",\"refid_code\":");
+		textbuf_json_cstr(&b, req->refid_code);
 	}
-	printf(",\"variable\":");
-	json_put_cstr(stdout, req->method == PROBE_SETVAR ? req->variable
+	textbuf_lit(&b, ",\"variable\":");
+	textbuf_json_cstr(&b, req->method == PROBE_SETVAR ? req->variable
 							  : NULL);
-	printf(",\"outcome\":");
-	json_put_cstr(stdout, outcome_name(r->outcome));
-	printf(",\"value\":");
-	if (r->have_value)
-		json_put_string(stdout, r->value, strlen(r->value));
-	else
-		printf("null");
-	printf(",\"detail\":");
-	json_put_cstr(stdout, r->detail);
+	textbuf_lit(&b, ",\"outcome\":");
+	textbuf_json_cstr(&b, outcome_name(r->outcome));
+	textbuf_lit(&b, ",\"value\":");
+	textbuf_json_cstr(&b, r->have_value ? r->value : NULL);
+	textbuf_lit(&b, ",\"detail\":");
+	textbuf_json_cstr(&b, r->detail);
+	textbuf_lit(&b, ",\"rtt_ms\":");
 	if (r->rtt_ms >= 0)
-		printf(",\"rtt_ms\":%.3f", r->rtt_ms);
+		textbuf_fixed3(&b, r->rtt_ms);
 	else
-		printf(",\"rtt_ms\":null");
+		textbuf_lit(&b, "null");
 	if (r->ntp_answered) {
-		printf(",\"ntp\":{\"stratum\":%u,\"refid\":", r->stratum);
-		json_put_cstr(stdout, r->refid);
-		printf("}");
+		textbuf_lit(&b, ",\"ntp\":{\"stratum\":");
+		textbuf_uint(&b, r->stratum);
+		textbuf_lit(&b, ",\"refid\":");
+		textbuf_json_cstr(&b, r->refid);
+		textbuf_lit(&b, "}");
 	} else {
-		printf(",\"ntp\":null");
+		textbuf_lit(&b, ",\"ntp\":null");
 	}
-	printf("}\n");
+	textbuf_lit(&b, "}\n");
+	textbuf_flush(&b);
 }
 
 void check_print_human(const char *server, unsigned port,

@@ -29,6 +29,7 @@
 #include "engine/probe.h"
 #include "engine/ratelimit.h"
 #include "engine/ratelimit_config.h"
+#include "core/textout.h"
 
 struct check_opts {
 	const char *config_path; /* --config */
@@ -278,12 +279,12 @@ static bool check_gate(void *arg, const struct sockaddr *dst)
 static bool next_target(struct check_run *run, char *buf, size_t len)
 {
 	if (run->pending[0] != '\0') {
-		snprintf(buf, len, "%s", run->pending);
+		str_copy(buf, len, run->pending);
 		run->pending[0] = '\0';
 		return true;
 	}
 	while (run->next_operand < run->o->n_hosts) {
-		snprintf(buf, len, "%s", run->o->hosts[run->next_operand++]);
+		str_copy(buf, len, run->o->hosts[run->next_operand++]);
 		return true;
 	}
 	for (;;) {
@@ -368,7 +369,7 @@ static bool start_target(struct check_run *run, const char *host)
 
 	struct check_slot *slot = run->free;
 	run->free = slot->next_free;
-	snprintf(slot->host, sizeof(slot->host), "%s", host);
+	str_copy(slot->host, sizeof(slot->host), host);
 	admission_start(&run->rules, &req, now, &slot->probe, run->base,
 			on_probe_done, slot, &ad);
 	if (ad.status == ADMISSION_STARTED) {
@@ -395,7 +396,7 @@ static bool start_target(struct check_run *run, const char *host)
 			return true;
 		}
 		/* Hold this target and come back when allowed. */
-		snprintf(run->pending, sizeof(run->pending), "%s", host);
+		str_copy(run->pending, sizeof(run->pending), host);
 		evtime_add_ms(&run->ev_wait, ad.not_before_ms > now
 						     ? ad.not_before_ms - now
 						     : 1);

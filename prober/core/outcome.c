@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/outcome.h"
+#include "core/textout.h"
 
 static const char *const outcome_names[OUTCOME_COUNT] = {
 	[OUTCOME_VERIFIED] = "verified",
@@ -132,7 +133,7 @@ const char *outcome_hint_for(const struct outcome_hint_in *in, char *buf,
 				   ? in->prober_addr : "<prober address>";
 
 	if ((unsigned)o < OUTCOME_COUNT && fixed_hints[o] != NULL) {
-		snprintf(buf, buflen, "%s", fixed_hints[o]);
+		str_copy(buf, buflen, fixed_hints[o]);
 		return buf;
 	}
 	switch (o) {

@@ -2,39 +2,26 @@
 
 #include "core/textout.h"
 
+size_t str_copy(char *dst, size_t size, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (size > 0) {
+		size_t n = len < size ? len : size - 1;
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}
+
 void json_put_string(FILE *f, const char *s, size_t len)
 {
-	size_t run = 0; /* start of the pending run of plain characters */
+	char mem[512];
+	struct textbuf b;
 
-	fputc('"', f);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			continue;
-		fwrite(s + run, 1, i - run, f);
-		run = i + 1;
-		switch (c) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			fprintf(f, "\\u%04x", c);
-		}
-	}
-	fwrite(s + run, 1, len - run, f);
-	fputc('"', f);
+	textbuf_init(&b, mem, sizeof(mem), f);
+	textbuf_json(&b, s, len);
+	textbuf_flush(&b);
 }
 
 void json_put_cstr(FILE *f, const char *s)
@@ -54,4 +41,120 @@ void text_put_escaped(FILE *f, const char *s, size_t len)
 		else
 			fprintf(f, "\\x%02x", c);
 	}
+}
+
+void textbuf_init(struct textbuf *b, char *mem, size_t cap, FILE *sink)
+{
+	b->buf = mem;
+	b->cap = cap;
+	b->len = 0;
+	b->sink = sink;
+}
+
+void textbuf_flush(struct textbuf *b)
+{
+	if (b->len > 0)
+		fwrite(b->buf, 1, b->len, b->sink);
+	b->len = 0;
+}
+
+void textbuf_put(struct textbuf *b, const char *s, size_t len)
+{
+	if (len > b->cap - b->len) {
+		textbuf_flush(b);
+		if (len > b->cap) { /* larger than the whole buffer */
+			fwrite(s, 1, len, b->sink);
+			return;
+		}
+	}
+	memcpy(b->buf + b->len, s, len);
+	b->len += len;
+}
+
+void textbuf_uint(struct textbuf *b, unsigned long long v)
+{
+	char d[20]; /* 2^64 - 1 has 20 digits */
+	size_t n = sizeof(d);
+
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	textbuf_put(b, d + n, sizeof(d) - n);
+}
+
+void textbuf_fixed3(struct textbuf *b, double v)
+{
+	if (!(v >= 0.0 && v < 1e15)) { /* NaN, negative, huge: rare, exact */
+		char t[64];
+		int n = snprintf(t, sizeof(t), "%.3f", v);
+		if (n > 0)
+			textbuf_put(b, t, (size_t)n < sizeof(t) ? (size_t)n
+							      : sizeof(t) - 1);
+		return;
+	}
+	/* Half up on the thousandths as the double product has them; %.3f
+	 * rounds the exact binary value, which differs only at halfway. */
+	unsigned long long m = (unsigned long long)(v * 1000.0 + 0.5);
+	char frac[4] = {
+		(char)('0' + m / 100 % 10),
+		(char)('0' + m / 10 % 10),
+		(char)('0' + m % 10),
+	};
+
+	textbuf_uint(b, m / 1000);
+	textbuf_lit(b, ".");
+	textbuf_put(b, frac, 3);
+}
+
+/* JSON string escaping without the quotes; bytes >= 0x7f as \u00XX. */
+static void textbuf_json_body(struct textbuf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0; /* start of the pending run of plain characters */
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			continue;
+		textbuf_put(b, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"':
+			textbuf_lit(b, "\\\"");
+			break;
+		case '\\':
+			textbuf_lit(b, "\\\\");
+			break;
+		case '\n':
+			textbuf_lit(b, "\\n");
+			break;
+		case '\r':
+			textbuf_lit(b, "\\r");
+			break;
+		case '\t':
+			textbuf_lit(b, "\\t");
+			break;
+		default: {
+			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			textbuf_put(b, u, sizeof(u));
+		}
+		}
+	}
+	textbuf_put(b, s + run, len - run);
+}
+
+void textbuf_json(struct textbuf *b, const char *s, size_t len)
+{
+	textbuf_lit(b, "\"");
+	textbuf_json_body(b, s, len);
+	textbuf_lit(b, "\"");
+}
+
+void textbuf_json_cstr(struct textbuf *b, const char *s)
+{
+	if (s == NULL)
+		textbuf_lit(b, "null");
+	else
+		textbuf_json(b, s, strlen(s));
 }

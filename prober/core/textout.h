@@ -16,7 +16,42 @@ void json_put_string(FILE *f, const char *s, size_t len);
 /* Same for a NUL-terminated string; NULL writes `null`. */
 void json_put_cstr(FILE *f, const char *s);
 
+/*
+ * Copy the string src into dst[0..size), cut short if it does not fit and
+ * always terminated (size > 0): strlcpy, which Debian 12's C library lacks.
+ * Returns strlen(src), so a result >= size means it was cut.
+ */
+size_t str_copy(char *dst, size_t size, const char *src);
+
 /* Write s[0..len) with printable ASCII as is and other bytes as \xHH. */
 void text_put_escaped(FILE *f, const char *s, size_t len);
+
+/*
+ * Output gathered in memory and written to its FILE in one piece: no
+ * printf parsing per field, and a line is one fwrite, never interleaved
+ * with another writer's. Whatever does not fit in the caller's memory is
+ * written out first, so any length works; textbuf_flush() writes the rest.
+ */
+struct textbuf {
+	char *buf;   /* caller's memory */
+	size_t cap;  /* its size */
+	size_t len;  /* octets gathered, not yet written */
+	FILE *sink;  /* where they go */
+};
+
+void textbuf_init(struct textbuf *b, char *mem, size_t cap, FILE *sink);
+void textbuf_put(struct textbuf *b, const char *s, size_t len);
+/* A string literal, its length known at compile time. */
+#define textbuf_lit(b, s) textbuf_put((b), (s), sizeof(s) - 1)
+void textbuf_uint(struct textbuf *b, unsigned long long v);
+/*
+ * v with exactly three decimals, as printf's %.3f, except that a value
+ * within rounding error of a halfway point (x.yyy5) may end one digit up.
+ */
+void textbuf_fixed3(struct textbuf *b, double v);
+/* As json_put_string / json_put_cstr. */
+void textbuf_json(struct textbuf *b, const char *s, size_t len);
+void textbuf_json_cstr(struct textbuf *b, const char *s);
+void textbuf_flush(struct textbuf *b);
 
 #endif

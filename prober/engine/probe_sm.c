@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/probe_sm.h"
+#include "core/textout.h"
 
 #define NS_PER_MS UINT64_C(1000000)
 
@@ -77,7 +78,7 @@ static void finish(struct probe_sm *sm, struct probe_sm_out *out)
 
 	r->outcome = v.outcome;
 	r->contrary = v.contrary;
-	snprintf(r->detail, sizeof(r->detail), "%s", v.detail);
+	str_copy(r->detail, sizeof(r->detail), v.detail);
 	if (v.value != NULL) {
 		size_t n = v.value_len < PROBE_VALUE_MAX ? v.value_len
 							  : PROBE_VALUE_MAX;

@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "engine/probe_sm.h"
+#include "core/textout.h"
 
 static const char *init_failed(struct probe_result *result, const char *why)
 {
-	snprintf(result->detail, sizeof(result->detail), "%s", why);
+	str_copy(result->detail, sizeof(result->detail), why);
 	return why;
 }
 
@@ -59,7 +60,7 @@ static void sm_reset(struct probe_sm *sm, const struct probe_request *req,
 	memset(&sm->obs, 0, sizeof(sm->obs));
 	sm->req = req;
 	sm->result = result;
-	snprintf(sm->variable, sizeof(sm->variable), "%s", req->variable);
+	str_copy(sm->variable, sizeof(sm->variable), req->variable);
 	sm->obs.variable = sm->variable;
 	sm->obs.token = req->token;
 	sm->reasm = NULL;
