@@ -26,10 +26,37 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 
+/* A dotted quad without printf: a check formats two per probe. */
+static bool ipv4_str(const struct in_addr *in, char *buf, size_t len)
+{
+	const uint8_t *o = (const uint8_t *)&in->s_addr;
+	char t[INET_ADDRSTRLEN];
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = o[i];
+		if (i > 0)
+			t[n++] = '.';
+		if (v >= 100)
+			t[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			t[n++] = (char)('0' + v / 10 % 10);
+		t[n++] = (char)('0' + v % 10);
+	}
+	if (n >= len)
+		return false;
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+	return true;
+}
+
 const char *probe_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
 	const void *a;
 
+	if (sa->sa_family == AF_INET &&
+	    ipv4_str(&((const struct sockaddr_in *)sa)->sin_addr, buf, len))
+		return buf;
 	if (sa->sa_family == AF_INET)
 		a = &((const struct sockaddr_in *)sa)->sin_addr;
 	else if (sa->sa_family == AF_INET6)
