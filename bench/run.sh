@@ -109,7 +109,7 @@ RAW="$OUT/raw.txt"
 SUMMARY="$OUT/summary.md"
 : >"$RAW"
 if [ "$QUICK" = 1 ]; then
-	N_BIG=10000; DB_SMALL=2000; DB_BIG=10000; NTPQ_N=100; REPS_BIG=1; REPS_SMALL=3; LAT_N=50; LAT2_N=10
+	N_BIG=10000; DB_SMALL=2000; DB_BIG=10000; NTPQ_N=100; REPS_BIG=3; REPS_SMALL=3; LAT_N=50; LAT2_N=10
 else
 	N_BIG=100000; DB_SMALL=10000; DB_BIG=100000; NTPQ_N=1000; REPS_BIG=3; REPS_SMALL=5; LAT_N=200; LAT2_N=30
 fi
@@ -189,11 +189,11 @@ chk_verified=0
 for n in "$N_SMALL" "$N_BIG"; do
 	tf="$NV_TMP/targets-$n"
 	reps=$([ "$n" = "$N_SMALL" ] && echo "$REPS_SMALL" || echo "$REPS_BIG")
-	rates=(); cpus=(); rsss=()
+	rates=(); erates=(); cpus=(); rsss=()
 	for r in $(seq 1 "$reps"); do
 		t0=$(now)
 		/usr/bin/time -v -o "$NV_TMP/check.time" timeout 300 "$NTPVERIFY" check \
-			--config "$NV_TMP/check.conf" --json --token "$TOKEN" --targets "$tf" \
+			--config "$NV_TMP/check.conf" --json --summary --token "$TOKEN" --targets "$tf" \
 			>"$NV_TMP/check.out" 2>"$NV_TMP/check.err"
 		rc=$?
 		t1=$(now)
@@ -205,12 +205,17 @@ for n in "$N_SMALL" "$N_BIG"; do
 		rtt50=$(sed -n 's/.*"rtt_ms":\([0-9.]*\).*/\1/p' "$NV_TMP/check.out" | median)
 		read -r rate cpu_us <<<"$(awk -v n="$n" -v a="$t0" -v b="$t1" -v u="$user" -v s="$sys" \
 			'BEGIN {printf "%.0f %.2f", n / (b - a), (u + s) * 1e6 / n}')"
-		raw "check n=$n rep=$r rc=$rc lines=$lines verified=$verified seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') per_s=$rate user_s=$user sys_s=$sys cpu_us_per_probe=$cpu_us max_rss_kib=$rss rtt_p50_ms=$rtt50"
+		# The engine alone, as the ceiling times itself: from the first
+		# probe's start to the last result (--summary), without the
+		# process's start (loading its libraries, the configuration).
+		eng_s=$(sed -n 's/^ntpverify check: [0-9]* results in \([0-9.]*\) s.*/\1/p' "$NV_TMP/check.err" | tail -n1)
+		eng_rate=$(awk -v n="$n" -v e="$eng_s" 'BEGIN { if (e > 0) printf "%.0f", n / e; else print "nan" }')
+		raw "check n=$n rep=$r rc=$rc lines=$lines verified=$verified seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') per_s=$rate engine_s=$eng_s engine_per_s=$eng_rate user_s=$user sys_s=$sys cpu_us_per_probe=$cpu_us max_rss_kib=$rss rtt_p50_ms=$rtt50"
 		[ "$verified" = "$n" ] || say "WARNING: check n=$n: only $verified of $n verified ($(grep -v '"verified"' "$NV_TMP/check.out" | head -n1))"
 		chk_verified=$((chk_verified + verified))
-		rates+=("$rate"); cpus+=("$cpu_us"); rsss+=("$rss")
+		rates+=("$rate"); erates+=("$eng_rate"); cpus+=("$cpu_us"); rsss+=("$rss")
 	done
-	raw "check_median n=$n per_s=$(printf '%s\n' "${rates[@]}" | median) cpu_us_per_probe=$(printf '%s\n' "${cpus[@]}" | median) max_rss_kib=$(printf '%s\n' "${rsss[@]}" | sort -n | tail -n1)"
+	raw "check_median n=$n per_s=$(printf '%s\n' "${rates[@]}" | median) engine_per_s=$(printf '%s\n' "${erates[@]}" | median) cpu_us_per_probe=$(printf '%s\n' "${cpus[@]}" | median) max_rss_kib=$(printf '%s\n' "${rsss[@]}" | sort -n | tail -n1)"
 done
 chk_rx1=$(resp_counts | sed -n 's/.* rx=\([0-9]*\).*/\1/p')
 raw "check_packets rx=$((chk_rx1 - chk_rx0)) verified=$chk_verified per_verified=$(awk -v a="$((chk_rx1 - chk_rx0))" -v b="$chk_verified" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')"
@@ -353,6 +358,7 @@ ceil_conn1=$(get ceiling_median "n=$N_BIG mode=connected pairs=1" per_s)
 ceil_conn2=$(get ceiling_median "n=$N_BIG mode=connected pairs=2" per_s)
 chk_small=$(get check_median "n=$N_SMALL " per_s)
 chk_big=$(get check_median "n=$N_BIG " per_s)
+chk_big_eng=$(get check_median "n=$N_BIG " engine_per_s)
 ntpq_rate=$(get ntpq "" per_s)
 nmap_rate=$(get nmap "" per_s)
 e2e_small=$(get daemon_throughput "perspectives=1 rows=$DB_SMALL " per_s)
@@ -377,6 +383,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
 r_ntpq=$(ratio "$chk_small" "$ntpq_rate")
 r_nmap=$(ratio "$chk_small" "$nmap_rate")
 p_conn1=$(pct "$chk_big" "$ceil_conn1")
+p_conn1_eng=$(pct "$chk_big_eng" "$ceil_conn1")
 p_shared=$(pct "$chk_big" "$ceil_shared")
 {
 	echo "| measure | value | target | verdict |"
@@ -385,7 +392,8 @@ p_shared=$(pct "$chk_big" "$ceil_shared")
 	echo "| check, N=$N_BIG | $chk_big probes/s, $(get check_median "n=$N_BIG " cpu_us_per_probe) us CPU/probe, peak RSS $(get check_median "n=$N_BIG " max_rss_kib) KiB | | |"
 	echo "| vs ntpq loop (N=$N_SMALL; ntpq over $NTPQ_N) | ${r_ntpq}x ($ntpq_rate/s) | >= 100x | $(verdict "$r_ntpq" 100 ge) |"
 	echo "| vs nmap ntp-info (N=$N_SMALL) | ${r_nmap}x ($nmap_rate/s) | >= 10x | $(verdict "$r_nmap" 10 ge) |"
-	echo "| vs ceiling, connected socket per target, 1 pair (N=$N_BIG) | ${p_conn1}% of $ceil_conn1/s | >= 70% | $(verdict "$p_conn1" 70 ge) |"
+	echo "| **engine vs ceiling**, connected socket per target, 1 pair (N=$N_BIG; first probe to last result, as the ceiling times itself) | ${p_conn1_eng}% ($chk_big_eng/s of $ceil_conn1/s) | >= 70% | $(verdict "$p_conn1_eng" 70 ge) |"
+	echo "| the same, check's wall time from exec to exit | ${p_conn1}% ($chk_big/s) | | |"
 	echo "| packets sent per verified target (check; 2 before issue 12) | $(get check_packets "rx=" per_verified) | 1 | |"
 	echo "| vs ceiling, one shared socket, 1 pair (N=$N_BIG) | ${p_shared}% of $ceil_shared/s | (>= 50%) | $(verdict "$p_shared" 50 ge) |"
 	echo "| (ceiling, connected, 2 pairs as the prober sends) | $ceil_conn2/s | | |"

@@ -116,3 +116,27 @@ void check_print_human(const char *server, unsigned port,
 	if (single && outcome_hint_for(&in, hint, sizeof(hint)))
 		printf("hint: %s\n", hint);
 }
+
+void check_print_summary(const unsigned by_outcome[OUTCOME_COUNT],
+			 unsigned errors, uint64_t ns)
+{
+	unsigned total = 0;
+	const char *sep = ": ";
+
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		total += by_outcome[o];
+	fprintf(stderr, "ntpverify check: %u result%s in %.3f s", total,
+		total == 1 ? "" : "s", (double)ns / 1e9);
+	if (ns > 0 && total > 1)
+		fprintf(stderr, " (%.0f/s)", (double)total * 1e9 / (double)ns);
+	for (int o = 0; o < OUTCOME_COUNT; o++) {
+		if (by_outcome[o] == 0)
+			continue;
+		fprintf(stderr, "%s%u %s", sep, by_outcome[o],
+			outcome_name((enum outcome)o));
+		sep = ", ";
+	}
+	if (errors > 0)
+		fprintf(stderr, "%s%u not probed", sep, errors);
+	fputc('\n', stderr);
+}

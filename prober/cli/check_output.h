@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "core/outcome.h"
 #include "engine/probe.h"
 
 /*
@@ -29,5 +30,14 @@ void check_print_json(const char *host, const char *server, unsigned port,
 void check_print_human(const char *server, unsigned port,
 		       const char *variable, const char *token,
 		       const struct probe_result *r, bool single);
+
+/*
+ * --summary, on stderr after the last result: how many results of each
+ * outcome (in the order of enum outcome, those that occurred), how many
+ * targets could not be probed, and the time from the first probe's start
+ * to the last result (`ns`, 0 when nothing was probed) with its rate.
+ */
+void check_print_summary(const unsigned by_outcome[OUTCOME_COUNT],
+			 unsigned errors, uint64_t ns);
 
 #endif

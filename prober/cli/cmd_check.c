@@ -24,12 +24,12 @@
 #include "config/config.h"
 #include "core/evtime.h"
 #include "core/refid_code.h"
+#include "core/textout.h"
 #include "core/token.h"
 #include "engine/admission.h"
 #include "engine/probe.h"
 #include "engine/ratelimit.h"
 #include "engine/ratelimit_config.h"
-#include "core/textout.h"
 
 struct check_opts {
 	const char *config_path; /* --config */
@@ -45,6 +45,7 @@ struct check_opts {
 	uint64_t timeout_ms;     /* --timeout, else the config's; 0 = unset */
 	bool allow_private;      /* --allow-private */
 	bool json;               /* --json */
+	bool summary;            /* --summary */
 	char **hosts;            /* the operands */
 	int n_hosts;
 };
@@ -78,6 +79,9 @@ struct check_run {
 	struct event ev_wait;          /* rate-limit wait */
 	unsigned done, negative;       /* results printed; not verified/read */
 	unsigned errors;               /* targets that could not be probed */
+	unsigned by_outcome[OUTCOME_COUNT]; /* results of each outcome */
+	uint64_t first_start_ns;       /* the first probe started; 0 = none */
+	uint64_t last_result_ns;       /* the last result came */
 };
 
 /* A decimal number in lo..hi, nothing else. */
@@ -176,6 +180,9 @@ static int parse_option(int c, const char *arg, struct check_opts *o)
 	case 'j':
 		o->json = true;
 		break;
+	case 'S':
+		o->summary = true;
+		break;
 	default:
 		return 1;
 	}
@@ -198,6 +205,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 		{ "refid", required_argument, NULL, 'R' },
 		{ "allow-private", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "summary", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -207,7 +215,7 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 	optind = 1;
 	/* Our own messages: getopt's would quote '--opt=VALUE' whole. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:t:V:s:p:T:f:K:Y:F:R:ajh", longopts,
+	while ((c = getopt_long(argc, argv, ":c:t:V:s:p:T:f:K:Y:F:R:ajSh", longopts,
 				NULL)) != -1) {
 		if (c == 'h') {
 			command_help(stdout, "check");
@@ -259,6 +267,9 @@ static void report(struct check_run *run, const char *host,
 		check_print_human(server, run->port, run->req.variable,
 				  run->req.token, r, run->single);
 	run->done++;
+	if ((unsigned)r->outcome < OUTCOME_COUNT)
+		run->by_outcome[r->outcome]++;
+	run->last_result_ns = evtime_mono_ns();
 	if (r->outcome != OUTCOME_VERIFIED && r->outcome != OUTCOME_READ)
 		run->negative++;
 }
@@ -374,6 +385,8 @@ static bool start_target(struct check_run *run, const char *host)
 			on_probe_done, slot, &ad);
 	if (ad.status == ADMISSION_STARTED) {
 		run->in_flight++;
+		if (run->first_start_ns == 0)
+			run->first_start_ns = evtime_mono_ns();
 		return true;
 	}
 	slot->next_free = run->free;
@@ -540,6 +553,12 @@ int cmd_check(int argc, char **argv)
 	if (run.in_flight > 0 || run.pending[0] != '\0')
 		event_base_dispatch(run.base);
 	fflush(stdout);
+	if (o.summary)
+		check_print_summary(run.by_outcome, run.errors,
+				    run.last_result_ns > run.first_start_ns &&
+						    run.first_start_ns != 0
+					    ? run.last_result_ns - run.first_start_ns
+					    : 0);
 
 	if (run.done == 0 && run.errors > 0)
 		status = EXIT_USAGE; /* nothing could be probed at all */

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/evtime.h"
 #include "core/random.h"
 #include "engine/probe.h"
 
@@ -17,14 +18,6 @@
 
 static void probe_tick_cb(evutil_socket_t fd, short what, void *arg);
 static void probe_read_cb(evutil_socket_t fd, short what, void *arg);
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-}
 
 /* A dotted quad without printf: a check formats two per probe. */
 static bool ipv4_str(const struct in_addr *in, char *buf, size_t len)
@@ -125,7 +118,7 @@ static uint64_t transmit(struct probe *p, struct probe_sm_out *out)
 			break;
 		}
 	}
-	uint64_t now = mono_ns();
+	uint64_t now = evtime_mono_ns();
 	probe_sm_sent(&p->sm, done, err, now, out);
 	return now;
 }
@@ -167,12 +160,12 @@ static void probe_read_cb(evutil_socket_t fd, short what, void *arg)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
 				return;
-			uint64_t now = mono_ns();
+			uint64_t now = evtime_mono_ns();
 			probe_sm_net_error(&p->sm, errno, now, &out);
 			apply(p, &out, now);
 			return;
 		}
-		uint64_t now = mono_ns();
+		uint64_t now = evtime_mono_ns();
 		probe_sm_datagram(&p->sm, buf, (size_t)n, now, &out);
 		apply(p, &out, now);
 	}
@@ -192,7 +185,7 @@ static void probe_tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	p->armed_ns = 0;
-	uint64_t now = mono_ns();
+	uint64_t now = evtime_mono_ns();
 	probe_sm_tick(&p->sm, now, &out);
 	apply(p, &out, now);
 }
@@ -277,7 +270,7 @@ int probe_start(struct probe *p, struct event_base *base,
 	}
 	p->running = true;
 
-	uint64_t now = mono_ns();
+	uint64_t now = evtime_mono_ns();
 	probe_sm_start(&p->sm, now, &out);
 	apply(p, &out, now);
 	return 0;

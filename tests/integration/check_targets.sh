@@ -66,6 +66,17 @@ run_list crlf --targets "$NV_TMP/crlf.list"
 nv_expect_eq "crlf: two results" 2 "$(printf '%s\n' "$OUT" | grep -c no_response)"
 nv_expect_eq "crlf: no error" "" "$ERR"
 
+# 4b. --summary: one line on stderr after the results, counting them and
+#     the lines that could not be probed (the sink never answers).
+printf '127.0.0.5\n127.0.0.6\nno-such-host.invalid\n' >"$NV_TMP/summary.list"
+run_list summary --summary --targets "$NV_TMP/summary.list"
+nv_expect_match "summary: the line" \
+	'^ntpverify check: 2 results in [0-9]+\.[0-9]{3} s \([0-9]+/s\): 2 no_response, 1 not probed$' \
+	"$(printf '%s\n' "$ERR" | tail -n 1)"
+nv_expect_eq "summary: the results still on stdout" 2 "$(printf '%s\n' "$OUT" | grep -c no_response)"
+run_list nosummary --targets "$NV_TMP/summary.list"
+nv_expect_eq "no --summary: no summary line" 0 "$(printf '%s\n' "$ERR" | grep -c ' results in ')"
+
 # 5. A NUL octet makes its line an error, even before a comment's '#'.
 printf '127.0.0.5\n127.0.0.7\0# x\n\0000127.0.0.7\n127.0.0.6\n' >"$NV_TMP/nul.list"
 run_list nul --targets "$NV_TMP/nul.list"
