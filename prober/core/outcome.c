@@ -182,12 +182,3 @@ const char *outcome_hint_for(const struct outcome_hint_in *in, char *buf,
 	}
 	return buf;
 }
-
-const char *outcome_hint(enum outcome o, const char *prober_addr,
-			 const char *variable, char *buf, size_t buflen)
-{
-	struct outcome_hint_in in = { .outcome = o, .prober_addr = prober_addr,
-				      .variable = variable };
-
-	return outcome_hint_for(&in, buf, buflen);
-}

@@ -69,8 +69,4 @@ struct outcome_hint_in {
 const char *outcome_hint_for(const struct outcome_hint_in *in, char *buf,
 			     size_t buflen);
 
-/* outcome_hint_for() with only the address and the variable. */
-const char *outcome_hint(enum outcome o, const char *prober_addr,
-			 const char *variable, char *buf, size_t buflen);
-
 #endif

@@ -101,19 +101,23 @@ static void test_judge_newer(void **state)
 /* send_failed is the prober's problem: the hint says so. */
 static void test_send_failed_outcome(void **state)
 {
+	struct outcome_hint_in in = { .outcome = OUTCOME_SEND_FAILED,
+				      .prober_addr = "192.0.2.1",
+				      .variable = "v" };
 	char buf[256];
 
 	(void)state;
 	assert_string_equal(outcome_name(OUTCOME_SEND_FAILED), "send_failed");
 	assert_int_equal(outcome_from_name("send_failed"), OUTCOME_SEND_FAILED);
-	assert_non_null(outcome_hint(OUTCOME_SEND_FAILED, "192.0.2.1", "v", buf,
-				     sizeof(buf)));
+	assert_non_null(outcome_hint_for(&in, buf, sizeof(buf)));
 	assert_non_null(strstr(buf, "nothing to change on the server"));
 	/* The fixed hints still come out whole. */
-	assert_non_null(outcome_hint(OUTCOME_MALFORMED, NULL, "v", buf,
-				     sizeof(buf)));
+	in.outcome = OUTCOME_MALFORMED;
+	in.prober_addr = NULL;
+	assert_non_null(outcome_hint_for(&in, buf, sizeof(buf)));
 	assert_non_null(strstr(buf, "middlebox"));
-	assert_null(outcome_hint(OUTCOME_VERIFIED, NULL, "v", buf, sizeof(buf)));
+	in.outcome = OUTCOME_VERIFIED;
+	assert_null(outcome_hint_for(&in, buf, sizeof(buf)));
 }
 
 int main(void)
