@@ -12,18 +12,8 @@ nv_enter_netns "$@"
 : "${NTPVERIFY:?}" "${NV_SOURCE_DIR:?}"
 nv_start_pg
 
-CONF="$NV_TMP/admin.conf"
-cat >"$CONF" <<EOF2
-database = "$NV_PG_CONNINFO"
-source_addresses = { "192.0.2.10" }
-EOF2
+nv_admin_conf
 
-# run CMD ARGS...: sets OUT, ERR and RC.
-run() {
-	OUT=$("$NTPVERIFY" "$@" 2>"$NV_TMP/stderr")
-	RC=$?
-	ERR=$(cat "$NV_TMP/stderr")
-}
 
 # jq-less field checks: py EXPR with the JSON on stdin as `d` (one object)
 # or `rows` (a list, one object per input line).
@@ -42,7 +32,7 @@ print(eval(sys.argv[1]))' "$1"
 }
 
 # 1. before migrate: one line and the hint.
-run list --config "$CONF"
+nv_run list --config "$CONF"
 nv_expect_eq "unmigrated list exit" 2 "$RC"
 nv_expect_match "unmigrated list says migrate" "^ntpverify list: .*run 'ntpverify migrate'" "$ERR"
 
@@ -50,39 +40,39 @@ nv_expect_match "unmigrated list says migrate" "^ntpverify list: .*run 'ntpverif
 nv_psql -c "CREATE ROLE weak LOGIN" >/dev/null
 nv_psql -c "REVOKE CREATE ON SCHEMA public FROM PUBLIC" >/dev/null
 sed "s/user=postgres/user=weak/" "$CONF" >"$NV_TMP/weak.conf"
-run migrate --config "$NV_TMP/weak.conf"
+nv_run migrate --config "$NV_TMP/weak.conf"
 nv_expect_eq "migrate without rights exit" 2 "$RC"
 nv_expect_eq "migrate without rights: two lines" 2 "$(printf '%s\n' "$ERR" | wc -l)"
 nv_expect_match "migrate without rights: the reason" "^ntpverify migrate: the schema was not brought up to date: .*permission denied" "$ERR"
 nv_expect_match "migrate without rights: the hint" $'\n''ntpverify migrate: hint: .*owns the tables.*docs/admins.md' "$ERR"
-run migrate --config "$CONF"
+nv_run migrate --config "$CONF"
 nv_expect_eq "migrate exit" 0 "$RC"
 
 # 3. a prober-like role: reads but may not insert; the hint names the
 #    admin configuration.
 nv_psql -c "GRANT SELECT ON ALL TABLES IN SCHEMA public TO weak" >/dev/null
-run add --config "$NV_TMP/weak.conf" 192.0.2.5
+nv_run add --config "$NV_TMP/weak.conf" 192.0.2.5
 nv_expect_eq "add without rights exit" 2 "$RC"
 nv_expect_match "add without rights: one line" "^ntpverify add: 192\.0\.2\.5: permission denied for table verification"$'\n' "$ERR"
 nv_expect_match "add without rights: hint" "hint: .*admin configuration" "$ERR"
 
 # 4. a database that does not exist: one line and the connection hint.
 sed "s/dbname=ntpverify/dbname=nosuchdb/" "$CONF" >"$NV_TMP/nodb.conf"
-run list --config "$NV_TMP/nodb.conf"
+nv_run list --config "$NV_TMP/nodb.conf"
 nv_expect_eq "no such database exit" 2 "$RC"
 nv_expect_eq "no such database: two lines" 2 "$(printf '%s\n' "$ERR" | wc -l)"
 nv_expect_match "no such database: reason" "^ntpverify list: cannot connect to the database: .*nosuchdb" "$ERR"
 nv_expect_match "no such database: hint" "hint: check the connection string" "$ERR"
 
 # 5. add --json: one object per server, no sed needed.
-run add --config "$CONF" --json 192.0.2.1 2001:DB8::1
+nv_run add --config "$CONF" --json 192.0.2.1 2001:DB8::1
 nv_expect_eq "add --json exit" 0 "$RC"
 nv_expect_eq "add --json: two objects" 2 "$(printf '%s\n' "$OUT" | py 'len(rows)')"
 nv_expect_eq "add --json fields" "True" "$(printf '%s\n' "$OUT" | py \
 	'all(isinstance(r["id"], int) and r["method"] == "setvar" and T.match(r["expires_at"]) and re.match(r"^[0-9a-f]{32}$", r["token"]) and "setvar ntppool_verify = \"%s\"" % r["token"] in r["instructions"] and "restrict 192.0.2.10" in r["instructions"] for r in rows)')"
 nv_expect_eq "add --json canonical server" "2001:db8::1" "$(printf '%s\n' "$OUT" | py 'rows[1]["server"]')"
 ID1=$(printf '%s\n' "$OUT" | py 'rows[0]["id"]')
-run add --config "$CONF" --json --method key --key-type SHA1 192.0.2.2
+nv_run add --config "$CONF" --json --method key --key-type SHA1 192.0.2.2
 nv_expect_eq "add --json key" "key SHA1 True True" "$(printf '%s\n' "$OUT" | py \
 	'"%s %s %s %s" % (d["method"], d["key_type"], 1 <= d["key_id"] <= 65534, "token" not in d)')"
 KID=$(printf '%s\n' "$OUT" | py 'd["id"]')
@@ -91,7 +81,7 @@ KEYHEX=$(printf '%s\n' "$OUT" | py '[l.split()[2] for l in d["instructions"] if 
 # 6. list --json: one object per line, columns as fields.
 nv_psql -c "INSERT INTO probe_attempt (verification_id, attempted_at, prober, source_address, outcome, detail, rtt_ms)
 	VALUES ($ID1, now(), 'prober-test', '192.0.2.10', 'token_mismatch', 'variable holds \"another\" value', 1.25)" >/dev/null
-run list --config "$CONF" --json
+nv_run list --config "$CONF" --json
 nv_expect_eq "list --json exit" 0 "$RC"
 nv_expect_eq "list --json rows" 3 "$(printf '%s\n' "$OUT" | py 'len(rows)')"
 nv_expect_eq "list --json fields" "True" "$(printf '%s\n' "$OUT" | py \
@@ -99,84 +89,84 @@ nv_expect_eq "list --json fields" "True" "$(printf '%s\n' "$OUT" | py \
 nv_expect_eq "list --json key row" "key $KID SHA1" "$(printf '%s\n' "$OUT" | py \
 	'[("%s %s %s" % (r["method"], r["id"], r["key_type"])) for r in rows if r["method"] == "key"][0]')"
 [[ "$OUT" == *"$KEYHEX"* ]] && nv_fail "list --json printed a key" || nv_pass "list --json prints no key"
-run list --config "$CONF" --json --state cancelled
+nv_run list --config "$CONF" --json --state cancelled
 nv_expect_eq "list --json with no rows prints nothing" "0:" "$RC:$OUT"
 
 # 7. show --json: the verification and its attempts.
-run show --config "$CONF" --json "$ID1"
+nv_run show --config "$CONF" --json "$ID1"
 nv_expect_eq "show --json exit" 0 "$RC"
 nv_expect_eq "show --json fields" "True" "$(printf '%s\n' "$OUT" | py \
 	'd["id"] == '"$ID1"' and d["state"] == "pending" and d["token_length"] == 32 and "token" not in d and T.match(d["created_at"]) and T.match(d["expires_at"]) and d["verified_at"] is None')"
 nv_expect_eq "show --json attempt" "True" "$(printf '%s\n' "$OUT" | py \
 	'd["attempts"] == 0 and len(d["history"]) == 1 and T.match(d["history"][0]["at"]) and d["history"][0]["rtt_ms"] == 1.25 and d["history"][0]["detail"] == "variable holds \"another\" value"')"
-run show --config "$CONF" --json "$KID"
+nv_run show --config "$CONF" --json "$KID"
 [[ "$OUT" == *"$KEYHEX"* ]] && nv_fail "show --json printed a key" || nv_pass "show --json prints no key"
 
 # 8. human output: one time format everywhere.
-run show --config "$CONF" "$ID1"
+nv_run show --config "$CONF" "$ID1"
 nv_expect_match "show: times as YYYY-MM-DD HH:MM:SSZ" "created +20[0-9-]{8} [0-9:]{8}Z"$'\n' "$OUT"
 nv_expect_eq "show: no RFC 3339 T in human output" 0 "$(printf '%s\n' "$OUT" | grep -cE '[0-9]T[0-9]')"
 
 # 9. one voice for errors.
 for cmd in add list show retry cancel migrate status; do
-	run "$cmd" --config
+	nv_run "$cmd" --config
 	nv_expect_match "$cmd --config without a value" "^ntpverify $cmd: option --config needs a value" "$ERR"
 	nv_expect_eq "$cmd --config without a value exit" 2 "$RC"
 done
-run check-config --for
+nv_run check-config --for
 nv_expect_match "check-config --for without a value" "^ntpverify check-config: option --for needs a value" "$ERR"
 for cmd in add list show retry cancel migrate status check-config; do
-	run "$cmd" --bogus=secret-value
+	nv_run "$cmd" --bogus=secret-value
 	nv_expect_match "$cmd unknown option" "^ntpverify $cmd: unknown option --bogus"$'\n' "$ERR"
 	[[ "$ERR" == *secret-value* ]] && nv_fail "$cmd echoed an option's value" || nv_pass "$cmd does not echo the value"
 done
-run cancel -1
+nv_run cancel -1
 nv_expect_match "cancel -1" "^ntpverify cancel: unknown option -1" "$ERR"
-run list --token abcdefghij
+nv_run list --token abcdefghij
 nv_expect_match "another command's option" "^ntpverify list: unknown option --token" "$ERR"
 for cmd in show retry cancel; do
-	run "$cmd" --config "$CONF"
+	nv_run "$cmd" --config "$CONF"
 	nv_expect_match "$cmd without ID" "^ntpverify $cmd: missing operand: ID" "$ERR"
 	nv_expect_eq "$cmd without ID exit" 2 "$RC"
 done
-run add --config "$CONF"
+nv_run add --config "$CONF"
 nv_expect_match "add without IP" "^ntpverify add: missing operand: IP" "$ERR"
-run check-config
+nv_run check-config
 nv_expect_match "check-config without FILE" "^ntpverify check-config: missing operand: FILE" "$ERR"
-run show --config "$CONF" 1 2
+nv_run show --config "$CONF" 1 2
 nv_expect_match "show with two IDs" "^ntpverify show: unexpected operand '2'" "$ERR"
 
 # 10. --help for every command: exit 0, every option described.
 mapfile -t cmds < <("$NTPVERIFY" --help | sed -n '/^commands:/,$ s/^  \([a-z][a-z-]*\) .*/\1/p')
 for cmd in "${cmds[@]}"; do
-	run "$cmd" --help
+	nv_run "$cmd" --help
 	nv_expect_eq "$cmd --help exit" 0 "$RC"
 	nv_expect_match "$cmd --help has options" $'\noptions:\n' "$OUT"
-	run help "$cmd"
+	nv_run help "$cmd"
 	nv_expect_eq "help $cmd exit" 0 "$RC"
 done
-run add --config "$CONF" --help
+nv_run add --config "$CONF" --help
 nv_expect_eq "add --config F --help exit" 0 "$RC"
 nv_expect_match "add --help describes --json" "--json +one JSON object per line" "$OUT"
 
 # 11. configuration errors: file:line and the fix.
 printf 'prober_name = "p"\nretry {\n  schedule = {}\n}\n' >"$NV_TMP/sched.conf"
-run check-config "$NV_TMP/sched.conf"
+nv_run check-config "$NV_TMP/sched.conf"
 nv_expect_match "empty retry.schedule names its line" "^ntpverify check-config: $NV_TMP/sched.conf:[0-9]+: retry.schedule: needs at least one entry" "$ERR"
 printf 'prober_name = "p"\ndatabase = host=/run/postgresql dbname=ntpverify\n' >"$NV_TMP/unquoted.conf"
-run check-config "$NV_TMP/unquoted.conf"
+nv_run check-config "$NV_TMP/unquoted.conf"
 nv_expect_match "unquoted database: the fix" "unquoted.conf:2: unexpected token '=' \(quote the value: database = \"host=/run/postgresql dbname=ntpverify\"\)" "$ERR"
 
 # 12. check-config checks what run needs, or says it did not.
-run check-config "$CONF"
+nv_run check-config "$CONF"
 nv_expect_eq "check-config (run) without prober_name exit" 2 "$RC"
 nv_expect_match "check-config names prober_name" "prober_name: not set, and 'ntpverify run' needs it" "$ERR"
-run check-config --for admin "$CONF"
+nv_run check-config --for admin "$CONF"
 nv_expect_eq "check-config --for admin exit" 0 "$RC"
 nv_expect_eq "check-config --for admin says so" "configuration OK for the one-shot commands (not checked for run)" "$OUT"
-run run --config "$CONF"
+nv_run run --config "$CONF"
 nv_expect_eq "run refuses what check-config refused" 2 "$RC"
-run check-config --for daemon "$CONF"
+nv_run check-config --for daemon "$CONF"
 nv_expect_match "check-config --for bad" "^ntpverify check-config: --for: 'daemon' is not run or admin" "$ERR"
 
 nv_finish

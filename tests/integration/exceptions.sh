@@ -14,19 +14,13 @@ nv_enter_netns "$@"
 : "${NTPVERIFY:?}" "${NV_SOURCE_DIR:?}"
 nv_start_pg
 
-CONF="$NV_TMP/admin.conf"
-cat >"$CONF" <<EOF2
-database = "$NV_PG_CONNINFO"
-source_addresses = { "192.0.2.10" }
-EOF2
+nv_admin_conf
 
-# run CMD ARGS...: the binary with the admin config; sets OUT, ERR, RC.
+# run CMD ARGS...: nv_run with the admin config after CMD.
 run() {
 	local cmd=$1
 	shift
-	OUT=$("$NTPVERIFY" "$cmd" --config "$CONF" "$@" 2>"$NV_TMP/stderr")
-	RC=$?
-	ERR=$(cat "$NV_TMP/stderr")
+	nv_run "$cmd" --config "$CONF" "$@"
 }
 # A verification row by plain SQL: add ADDR [STATE [PROOF]] -> its id.
 add() {

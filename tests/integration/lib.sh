@@ -137,6 +137,13 @@ nv_expect_eq() { # what expected actual
 	if [ "$2" = "$3" ]; then nv_pass "$1 = $3"; else nv_fail "$1: expected '$2', got '$3'"; fi
 }
 
+# nv_run ARGS...: "$NTPVERIFY" ARGS; sets OUT (stdout), ERR (stderr), RC.
+nv_run() {
+	OUT=$("$NTPVERIFY" "$@" 2>"$NV_TMP/stderr")
+	RC=$?
+	ERR=$(cat "$NV_TMP/stderr")
+}
+
 nv_expect_match() { # what regex actual
 	if [[ "$3" =~ $2 ]]; then nv_pass "$1"; else nv_fail "$1: '$3' does not match /$2/"; fi
 }

@@ -115,6 +115,16 @@ nv_start_pg() {
 	nv_pg_createdb ntpverify
 }
 
+# nv_admin_conf: the one-shot admin commands' configuration (this cluster,
+# one documentation source address) in $NV_TMP/admin.conf; sets CONF.
+nv_admin_conf() {
+	CONF="$NV_TMP/admin.conf"
+	cat >"$CONF" <<CONF
+database = "$NV_PG_CONNINFO"
+source_addresses = { "192.0.2.10" }
+CONF
+}
+
 nv_pg_fast_stop_request() {
 	if [ -n "$NV_PG_PID" ]; then
 		kill -INT "$NV_PG_PID" 2>/dev/null || true

@@ -10,16 +10,7 @@ nv_enter_netns "$@"
 : "${NTPVERIFY:?}"
 nv_start_pg
 
-CONF="$NV_TMP/admin.conf"
-cat >"$CONF" <<EOF2
-database = "$NV_PG_CONNINFO"
-source_addresses = { "192.0.2.10" }
-EOF2
-run() {
-	OUT=$("$NTPVERIFY" "$@" 2>"$NV_TMP/stderr")
-	RC=$?
-	ERR=$(cat "$NV_TMP/stderr")
-}
+nv_admin_conf
 "$NTPVERIFY" migrate --config "$CONF" >/dev/null || { nv_log "migrate failed"; exit 1; }
 
 DEFAULTS="quorum                1
@@ -27,10 +18,10 @@ min_regions           1
 confirmations         2
 confirmation_gap      2s
 corroboration_window  1d"
-run policy --config "$CONF"
+nv_run policy --config "$CONF"
 nv_expect_eq "defaults after migrate" "0:$DEFAULTS" "$RC:$OUT"
 
-run policy --config "$CONF" --set quorum=3 --set min_regions=2 --set confirmation_gap=5s --set corroboration_window=12h
+nv_run policy --config "$CONF" --set quorum=3 --set min_regions=2 --set confirmation_gap=5s --set corroboration_window=12h
 nv_expect_eq "a change, read back" "0:quorum                3
 min_regions           2
 confirmations         2
@@ -59,34 +50,34 @@ BAD=(
 for b in "${BAD[@]}"; do
 	kv=${b%%|*} want=${b#*|}
 	# A good value alongside: all or nothing.
-	run policy --config "$CONF" --set confirmations=3 --set "$kv"
+	nv_run policy --config "$CONF" --set confirmations=3 --set "$kv"
 	nv_expect_eq "$kv: exit 2, one line" "2:1" "$RC:$(printf '%s\n' "$ERR" | wc -l)"
 	nv_expect_match "$kv: says why" "$want" "$ERR"
-	run policy --config "$CONF"
+	nv_run policy --config "$CONF"
 	nv_expect_eq "$kv: nothing changed" "$GOOD" "$OUT"
 done
 # Gap times (confirmations - 1) must fit in the window.
-run policy --config "$CONF" --set confirmations=16 --set confirmation_gap=1h
+nv_run policy --config "$CONF" --set confirmations=16 --set confirmation_gap=1h
 nv_expect_match "confirmations that cannot fit the window" "longer than confirmation_gap times" "$ERR"
-run policy --config "$CONF" --set quorum=2 --set min_regions=1 --set confirmations=1
+nv_run policy --config "$CONF" --set quorum=2 --set min_regions=1 --set confirmations=1
 nv_expect_eq "back to a usable policy" 0 "$RC"
 
 # --- add, list and show ---------------------------------------------------
-run add --config "$CONF" 203.0.113.5
+nv_run add --config "$CONF" 203.0.113.5
 nv_expect_match "add without perspectives: the local source" $'\nrestrict 192.0.2.10\n' "$OUT"
 nv_psql -c "SELECT ntpverify_register('fra1', 'RIPE', '{192.0.2.20,2001:db8::20}')" \
 	-c "SELECT ntpverify_register('nyc1', 'ARIN', '{198.51.100.7}')" >/dev/null
-run add --config "$CONF" 203.0.113.6
+nv_run add --config "$CONF" 203.0.113.6
 nv_expect_match "add lists every perspective's addresses" $'\nrestrict 192.0.2.20\nrestrict 198.51.100.7\nrestrict 2001:db8::20\n' "$OUT"
 [[ "$OUT" == *"restrict 192.0.2.10"* ]] && nv_fail "add printed the local source too" || nv_pass "not the local source"
 ID=$(nv_psql -c "SELECT id FROM verification WHERE server_ip = '203.0.113.6'")
 # fra1 corroborates, nyc1 saw another value.
 nv_psql -c "SELECT * FROM ntpverify_record('fra1', 'p-fra', true, '{$ID}', '{NULL}', '{verified}', '{token matches}', '{192.0.2.20}', '{1.5}', ARRAY[extract(epoch FROM now())::float8], '{60}', '{f}', '{1}')" \
 	-c "SELECT * FROM ntpverify_record('nyc1', 'p-nyc', true, '{$ID}', '{NULL}', '{token_mismatch}', '{other value}', '{198.51.100.7}', '{2}', ARRAY[extract(epoch FROM now())::float8], '{60}', '{t}', '{1}')" >/dev/null
-run list --config "$CONF" --state pending
+nv_run list --config "$CONF" --state pending
 nv_expect_match "list shows quorum progress" "quorum" "$(printf '%s\n' "$OUT" | head -1)"
 nv_expect_match "list: 1/2 for the new row" "^$ID .* 1/2$" "$(printf '%s\n' "$OUT" | grep "^$ID ")"
-run show --config "$CONF" "$ID"
+nv_run show --config "$CONF" "$ID"
 nv_expect_match "show: quorum progress" "quorum +1/2 corroborating \(regions 1, 1 needed; contrary 1, 1 allowed\)" "$OUT"
 nv_expect_match "show: why pending" "pending +1 more corroborating perspective needed" "$OUT"
 nv_expect_match "show: fra1's corroboration" $'\n  fra1 +RIPE +1 +verified +1 +[0-9]' "$OUT"

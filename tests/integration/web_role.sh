@@ -13,11 +13,7 @@ nv_enter_netns "$@"
 : "${NTPVERIFY:?}" "${NV_SOURCE_DIR:?}"
 nv_start_pg
 
-CONF="$NV_TMP/admin.conf"
-cat >"$CONF" <<EOF2
-database = "$NV_PG_CONNINFO"
-source_addresses = { "192.0.2.10" }
-EOF2
+nv_admin_conf
 "$NTPVERIFY" migrate --config "$CONF" >/dev/null || { nv_log "migrate failed"; exit 1; }
 
 # Every GRANT statement of docs/admins.md that names poolweb, joined
