@@ -60,6 +60,7 @@ struct check_slot {
 
 struct check_run {
 	struct event_base *base;       /* the loop */
+	struct probe_io *pio;          /* the probes' sockets on it */
 	struct check_opts *o;          /* options */
 	struct nv_config *cfg;         /* configuration (defaults without --config) */
 	struct ratelimit *rl;          /* the same limits as the daemon's */
@@ -381,7 +382,7 @@ static bool start_target(struct check_run *run, const char *host)
 	struct check_slot *slot = run->free;
 	run->free = slot->next_free;
 	str_copy(slot->host, sizeof(slot->host), host);
-	admission_start(&run->rules, &req, now, &slot->probe, run->base,
+	admission_start(&run->rules, &req, now, &slot->probe, run->pio,
 			on_probe_done, slot, &ad);
 	if (ad.status == ADMISSION_STARTED) {
 		run->in_flight++;
@@ -486,11 +487,13 @@ static int check_run_init(struct check_run *run, struct check_opts *o,
 	run->n_slots = run->single ? 1 : cfg->probe.max_in_flight;
 	run->slots = calloc(run->n_slots, sizeof(*run->slots));
 	run->base = event_base_new();
-	if (run->base != NULL)
+	if (run->base != NULL) {
 		evtimer_assign(&run->ev_wait, run->base, wait_cb, run);
+		run->pio = probe_io_new(run->base);
+	}
 	struct ratelimit_params limits = limits_from_config(cfg);
 	run->rl = run->rules.rl = ratelimit_new(&limits);
-	if (run->slots == NULL || run->base == NULL || run->rl == NULL) {
+	if (run->slots == NULL || run->pio == NULL || run->rl == NULL) {
 		fprintf(stderr, "ntpverify check: out of memory\n");
 		return -1;
 	}
@@ -509,6 +512,7 @@ static void check_run_free(struct check_run *run)
 			probe_cancel(&run->slots[i].probe);
 	}
 	free(run->slots);
+	probe_io_free(run->pio);
 	if (run->base != NULL) {
 		event_del(&run->ev_wait);
 		event_base_free(run->base);

@@ -114,7 +114,7 @@ static bool try_start(struct daemon *d, struct job *j, uint64_t now,
 	struct probe_request req;
 
 	job_request(d, j, &req);
-	admission_start(&rules, &req, now, &j->probe, d->base, probe_done, j,
+	admission_start(&rules, &req, now, &j->probe, d->pio, probe_done, j,
 			&ad);
 	switch (ad.status) {
 	case ADMISSION_REFUSED:
@@ -291,8 +291,9 @@ static int daemon_open(struct daemon *d)
 	struct ratelimit_params rp = limits_from_config(&d->cfg);
 
 	d->base = event_base_new();
+	d->pio = d->base != NULL ? probe_io_new(d->base) : NULL;
 	d->rl = ratelimit_new(&rp);
-	if (d->base == NULL || d->rl == NULL) {
+	if (d->base == NULL || d->pio == NULL || d->rl == NULL) {
 		log_err("cannot start: %s", strerror(errno));
 		return -1;
 	}
@@ -353,6 +354,7 @@ static void daemon_free(struct daemon *d)
 	status_close(d->status);
 	store_free(d->store);
 	ratelimit_free(d->rl);
+	probe_io_free(d->pio);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	config_free(&d->cfg);

@@ -67,6 +67,7 @@ TAILQ_HEAD(job_list, job);
 
 struct daemon {
 	struct event_base *base;      /* the one loop */
+	struct probe_io *pio;         /* the probes' sockets on it */
 	struct nv_config cfg;         /* current configuration */
 	const char *config_path;      /* for reloads */
 	struct store *store;          /* the database; owned */

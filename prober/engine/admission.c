@@ -30,7 +30,7 @@ static int pick_source(const struct admission *a, int family,
 }
 
 void admission_start(const struct admission *a, struct probe_request *req,
-		     uint64_t now_ms, struct probe *p, struct event_base *base,
+		     uint64_t now_ms, struct probe *p, struct probe_io *io,
 		     probe_done_fn done, void *arg,
 		     struct admission_decision *out)
 {
@@ -59,7 +59,7 @@ void admission_start(const struct admission *a, struct probe_request *req,
 		out->status = ADMISSION_NO_MEMORY;
 		return;
 	}
-	out->status = probe_start(p, base, req, done, arg) < 0
+	out->status = probe_start(p, io, req, done, arg) < 0
 			      ? ADMISSION_FAILED
 			      : ADMISSION_STARTED;
 }

@@ -54,7 +54,7 @@ struct admission_decision {
  * `now_ms` is the monotonic clock (evtime_mono_ms()).
  */
 void admission_start(const struct admission *a, struct probe_request *req,
-		     uint64_t now_ms, struct probe *p, struct event_base *base,
+		     uint64_t now_ms, struct probe *p, struct probe_io *io,
 		     probe_done_fn done, void *arg,
 		     struct admission_decision *out);
 

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,11 +15,77 @@
 #include "core/random.h"
 #include "engine/probe.h"
 
-/* Datagrams read per readable event: a flood cannot monopolise the loop. */
+/* Datagrams read per readable socket: a flood cannot monopolise the loop. */
 #define PROBE_READ_BURST 64
+/* Readable sockets handled per turn of the loop before timers get theirs. */
+#define PROBE_IO_BATCH 256
+
+/*
+ * The probes' sockets sit in an epoll set of their own, which the event
+ * loop watches as one descriptor. A probe's socket is added once and
+ * leaves the set when it is closed (nothing dup()s it), so a probe costs
+ * one epoll_ctl and no libevent I/O event: a check of many targets spends
+ * a good part of its user time in libevent's add and delete otherwise.
+ */
+struct probe_io {
+	struct event_base *base; /* not owned */
+	int epfd;                /* the probes' epoll set */
+	struct event ev;         /* epfd readable */
+};
 
 static void probe_tick_cb(evutil_socket_t fd, short what, void *arg);
-static void probe_read_cb(evutil_socket_t fd, short what, void *arg);
+static void probe_readable(struct probe *p);
+
+static void probe_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct epoll_event evs[PROBE_IO_BATCH];
+	int n;
+
+	(void)what;
+	(void)arg;
+	/*
+	 * Level-triggered: what is left for the next turn is reported again.
+	 * No probe's socket is opened or freed while the batch runs (a
+	 * probe ends through its timer event), so every pointer stays valid.
+	 */
+	n = epoll_wait(fd, evs, PROBE_IO_BATCH, 0);
+	for (int i = 0; i < n; i++)
+		probe_readable(evs[i].data.ptr);
+}
+
+struct probe_io *probe_io_new(struct event_base *base)
+{
+	struct probe_io *io = calloc(1, sizeof(*io));
+
+	if (io == NULL)
+		return NULL;
+	io->base = base;
+	io->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (io->epfd < 0) {
+		int e = errno;
+		free(io);
+		errno = e;
+		return NULL;
+	}
+	event_assign(&io->ev, base, io->epfd, EV_READ | EV_PERSIST,
+		     probe_io_cb, io);
+	if (event_add(&io->ev, NULL) < 0) {
+		close(io->epfd);
+		free(io);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return io;
+}
+
+void probe_io_free(struct probe_io *io)
+{
+	if (io == NULL)
+		return;
+	event_del(&io->ev);
+	close(io->epfd);
+	free(io);
+}
 
 /* A dotted quad without printf: a check formats two per probe. */
 static bool ipv4_str(const struct in_addr *in, char *buf, size_t len)
@@ -83,9 +151,8 @@ static void finish(struct probe *p)
 	 * read handler: hand over from a fresh loop turn instead, where
 	 * nothing touches the probe after the callback returns.
 	 */
-	event_del(&p->ev_read);
 	evtimer_del(&p->ev_tick);
-	close(p->fd);
+	close(p->fd); /* also leaves the epoll set */
 	p->fd = -1;
 	p->finished = true;
 	event_active(&p->ev_tick, EV_TIMEOUT, 1);
@@ -147,15 +214,13 @@ static void apply(struct probe *p, struct probe_sm_out *out, uint64_t now)
 	p->armed_ns = out->wake_ns;
 }
 
-static void probe_read_cb(evutil_socket_t fd, short what, void *arg)
+static void probe_readable(struct probe *p)
 {
-	struct probe *p = arg;
 	struct probe_sm_out out;
 	uint8_t buf[PROBE_RECV_MAX];
 
-	(void)what;
 	for (int i = 0; i < PROBE_READ_BURST && !p->finished; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+		ssize_t n = recv(p->fd, buf, sizeof(buf), MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
@@ -220,14 +285,14 @@ static int open_socket(struct probe *p)
 	return 0;
 }
 
-int probe_start(struct probe *p, struct event_base *base,
+int probe_start(struct probe *p, struct probe_io *io,
 		const struct probe_request *req, probe_done_fn done, void *arg)
 {
 	struct probe_sm_random rnd;
 	struct probe_sm_out out;
 	uint8_t octets[sizeof(rnd.sequence) + 2 * sizeof(rnd.xmt)];
 
-	p->base = base;
+	p->io = io;
 	p->req = *req;
 	p->done = done;
 	p->done_arg = arg;
@@ -261,13 +326,10 @@ int probe_start(struct probe *p, struct event_base *base,
 
 	if (open_socket(p) < 0)
 		return -1;
-	event_assign(&p->ev_read, base, p->fd, EV_READ | EV_PERSIST,
-		     probe_read_cb, p);
-	evtimer_assign(&p->ev_tick, base, probe_tick_cb, p);
-	if (event_add(&p->ev_read, NULL) < 0) {
-		errno = ENOMEM;
-		return start_failed(p, "event_add");
-	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, p->fd, &ev) < 0)
+		return start_failed(p, "epoll_ctl");
+	evtimer_assign(&p->ev_tick, io->base, probe_tick_cb, p);
 	p->running = true;
 
 	uint64_t now = evtime_mono_ns();
@@ -280,10 +342,9 @@ void probe_cancel(struct probe *p)
 {
 	if (!p->running)
 		return;
-	event_del(&p->ev_read);
 	evtimer_del(&p->ev_tick);
 	if (p->fd >= 0)
-		close(p->fd);
+		close(p->fd); /* also leaves the epoll set */
 	p->fd = -1;
 	probe_sm_cancel(&p->sm);
 	p->running = false;

@@ -1,12 +1,12 @@
 /*
  * probe.h - one verification attempt on the wire.
  *
- * A probe sends the primary request (a mode 6 READVAR for one variable, or
- * a keyed mode 3 for the key method) and, alongside, one plain mode 3
- * client request, from a fresh connected UDP socket (random source port,
- * optionally bound to a published source address), retransmits inside its
- * timeout, validates every datagram with ntpwire, and ends with one
- * outcome. The connected socket means the kernel drops datagrams from any
+ * A probe sends the primary request (a mode 6 READVAR, a keyed mode 3 for
+ * the key method, a plain mode 3 for the refid method) and, only when it
+ * goes unanswered, one plain mode 3 client request, paced (probe_sm.h),
+ * from a fresh connected UDP socket (random source port, optionally bound
+ * to a published source address), retransmits inside its timeout,
+ * validates every datagram with ntpwire, and ends with one outcome. The connected socket means the kernel drops datagrams from any
  * other address or port, and ICMP errors come back as ECONNREFUSED /
  * EHOSTUNREACH.
  *
@@ -16,7 +16,7 @@
  *
  * The struct is embedded by its owner (about 2.7 KiB; the 15 KiB
  * reassembly buffer is allocated only for a fragmented reply and freed
- * when the probe ends): probe_start() arms it on the caller's event_base,
+ * when the probe ends): probe_start() arms it on the caller's probe_io,
  * the `done` callback runs exactly once from a fresh loop turn, after
  * which the owner may reuse or free the memory (also from inside the
  * callback). probe_cancel() stops it without a callback.
@@ -35,16 +35,25 @@
 
 struct probe;
 
+/*
+ * What the probes of one event loop share: an epoll set of their sockets,
+ * watched by the loop as one event. Create it once per event_base, free it
+ * after every probe on it has ended or been cancelled.
+ */
+struct probe_io;
+struct probe_io *probe_io_new(struct event_base *base)
+	__attribute__((warn_unused_result)); /* NULL: errno */
+void probe_io_free(struct probe_io *io); /* NULL is fine */
+
 /* Called exactly once when the probe ends; p->result is final. */
 typedef void (*probe_done_fn)(struct probe *p, void *arg);
 
 struct probe {
-	struct event_base *base;      /* not owned */
+	struct probe_io *io;          /* not owned */
 	struct probe_request req;     /* copy of the request */
 	probe_done_fn done;           /* completion callback */
 	void *done_arg;               /* passed to it */
 	int fd;                       /* connected UDP socket, -1 when closed */
-	struct event ev_read;         /* fd readable */
 	struct event ev_tick;         /* the state machine's timer, then the
 					 hand-over to `done` */
 	uint64_t armed_ns;            /* ev_tick pending for this time; 0: not */
@@ -59,7 +68,7 @@ struct probe {
  * saying what failed locally (random numbers, the request, socket, bind
  * to the source address, connect): no callback follows a failed start.
  */
-int probe_start(struct probe *p, struct event_base *base,
+int probe_start(struct probe *p, struct probe_io *io,
 		const struct probe_request *req, probe_done_fn done, void *arg)
 	__attribute__((warn_unused_result));
 
