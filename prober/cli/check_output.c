@@ -23,14 +23,14 @@ static const char *method_name(enum probe_method m)
 }
 
 /* One JSON object per line, built in memory and written in one piece. */
-void check_print_json(const char *host, const char *server, unsigned port,
-		      const struct probe_request *req,
+void check_print_json(FILE *out, const char *host, const char *server,
+		      unsigned port, const struct probe_request *req,
 		      const struct probe_result *r)
 {
 	char mem[2048]; /* a typical line is ~300 octets; longer ones work */
 	struct textbuf b;
 
-	textbuf_init(&b, mem, sizeof(mem), stdout);
+	textbuf_init(&b, mem, sizeof(mem), out);
 	textbuf_lit(&b, "{\"server\":");
 	textbuf_json_cstr(&b, server);
 	if (strcmp(host, server) != 0) {

@@ -14,12 +14,12 @@
 #include "engine/probe.h"
 
 /*
- * One JSON object: `host` as given, `server` its address, `req` the
+ * One JSON object, on one line of `out`: `host` as given, `server` its address, `req` the
  * request template (its method; the key method's key ID, never its
  * secret; the refid method's code; the setvar method's variable).
  */
-void check_print_json(const char *host, const char *server, unsigned port,
-		      const struct probe_request *req,
+void check_print_json(FILE *out, const char *host, const char *server,
+		      unsigned port, const struct probe_request *req,
 		      const struct probe_result *r);
 
 /*

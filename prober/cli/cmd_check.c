@@ -216,8 +216,8 @@ static int parse_check_args(int argc, char **argv, struct check_opts *o)
 	optind = 1;
 	/* Our own messages: getopt's would quote '--opt=VALUE' whole. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:t:V:s:p:T:f:K:Y:F:R:ajSh", longopts,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:t:V:s:p:T:f:K:Y:F:R:ajSh",
+				longopts, NULL)) != -1) {
 		if (c == 'h') {
 			command_help(stdout, "check");
 			exit(0);
@@ -263,7 +263,7 @@ static void report(struct check_run *run, const char *host,
 
 	probe_addr_str(dst, server, sizeof(server));
 	if (run->o->json)
-		check_print_json(host, server, run->port, &run->req, r);
+		check_print_json(stdout, host, server, run->port, &run->req, r);
 	else
 		check_print_human(server, run->port, run->req.variable,
 				  run->req.token, r, run->single);
@@ -493,8 +493,12 @@ static int check_run_init(struct check_run *run, struct check_opts *o,
 	}
 	struct ratelimit_params limits = limits_from_config(cfg);
 	run->rl = run->rules.rl = ratelimit_new(&limits);
-	if (run->slots == NULL || run->pio == NULL || run->rl == NULL) {
+	if (run->slots == NULL || run->base == NULL || run->rl == NULL) {
 		fprintf(stderr, "ntpverify check: out of memory\n");
+		return -1;
+	}
+	if (run->pio == NULL) { /* EMFILE, or the epoll watch limit */
+		fprintf(stderr, "ntpverify check: epoll: %s\n", strerror(errno));
 		return -1;
 	}
 	for (unsigned i = 0; i < run->n_slots; i++) {
@@ -557,12 +561,13 @@ int cmd_check(int argc, char **argv)
 	if (run.in_flight > 0 || run.pending[0] != '\0')
 		event_base_dispatch(run.base);
 	fflush(stdout);
-	if (o.summary)
-		check_print_summary(run.by_outcome, run.errors,
-				    run.last_result_ns > run.first_start_ns &&
-						    run.first_start_ns != 0
-					    ? run.last_result_ns - run.first_start_ns
-					    : 0);
+	if (o.summary) {
+		uint64_t span = 0; /* first probe's start to the last result */
+		if (run.first_start_ns != 0 &&
+		    run.last_result_ns > run.first_start_ns)
+			span = run.last_result_ns - run.first_start_ns;
+		check_print_summary(run.by_outcome, run.errors, span);
+	}
 
 	if (run.done == 0 && run.errors > 0)
 		status = EXIT_USAGE; /* nothing could be probed at all */

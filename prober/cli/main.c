@@ -49,8 +49,7 @@ static const struct command_option check_options[] = {
 	{ "--timeout DURATION", "give up after DURATION (e.g. 500ms, 3s)" },
 	{ "--allow-private", "probe private and loopback addresses too" },
 	{ "--json", "one JSON object per server" },
-	{ "--summary", "after the last result, count the outcomes and the "
-		       "time on stderr" },
+	{ "--summary", "then outcome counts and timing on stderr" },
 	{ "--targets FILE|-", "read HOST lines from FILE (- for stdin)" },
 	{ "--key-id N", "the key method: the key's ID (1..65534)" },
 	{ "--key-type AES128|SHA1", "the key method: the key's type" },
@@ -151,11 +150,11 @@ static const struct command commands[] = {
 	{ "check", cmd_check,
 	  "ntpverify check [--config FILE] [--token TOKEN] [--variable NAME]\n"
 	  USAGE_CHECK_INDENT "[--source ADDR] [--port N] [--timeout DURATION]\n"
-	  USAGE_CHECK_INDENT "[--allow-private] [--json] [--summary] "
-	  "[--targets FILE|-]\n"
+	  USAGE_CHECK_INDENT "[--allow-private] [--json] [--summary]\n"
+	  USAGE_CHECK_INDENT "[--targets FILE|-] [--refid CODE]\n"
 	  USAGE_CHECK_INDENT "[--key-id N [--key-type AES128|SHA1] "
 	  "--key-file FILE|-]\n"
-	  USAGE_CHECK_INDENT "[--refid CODE] [HOST...]",
+	  USAGE_CHECK_INDENT "[HOST...]",
 	  "probe one server now and print the outcome", check_options },
 	{ "check-config", cmd_check_config,
 	  "ntpverify check-config [--for run|admin] FILE",

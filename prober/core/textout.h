@@ -27,10 +27,10 @@ size_t str_copy(char *dst, size_t size, const char *src);
 void text_put_escaped(FILE *f, const char *s, size_t len);
 
 /*
- * Output gathered in memory and written to its FILE in one piece: no
- * printf parsing per field, and a line is one fwrite, never interleaved
- * with another writer's. Whatever does not fit in the caller's memory is
- * written out first, so any length works; textbuf_flush() writes the rest.
+ * Output gathered in memory and written to its FILE with one fwrite when
+ * it fits, so no printf parsing per field. Whatever does not fit in the
+ * caller's memory is written out first, in order, so any length works;
+ * textbuf_flush() writes the rest.
  */
 struct textbuf {
 	char *buf;   /* caller's memory */
@@ -41,13 +41,11 @@ struct textbuf {
 
 void textbuf_init(struct textbuf *b, char *mem, size_t cap, FILE *sink);
 void textbuf_put(struct textbuf *b, const char *s, size_t len);
-/* A string literal, its length known at compile time. */
-#define textbuf_lit(b, s) textbuf_put((b), (s), sizeof(s) - 1)
+/* A string literal (only a literal compiles), its length known at compile
+ * time. */
+#define textbuf_lit(b, s) textbuf_put((b), "" s, sizeof("" s) - 1)
 void textbuf_uint(struct textbuf *b, unsigned long long v);
-/*
- * v with exactly three decimals, as printf's %.3f, except that a value
- * within rounding error of a halfway point (x.yyy5) may end one digit up.
- */
+/* v with exactly three decimals: what printf's %.3f writes. */
 void textbuf_fixed3(struct textbuf *b, double v);
 /* As json_put_string / json_put_cstr. */
 void textbuf_json(struct textbuf *b, const char *s, size_t len);

@@ -291,9 +291,8 @@ static int daemon_open(struct daemon *d)
 	struct ratelimit_params rp = limits_from_config(&d->cfg);
 
 	d->base = event_base_new();
-	d->pio = d->base != NULL ? probe_io_new(d->base) : NULL;
-	d->rl = ratelimit_new(&rp);
-	if (d->base == NULL || d->pio == NULL || d->rl == NULL) {
+	if (d->base == NULL || (d->pio = probe_io_new(d->base)) == NULL ||
+	    (d->rl = ratelimit_new(&rp)) == NULL) {
 		log_err("cannot start: %s", strerror(errno));
 		return -1;
 	}

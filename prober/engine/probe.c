@@ -23,9 +23,9 @@
 /*
  * The probes' sockets sit in an epoll set of their own, which the event
  * loop watches as one descriptor. A probe's socket is added once and
- * leaves the set when it is closed (nothing dup()s it), so a probe costs
- * one epoll_ctl and no libevent I/O event: a check of many targets spends
- * a good part of its user time in libevent's add and delete otherwise.
+ * leaves the set when it is closed (never duplicated: probe.h), so a
+ * probe costs one epoll_ctl and no libevent I/O event: a check of many
+ * targets spent a fifth of its user time in libevent's add and delete.
  */
 struct probe_io {
 	struct event_base *base; /* not owned */
@@ -45,8 +45,10 @@ static void probe_io_cb(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	/*
 	 * Level-triggered: what is left for the next turn is reported again.
-	 * No probe's socket is opened or freed while the batch runs (a
-	 * probe ends through its timer event), so every pointer stays valid.
+	 * A probe may end in the batch (finish() closes its socket), but no
+	 * probe is started, cancelled or freed in it: its owner's code runs
+	 * only from the probe's timer event, after the batch. So every
+	 * pointer in it stays valid.
 	 */
 	n = epoll_wait(fd, evs, PROBE_IO_BATCH, 0);
 	for (int i = 0; i < n; i++)

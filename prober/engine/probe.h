@@ -2,13 +2,14 @@
  * probe.h - one verification attempt on the wire.
  *
  * A probe sends the primary request (a mode 6 READVAR, a keyed mode 3 for
- * the key method, a plain mode 3 for the refid method) and, only when it
- * goes unanswered, one plain mode 3 client request, paced (probe_sm.h),
- * from a fresh connected UDP socket (random source port, optionally bound
- * to a published source address), retransmits inside its timeout,
- * validates every datagram with ntpwire, and ends with one outcome. The connected socket means the kernel drops datagrams from any
- * other address or port, and ICMP errors come back as ECONNREFUSED /
- * EHOSTUNREACH.
+ * the key method, a plain mode 3 for the refid method) from a fresh
+ * connected UDP socket (random source port, optionally bound to a
+ * published source address); for the setvar and key methods, while the
+ * primary goes unanswered, plain mode 3 requests go out in turn with its
+ * retransmits, paced (probe_sm.h). It validates every datagram with
+ * ntpwire and ends with one outcome. The connected socket means the
+ * kernel drops datagrams from any other address or port, and ICMP errors
+ * come back as ECONNREFUSED / EHOSTUNREACH.
  *
  * The protocol itself is probe_sm.h (no I/O, unit-tested); this layer owns
  * the socket, the events, the clock and the random values, and feeds it.
@@ -39,6 +40,12 @@ struct probe;
  * What the probes of one event loop share: an epoll set of their sockets,
  * watched by the loop as one event. Create it once per event_base, free it
  * after every probe on it has ended or been cancelled.
+ *
+ * A socket leaves the set when close() drops the last reference to it,
+ * so a probe's socket must never be duplicated or inherited: no dup(), no
+ * fork() without exec in a process that runs probes (the sockets are
+ * SOCK_CLOEXEC). A second reference would keep a closed probe's socket in
+ * the set, pointing at memory its owner may have freed.
  */
 struct probe_io;
 struct probe_io *probe_io_new(struct event_base *base)

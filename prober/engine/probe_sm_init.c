@@ -60,7 +60,8 @@ static void sm_reset(struct probe_sm *sm, const struct probe_request *req,
 	memset(&sm->obs, 0, sizeof(sm->obs));
 	sm->req = req;
 	sm->result = result;
-	str_copy(sm->variable, sizeof(sm->variable), req->variable);
+	str_copy(sm->variable, sizeof(sm->variable),
+		 req->variable != NULL ? req->variable : "");
 	sm->obs.variable = sm->variable;
 	sm->obs.token = req->token;
 	sm->reasm = NULL;

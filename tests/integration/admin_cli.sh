@@ -14,7 +14,6 @@ nv_start_pg
 
 nv_admin_conf
 
-
 # jq-less field checks: py EXPR with the JSON on stdin as `d` (one object)
 # or `rows` (a list, one object per input line).
 py() {

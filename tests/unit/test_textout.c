@@ -1,8 +1,8 @@
 /*
  * The text writers every JSON line and address goes through
  * (core/textout.c, probe_addr_str in engine/probe.c): what comes out must
- * be what printf and inet_ntop would have written, for every input, and
- * hostile bytes must never break the JSON.
+ * be what printf and inet_ntop would have written, and hostile bytes must
+ * never break the JSON.
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -80,10 +80,12 @@ static void test_json_long_value(void **state)
 
 static void test_textbuf_numbers(void **state)
 {
-	/* Not halfway cases, where the two may differ in the last digit. */
-	static const double rtt[] = { 0.0, 0.0004, 0.0006, 0.0014, 0.123456,
-				      1.9994, 9.9999, 12.3456, 999.9994,
-				      1234567.891, 5e-324, 1e16, -2.5 };
+	/* Halfway points (exact in binary or not), and every range. */
+	static const double rtt[] = { 0.0, 0.0004, 0.0005, 0.0006, 0.0045,
+				      0.0055, 0.0625, 0.123456, 1.9995,
+				      9.9999, 12.3456, 999.9994, 1234567.891,
+				      4503599627370.4995, 1e14 + 0.1234,
+				      5e-324, 1e16, -2.5 };
 	static const unsigned long long uints[] = { 0, 7, 10, 4294967295u,
 						    18446744073709551615u };
 	char mem[64], want[64];
@@ -99,6 +101,20 @@ static void test_textbuf_numbers(void **state)
 		snprintf(want, sizeof(want), "%.3f", rtt[i]);
 		assert_string_equal(capture_end(&c), want);
 		free(c.text);
+	}
+	/* An RTT is n ns / 1e6: every n ending in 500 is a halfway point. */
+	for (uint64_t ns = 0; ns < 3000000; ns += 250) {
+		double v = (double)ns / 1e6;
+		char got[64];
+		capture_begin(&c);
+		textbuf_init(&b, mem, sizeof(mem), c.f);
+		textbuf_fixed3(&b, v);
+		textbuf_flush(&b);
+		snprintf(want, sizeof(want), "%.3f", v);
+		snprintf(got, sizeof(got), "%s", capture_end(&c));
+		free(c.text);
+		if (strcmp(got, want) != 0)
+			fail_msg("%.9f: %s, printf %s", v, got, want);
 	}
 	for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
 		capture_begin(&c);
