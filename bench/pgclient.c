@@ -11,14 +11,18 @@
  *         by_2, the rows whose verified_by names two or more perspectives'
  *         probers (with quorum 2 it must equal rows).
  *
- *     pgclient latency CONNINFO COUNT TOKEN GAP_MS [NET]
+ *     pgclient latency CONNINFO COUNT TOKEN GAP_MS [NET [POLL_US]]
  *         COUNT times, with the daemon idle: INSERT one row (address
  *         127.NET.x.y, NET 12 unless given, fresh each time), then poll
- *         that row every 0.25 ms until it is verified (at most 5 s), then
- *         sleep GAP_MS. Prints p50/p90/p99/max of the client-side latency
- *         (INSERT sent to verified row seen: includes the result write)
- *         and of the database's verified_at - created_at (INSERT to the
- *         last probe finished).
+ *         that row every POLL_US microseconds (default 1000) until it is
+ *         verified (at most 5 s), then sleep GAP_MS. Prints p50/p90/p99/max
+ *         of the client-side latency (INSERT sent to verified row seen:
+ *         includes the result write and up to one poll interval plus one
+ *         round trip), of the database's verified_at - created_at (INSERT
+ *         to the deciding probe finished) and, when the server has
+ *         track_commit_timestamp on, of the deciding WRITE's commit time -
+ *         created_at (INSERT to verified, in the database's clock, without
+ *         the poll).
  *
  * Bounded in count and time; exits 1 if a row does not get verified.
  */
@@ -148,66 +152,122 @@ static int throughput(PGconn *c, long n, const char *token, long timeout_s)
 	return 0;
 }
 
+/* "on" if the server records commit times (track_commit_timestamp). */
+static bool commit_times_on(PGconn *c)
+{
+	PGresult *r = must(c, PQexec(c, "SHOW track_commit_timestamp"),
+			   "show track_commit_timestamp");
+	bool on = strcmp(PQgetvalue(r, 0, 0), "on") == 0;
+
+	PQclear(r);
+	return on;
+}
+
+/* The percentiles of v[0..n) as KEY_p50_ms=... KEY_max_ms=...; sorts v. */
+static void print_pcts(const char *key, double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	printf(" %s_p50_ms=%.2f %s_p90_ms=%.2f %s_p99_ms=%.2f %s_max_ms=%.2f",
+	       key, pct(v, n, 0.5), key, pct(v, n, 0.9), key, pct(v, n, 0.99),
+	       key, v[n - 1]);
+}
+
+/*
+ * One row: INSERT it, poll it every poll_us until it is verified. cl: the
+ * client's latency, db: verified_at - created_at, cm: the commit time of
+ * the statement that made it verified - created_at (when track_commit on).
+ */
+static int latency_one(PGconn *c, const char *addr, const char *token,
+		       long poll_us, bool track_commit, double *cl, double *db,
+		       double *cm)
+{
+	const char *ins[2] = { addr, token };
+	char idbuf[32];
+	const char *sel[1] = { idbuf };
+	PGresult *r;
+	double t0 = now_s(), deadline = t0 + 5.0;
+	bool done = false;
+
+	r = must(c, PQexecPrepared(c, "insert_one", 2, ins, NULL, NULL, 0),
+		 "insert one");
+	snprintf(idbuf, sizeof(idbuf), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	while (now_s() < deadline) {
+		r = must(c, PQexecPrepared(c, "poll_one", 1, sel, NULL, NULL, 0),
+			 "poll one");
+		if (strcmp(PQgetvalue(r, 0, 0), "verified") == 0) {
+			*cl = (now_s() - t0) * 1e3;
+			*db = atof(PQgetvalue(r, 0, 1));
+			done = true;
+		}
+		PQclear(r);
+		if (done)
+			break;
+		nap_us(poll_us);
+	}
+	if (!done)
+		return 1;
+	*cm = 0;
+	if (track_commit) {
+		/* After the poll, off its path: xmin is the deciding WRITE's. */
+		r = must(c, PQexecParams(c,
+					 "SELECT 1000 * extract(epoch FROM"
+					 " pg_xact_commit_timestamp(xmin) - created_at)"
+					 " FROM verification WHERE id = $1",
+					 1, NULL, sel, NULL, NULL, 0),
+			 "commit time");
+		*cm = atof(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	return 0;
+}
+
 static int latency(PGconn *c, int count, const char *token, long gap_ms,
-		   int net)
+		   int net, long poll_us)
 {
 	double *cl = calloc((size_t)count, sizeof(double));
 	double *db = calloc((size_t)count, sizeof(double));
-	char addr[32], idbuf[32];
+	double *cm = calloc((size_t)count, sizeof(double));
+	bool track_commit = commit_times_on(c);
+	char addr[32];
 
-	if (cl == NULL || db == NULL)
+	if (cl == NULL || db == NULL || cm == NULL)
 		return 1;
+	/*
+	 * Prepared once: a poll is then one Bind/Execute, the cheapest query
+	 * there is, so that polling every millisecond takes little of the
+	 * two cores the daemons and PostgreSQL share with it.
+	 */
+	PQclear(must(c, PQprepare(c, "insert_one",
+				  "INSERT INTO verification (server_ip, token)"
+				  " VALUES ($1, $2) RETURNING id",
+				  2, NULL),
+		     "prepare insert"));
+	PQclear(must(c, PQprepare(c, "poll_one",
+				  "SELECT state, 1000 * extract(epoch FROM"
+				  " verified_at - created_at)"
+				  " FROM verification WHERE id = $1",
+				  1, NULL),
+		     "prepare poll"));
 	for (int i = 0; i < count; i++) {
-		const char *ins[2] = { addr, token };
-		const char *sel[1] = { idbuf };
-		PGresult *r;
-		double t0, deadline;
-		int done = 0;
-
 		snprintf(addr, sizeof(addr), "127.%d.%d.%d", net, i / 250,
 			 i % 250 + 1);
-		t0 = now_s();
-		r = must(c, PQexecParams(c,
-					 "INSERT INTO verification (server_ip, token)"
-					 " VALUES ($1, $2) RETURNING id",
-					 2, NULL, ins, NULL, NULL, 0),
-			 "insert one");
-		snprintf(idbuf, sizeof(idbuf), "%s", PQgetvalue(r, 0, 0));
-		PQclear(r);
-		deadline = t0 + 5.0;
-		while (now_s() < deadline) {
-			r = must(c, PQexecParams(c,
-						 "SELECT state, 1000 * extract(epoch FROM"
-						 " verified_at - created_at)"
-						 " FROM verification WHERE id = $1",
-						 1, NULL, sel, NULL, NULL, 0),
-				 "poll one");
-			if (strcmp(PQgetvalue(r, 0, 0), "verified") == 0) {
-				cl[i] = (now_s() - t0) * 1e3;
-				db[i] = atof(PQgetvalue(r, 0, 1));
-				done = 1;
-			}
-			PQclear(r);
-			if (done)
-				break;
-			nap_us(250);
-		}
-		if (!done) {
+		if (latency_one(c, addr, token, poll_us, track_commit, &cl[i],
+				&db[i], &cm[i]) != 0) {
 			printf("row %d (%s) not verified within 5 s\n", i, addr);
 			return 1;
 		}
 		nap_us(gap_ms * 1000);
 	}
-	qsort(cl, (size_t)count, sizeof(double), cmp_double);
-	qsort(db, (size_t)count, sizeof(double), cmp_double);
-	printf("count=%d client_p50_ms=%.2f client_p90_ms=%.2f "
-	       "client_p99_ms=%.2f client_max_ms=%.2f db_p50_ms=%.2f "
-	       "db_p90_ms=%.2f db_p99_ms=%.2f db_max_ms=%.2f\n",
-	       count, pct(cl, count, 0.5), pct(cl, count, 0.9),
-	       pct(cl, count, 0.99), cl[count - 1], pct(db, count, 0.5),
-	       pct(db, count, 0.9), pct(db, count, 0.99), db[count - 1]);
+	printf("count=%d poll_us=%ld", count, poll_us);
+	print_pcts("client", cl, count);
+	print_pcts("db", db, count);
+	if (track_commit)
+		print_pcts("commit", cm, count);
+	printf("\n");
 	free(cl);
 	free(db);
+	free(cm);
 	return 0;
 }
 
@@ -216,11 +276,11 @@ int main(int argc, char **argv)
 	PGconn *c;
 	int rc;
 
-	if (argc < 6 || argc > 7 || (argc == 7 && strcmp(argv[1], "latency") != 0) ||
+	if (argc < 6 || argc > 8 || (argc > 6 && strcmp(argv[1], "latency") != 0) ||
 	    (strcmp(argv[1], "throughput") != 0 && strcmp(argv[1], "latency") != 0)) {
 		fprintf(stderr,
 			"usage: pgclient throughput CONNINFO N TOKEN TIMEOUT_S\n"
-			"       pgclient latency CONNINFO COUNT TOKEN GAP_MS [NET]\n");
+			"       pgclient latency CONNINFO COUNT TOKEN GAP_MS [NET [POLL_US]]\n");
 		return 2;
 	}
 	c = PQconnectdb(argv[2]);
@@ -236,11 +296,12 @@ int main(int argc, char **argv)
 	} else {
 		int n = atoi(argv[3]);
 		long gap = atol(argv[5]);
-		int net = argc == 7 ? atoi(argv[6]) : 12;
+		int net = argc >= 7 ? atoi(argv[6]) : 12;
+		long poll_us = argc == 8 ? atol(argv[7]) : 1000;
 		if (n < 1 || n > 10000 || gap < 0 || gap > 10000 || net < 12 ||
-		    net > 254)
+		    net > 254 || poll_us < 50 || poll_us > 100000)
 			return 2;
-		rc = latency(c, n, argv[4], gap, net);
+		rc = latency(c, n, argv[4], gap, net, poll_us);
 	}
 	PQfinish(c);
 	return rc;

@@ -147,6 +147,7 @@ static bool send_write(struct store *s)
 
 	store_write_params_build(&wp, s->q.head,
 				 s->write_minimal ? 1 : s->write_limit, &who);
+	store_due_sent(&s->due); /* its delays count from after this */
 	ok = PQsendQueryParams(s->pg.conn, store_sql_write, STORE_WRITE_PARAMS,
 			       NULL, wp.values, NULL, NULL, 0);
 	if (ok)
@@ -475,8 +476,7 @@ struct store *store_new(struct event_base *base,
 	}
 	if (!store_schema_versions(s->schema_versions,
 				   sizeof(s->schema_versions))) {
-		free((char *)s->params.conninfo);
-		free((char *)s->params.prober_name);
+		store_free_params(s);
 		free(s);
 		errno = EOVERFLOW;
 		return NULL;
