@@ -118,7 +118,7 @@ pg_cpu_ms() {
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 
 for round in $(seq 1 "$ROUNDS"); do
-	nv_psql -c "SELECT pg_stat_statements_reset()" >/dev/null
+	nv_psql -c "SELECT pg_stat_statements_reset(), pg_stat_reset()" >/dev/null
 	cpu0=$(pg_cpu_ms)
 	t0=$(now)
 	nv_psql -c "SET pg_stat_statements.track = 'all';
@@ -167,6 +167,10 @@ for round in $(seq 1 "$ROUNDS"); do
 		FROM pg_stat_statements WHERE toplevel")
 	set -- $db
 	echo "round=$round rows=$ROWS batch=$BATCH db_write_ms=$1 db_lease_ms=$2 db_insert_ms=$3 verified=$verified insert_ms=$(ms "$t0" "$t1") lease_ms=$lease_ms write_ms=$write_ms total_ms=$(ms "$t0" "$t2") pg_cpu_ms=$((cpu1 - cpu0)) per_s=$(awk -v n="$ROWS" -v a="$t1" -v b="$t2" 'BEGIN { printf "%.0f", n / (b - a) }')"
+	# Row versions written, and how many were HOT (no index entries).
+	nv_psql -F ' ' -c "SELECT 'updates', relname, n_tup_upd, 'hot', n_tup_hot_upd
+		FROM pg_stat_user_tables WHERE relname IN ('verification', 'verification_probe')
+		ORDER BY relname" | sed 's/^/  /'
 	nv_psql -F ' | ' -c "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3),
 		regexp_replace(left(query, 90), '\\s+', ' ', 'g')
 		FROM pg_stat_statements WHERE query NOT LIKE 'SET %' AND query NOT LIKE '%pg_stat_statements%'
