@@ -471,6 +471,8 @@ CREATE TABLE verification_probe (
 -- the lease columns, none indexed, so a HOT update (migration 10).
 WITH (fillfactor = 50);
 
+-- The LEASE (ntpverify_lease) walks a perspective's due rows in
+-- next_probe_at order.
 CREATE INDEX verification_probe_due
 	ON verification_probe (perspective, next_probe_at) WHERE active;
 
