@@ -17,6 +17,11 @@
 # written to FILE. NV_ANALYZE=1: ANALYZE after the INSERT (the LEASE's
 # plan with fresh statistics: an index scan in next_probe_at order that
 # stops at BATCH rows, rather than all due rows joined and sorted).
+# NV_ONE_SESSION=1: each perspective's LEASEs and WRITEs in one session,
+# one perspective after the other. NV_PARALLEL=1: both perspectives at
+# once, one session each, as two daemons (write_ms is then the wall time
+# of both). PostgreSQL's CPU time per round (pg_cpu_ms) is the steadier
+# figure on a shared machine.
 set -u
 NV_TEST_NAME=record_bench
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -130,7 +135,26 @@ for round in $(seq 1 "$ROUNDS"); do
 	[ -n "${NV_ANALYZE:-}" ] && nv_psql -c "ANALYZE verification; ANALYZE verification_probe" >/dev/null
 	t1=$(now)
 	lease_ms=0 write_ms=0
+	if [ -n "${NV_PARALLEL:-}" ]; then
+		# As two daemons do: both perspectives at once, one session
+		# each, each lease followed by its write; a perspective stops
+		# when a lease comes back empty. The rows of the two leases
+		# are the same ones, in the same order, so most WRITEs of the
+		# second to come make rows verified.
+		pids=()
+		for who in "bench1 fra1 127.0.0.2" "bench2 nyc1 127.0.0.3"; do
+			set -- $who
+			{ echo "$PRE"; echo "CREATE TEMP TABLE bench_lease (id bigint, lease uuid, version integer);"
+			  for i in $(seq 1 $(((ROWS + BATCH - 1) / BATCH))); do
+				lease_sql "$1" "$2"; write_sql "$1" "$2" "$3"; done; } |
+				nv_psql >/dev/null &
+			pids+=($!)
+		done
+		wait "${pids[@]}" # not the cluster, also a child of this shell
+		write_ms=$(ms "$t1" "$(now)")
+	fi
 	for who in "bench1 fra1 127.0.0.2" "bench2 nyc1 127.0.0.3"; do
+		[ -n "${NV_PARALLEL:-}" ] && break
 		set -- $who
 		if [ -n "${NV_ONE_SESSION:-}" ]; then
 			# As a daemon does: one session, so plpgsql's cached plans
