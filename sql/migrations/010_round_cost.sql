@@ -6,7 +6,7 @@
 -- * verification_token_charset checks the same strings without a bounded
 --   repetition: '^[A-Za-z0-9_-]{8,128}$' cost ~14 us per row in
 --   PostgreSQL's regex engine, on every INSERT and every UPDATE of the row
---   (a CHECK is evaluated whatever columns change), ~40 times the length
+--   (a CHECK is evaluated whatever columns change), ~18 times the length
 --   test and a negated class.
 -- * verification_probe_create inserts without ON CONFLICT: its rows are
 --   new verifications, which no perspective can have a row for yet (a
@@ -14,7 +14,7 @@
 --   speculative insertion cost a quarter of the trigger.
 -- * verification_due goes: nothing reads it since migration 6 (the LEASE
 --   walks verification_probe_due), and an indexed next_probe_at made every
---   probers' summary UPDATE of verification a non-HOT update with an entry
+--   prober's summary UPDATE of verification a non-HOT update with an entry
 --   in each of its indexes. With free space in each page (fillfactor) the
 --   summary update and the LEASE's update of verification_probe (lease
 --   columns only) stay on their page without index entries.
