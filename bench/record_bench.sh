@@ -17,6 +17,11 @@
 # written to FILE. NV_ANALYZE=1: ANALYZE after the INSERT (the LEASE's
 # plan with fresh statistics: an index scan in next_probe_at order that
 # stops at BATCH rows, rather than all due rows joined and sorted).
+# NV_ONE_SESSION=1: each perspective's LEASEs and WRITEs in one session,
+# one perspective after the other. NV_PARALLEL=1: both perspectives at
+# once, one session each, as two daemons (write_ms is then the wall time
+# of both). PostgreSQL's CPU time per round (pg_cpu_ms) is the steadier
+# figure on a shared machine.
 set -u
 NV_TEST_NAME=record_bench
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,11 +47,19 @@ SELECT ntpverify_register('fra1', 'RIPE', '{127.0.0.2}', 'bench1');
 SELECT ntpverify_register('nyc1', 'ARIN', '{127.0.0.3}', 'bench2');
 CREATE TABLE bench_lease (id bigint, lease uuid, version integer);
 SQL
+# Schema 10 leases through ntpverify_lease(); older schemas with the
+# statement below.
+LEASE_FN=$(nv_psql -c "SELECT 1 FROM pg_proc WHERE proname = 'ntpverify_lease'")
 
 # The prober's LEASE (prober/store/store_sql.c), its RETURNING kept in a
 # table for the WRITE: $1 BATCH, $2 prober, $3 lease ms, $4 expiry ms, $5
 # perspective.
 lease_sql() { # PROBER PERSPECTIVE
+	if [ -n "$LEASE_FN" ]; then
+		echo "INSERT INTO bench_lease SELECT id, lease_token::uuid, proof_version
+			FROM ntpverify_lease($BATCH, '$1', 30000, 259200000, '$2');"
+		return
+	fi
 	cat <<SQL
 WITH due AS (
  SELECT p.verification_id FROM verification_probe p
@@ -97,10 +110,21 @@ if [ -n "${NV_EXPLAIN:-}" ]; then
 fi
 
 now() { date +%s.%N; }
+# PostgreSQL's CPU time so far, ms: every process of the cluster alive now,
+# plus what the postmaster reaped (the sessions of the psql calls that
+# ended, autovacuum workers). Steadier than wall time on a shared machine.
+pg_cpu_ms() {
+	local p files=("/proc/$NV_PG_PID/stat")
+	for p in $(pgrep -P "$NV_PG_PID"); do files+=("/proc/$p/stat"); done
+	awk -v hz="$(getconf CLK_TCK)" -v pm="/proc/$NV_PG_PID/stat" '
+		{ s += $14 + $15; if (FILENAME == pm) s += $16 + $17 }
+		END { printf "%.0f", s * 1000 / hz }' "${files[@]}" 2>/dev/null
+}
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 
 for round in $(seq 1 "$ROUNDS"); do
-	nv_psql -c "SELECT pg_stat_statements_reset()" >/dev/null
+	nv_psql -c "SELECT pg_stat_statements_reset(), pg_stat_reset()" >/dev/null
+	cpu0=$(pg_cpu_ms)
 	t0=$(now)
 	nv_psql -c "SET pg_stat_statements.track = 'all';
 		INSERT INTO verification (server_ip, token)
@@ -111,7 +135,26 @@ for round in $(seq 1 "$ROUNDS"); do
 	[ -n "${NV_ANALYZE:-}" ] && nv_psql -c "ANALYZE verification; ANALYZE verification_probe" >/dev/null
 	t1=$(now)
 	lease_ms=0 write_ms=0
+	if [ -n "${NV_PARALLEL:-}" ]; then
+		# As two daemons do: both perspectives at once, one session
+		# each, each lease followed by its write; a perspective stops
+		# when a lease comes back empty. The rows of the two leases
+		# are the same ones, in the same order, so most WRITEs of the
+		# second to come make rows verified.
+		pids=()
+		for who in "bench1 fra1 127.0.0.2" "bench2 nyc1 127.0.0.3"; do
+			set -- $who
+			{ echo "$PRE"; echo "CREATE TEMP TABLE bench_lease (id bigint, lease uuid, version integer);"
+			  for i in $(seq 1 $(((ROWS + BATCH - 1) / BATCH))); do
+				lease_sql "$1" "$2"; write_sql "$1" "$2" "$3"; done; } |
+				nv_psql >/dev/null &
+			pids+=($!)
+		done
+		wait "${pids[@]}" # not the cluster, also a child of this shell
+		write_ms=$(ms "$t1" "$(now)")
+	fi
 	for who in "bench1 fra1 127.0.0.2" "bench2 nyc1 127.0.0.3"; do
+		[ -n "${NV_PARALLEL:-}" ] && break
 		set -- $who
 		if [ -n "${NV_ONE_SESSION:-}" ]; then
 			# As a daemon does: one session, so plpgsql's cached plans
@@ -136,16 +179,22 @@ for round in $(seq 1 "$ROUNDS"); do
 		done
 	done
 	t2=$(now)
+	cpu1=$(pg_cpu_ms)
 	verified=$(nv_psql -c "SELECT count(*) FROM verification WHERE state = 'verified'
 		AND verified_by LIKE '%bench1%' AND verified_by LIKE '%bench2%'
 		AND verified_at >= to_timestamp($t0)")
 	db=$(nv_psql -F ' ' -c "SELECT
 		round(sum(total_exec_time) FILTER (WHERE query LIKE '%ntpverify_record(%')),
-		round(sum(total_exec_time) FILTER (WHERE query LIKE 'WITH due AS%')),
+		round(sum(total_exec_time) FILTER (WHERE query LIKE 'WITH due AS%'
+			OR query LIKE 'INSERT INTO bench_lease%')),
 		round(sum(total_exec_time) FILTER (WHERE query LIKE 'INSERT INTO verification %'))
 		FROM pg_stat_statements WHERE toplevel")
 	set -- $db
-	echo "round=$round rows=$ROWS batch=$BATCH db_write_ms=$1 db_lease_ms=$2 db_insert_ms=$3 verified=$verified insert_ms=$(ms "$t0" "$t1") lease_ms=$lease_ms write_ms=$write_ms total_ms=$(ms "$t0" "$t2") per_s=$(awk -v n="$ROWS" -v a="$t1" -v b="$t2" 'BEGIN { printf "%.0f", n / (b - a) }')"
+	echo "round=$round rows=$ROWS batch=$BATCH db_write_ms=$1 db_lease_ms=$2 db_insert_ms=$3 verified=$verified insert_ms=$(ms "$t0" "$t1") lease_ms=$lease_ms write_ms=$write_ms total_ms=$(ms "$t0" "$t2") pg_cpu_ms=$((cpu1 - cpu0)) per_s=$(awk -v n="$ROWS" -v a="$t1" -v b="$t2" 'BEGIN { printf "%.0f", n / (b - a) }')"
+	# Row versions written, and how many were HOT (no index entries).
+	nv_psql -F ' ' -c "SELECT 'updates', relname, n_tup_upd, 'hot', n_tup_hot_upd
+		FROM pg_stat_user_tables WHERE relname IN ('verification', 'verification_probe')
+		ORDER BY relname" | sed 's/^/  /'
 	nv_psql -F ' | ' -c "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3),
 		regexp_replace(left(query, 90), '\\s+', ' ', 'g')
 		FROM pg_stat_statements WHERE query NOT LIKE 'SET %' AND query NOT LIKE '%pg_stat_statements%'

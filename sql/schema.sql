@@ -232,8 +232,11 @@ CREATE TABLE verification (
 	-- A host address, not a network: '192.0.2.0/24' is not a server.
 	CONSTRAINT verification_server_ip_host CHECK (
 		masklen(server_ip) = CASE family(server_ip) WHEN 4 THEN 32 ELSE 128 END),
+	-- The same strings as '^[A-Za-z0-9_-]{8,128}$', ~18 times cheaper to
+	-- check (a bounded repetition is slow in PostgreSQL's regex engine,
+	-- and a CHECK runs on every INSERT and UPDATE; migration 10).
 	CONSTRAINT verification_token_charset CHECK (
-		token ~ '^[A-Za-z0-9_-]{8,128}$'),
+		length(token) BETWEEN 8 AND 128 AND token !~ '[^A-Za-z0-9_-]'),
 	-- awaiting_approval since migration 8.
 	CONSTRAINT verification_state_known CHECK (
 		state IN ('pending', 'awaiting_approval', 'verified', 'expired',
@@ -275,7 +278,10 @@ CREATE TABLE verification (
 		CASE state WHEN 'pending' THEN proof = 'ntp'
 			   WHEN 'awaiting_approval' THEN proof = 'indirect'
 			   ELSE true END)
-);
+)
+-- Room in each page for the probers' next version of a row, so that their
+-- summary UPDATE (no indexed column) is a HOT update (migration 10).
+WITH (fillfactor = 50);
 
 -- At most one open (pending or awaiting_approval) verification per server
 -- address; finished rows of the same address are kept as history.
@@ -287,10 +293,6 @@ CREATE UNIQUE INDEX verification_one_pending
 -- read only the few exception rows (migration 8).
 CREATE INDEX verification_by_exception
 	ON verification (state) WHERE proof <> 'ntp';
-
--- The probers' lease query scans pending rows in next_probe_at order.
-CREATE INDEX verification_due
-	ON verification (next_probe_at) WHERE state = 'pending';
 
 -- Expiry runs before leasing: find pending rows past expires_at without
 -- reading every pending row (migration 2).
@@ -464,15 +466,22 @@ CREATE TABLE verification_probe (
 		attempts BETWEEN 0 AND 1000000),
 	CONSTRAINT verification_probe_confirmations_range CHECK (
 		confirmations BETWEEN 0 AND 1000000)
-);
+)
+-- Room for the LEASE's next version of a row in its page: it sets only
+-- the lease columns, none indexed, so a HOT update (migration 10).
+WITH (fillfactor = 50);
 
+-- The LEASE (ntpverify_lease) walks a perspective's due rows in
+-- next_probe_at order.
 CREATE INDEX verification_probe_due
 	ON verification_probe (perspective, next_probe_at) WHERE active;
 
 -- A new pending verification is work for every registered perspective.
 -- This trigger and the next run with the schema owner's rights, so that
 -- the web site's role needs no right on verification_probe (with one it
--- could write corroborations).
+-- could write corroborations). No ON CONFLICT (migration 10): no
+-- perspective can have a row for a verification this statement creates
+-- (a registration sees it only after the INSERT committed).
 CREATE FUNCTION verification_probe_create() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
@@ -480,8 +489,7 @@ BEGIN
 					proof_version, next_probe_at)
 	SELECT n.id, s.name, n.proof_version, n.next_probe_at
 	FROM changed_rows n CROSS JOIN perspective s
-	WHERE n.state = 'pending'
-	ON CONFLICT DO NOTHING;
+	WHERE n.state = 'pending';
 	RETURN NULL;
 END;
 $$;
@@ -879,11 +887,48 @@ BEGIN
 END;
 $$;
 
+-- The probers' LEASE (store_sql_lease, migration 10): claim at most p_limit of our
+-- perspective's due rows, skipping rows another prober of the same
+-- perspective holds, for p_lease_ms; only rows still pending, before the
+-- web site's expires_at and younger than the prober's retry.expiry
+-- (p_expiry_ms). The verification's conditions are a per-row subquery
+-- and sorting is off, so the only plan reads verification_probe_due in
+-- next_probe_at order and stops after p_limit rows.
+CREATE FUNCTION ntpverify_lease(p_limit integer, p_prober text,
+	p_lease_ms float8, p_expiry_ms float8, p_perspective text)
+RETURNS TABLE (id bigint, server text, token text, attempts integer,
+	       lease_token text, method text, key_id integer, key_type text,
+	       key_secret text, proof_version integer, refid_code text)
+LANGUAGE sql SET enable_sort = off AS $$
+	WITH due AS (
+		SELECT p.verification_id FROM verification_probe p
+		WHERE p.perspective = p_perspective AND p.active
+		  AND p.next_probe_at <= now()
+		  AND (p.lease_until IS NULL OR p.lease_until < now())
+		  AND (SELECT v.state = 'pending' AND v.expires_at > now()
+			AND v.created_at > now() - p_expiry_ms * interval '1 millisecond'
+		       FROM verification v WHERE v.id = p.verification_id)
+		ORDER BY p.next_probe_at
+		LIMIT p_limit
+		FOR UPDATE OF p SKIP LOCKED)
+	UPDATE verification_probe p
+	SET lease_owner = p_prober, lease_token = gen_random_uuid(),
+	    lease_until = now() + p_lease_ms * interval '1 millisecond'
+	FROM due, verification v
+	WHERE p.verification_id = due.verification_id
+	  AND p.perspective = p_perspective AND v.id = p.verification_id
+	RETURNING v.id, host(v.server_ip), v.token, p.attempts,
+		  p.lease_token::text, v.method, v.key_id, v.key_type,
+		  v.key_secret, v.proof_version, v.refid_code
+$$;
+
 -- The probers' WRITE set-based: a batch of results of one perspective,
 -- applied and decided atomically by the rules of migration 6's
 -- ntpverify_record (sql/schema.sql describes them, docs/security.md the
 -- stance), one statement per step for the whole batch instead of six per
--- result. No row may appear twice in the batch.
+-- result. No row may appear twice in the batch. The decision is taken in
+-- the statement that writes our perspective's rows (migration 10), so a
+-- row it makes verified has our row written once, inactive.
 CREATE FUNCTION ntpverify_record_set(p_perspective text, p_prober text,
 	p_audit boolean, r_id bigint[], r_lease uuid[], r_outcome text[],
 	r_detail text[], r_source inet[], r_rtt float8[], r_at float8[],
@@ -995,8 +1040,47 @@ BEGIN
 			THEN pol.confirmation_gap
 			ELSE retry * interval '1 second' END AS nxt
 		FROM f),
+	-- The quorum decision (ntpverify_decide's rule, over the rows
+	-- verification_progress would count) for the rows with a result:
+	-- the other perspectives' rows of the current proof as committed
+	-- (their writes wait for our locks on verification), and ours as
+	-- this result leaves it. Per row through the primary key of
+	-- verification_probe: the view would group every verification
+	-- before filtering.
+	d AS (
+		SELECT g.*, k.dv, k.dby
+		FROM g LEFT JOIN LATERAL (
+			SELECT q.corroborating >= pol.quorum
+				AND q.regions >= pol.min_regions
+				AND q.contrary <= verification_contrary_allowed(q.observing) AS dv,
+				q.corroborated_by AS dby
+			FROM (SELECT count(*) FILTER (WHERE e.corr) AS corroborating,
+				count(DISTINCT s.region) FILTER (WHERE e.corr) AS regions,
+				count(*) FILTER (WHERE o.contrary_at
+					> now() - pol.corroboration_window) AS contrary,
+				count(*) FILTER (WHERE o.last_probe_at
+					> now() - pol.corroboration_window) AS observing,
+				string_agg(o.confirmed_by, ', ' ORDER BY o.perspective)
+					FILTER (WHERE e.corr) AS corroborated_by
+			      FROM (SELECT p.perspective, p.corroborated_at,
+					p.last_confirmed_at, p.contrary_at,
+					p.last_probe_at, p.confirmed_by
+				    FROM verification_probe p
+				    WHERE p.verification_id = g.id
+				      AND p.perspective <> p_perspective
+				      AND p.proof_version = g.vpv
+				    UNION ALL
+				    SELECT p_perspective, g.ncorr, g.nlast, g.ncon_at,
+					g.t, g.nby) o
+			      LEFT JOIN perspective s ON s.name = o.perspective
+			      CROSS JOIN LATERAL (SELECT o.corroborated_at IS NOT NULL
+				AND o.last_confirmed_at > now() - pol.corroboration_window
+				AS corr) e) q) k ON g.outcome IS NOT NULL),
 	upd AS (
 		UPDATE verification_probe x SET
+			-- a row made verified is no longer work: ours here, the
+			-- other perspectives' by verification_probe_follow
+			active = CASE WHEN g.dv THEN false ELSE x.active END,
 			lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 			next_probe_at = CASE WHEN g.outcome IS NULL
 				THEN now() + g.retry * interval '1 second' ELSE g.nxt END,
@@ -1015,56 +1099,28 @@ BEGIN
 			corroborated_at = CASE WHEN g.outcome IS NULL THEN x.corroborated_at ELSE g.ncorr END,
 			contrary_at = CASE WHEN g.outcome IS NULL THEN x.contrary_at ELSE g.ncon_at END,
 			contrary_outcome = CASE WHEN g.outcome IS NULL THEN x.contrary_outcome ELSE g.ncon_out END
-		FROM g
+		FROM d g
 		WHERE x.verification_id = g.id AND x.perspective = p_perspective
 		RETURNING g.ord, g.id, g.t, g.outcome, g.detail, g.retry, g.source,
 			g.rtt, g.server, g.vby, g.outcome IS NULL AS released,
 			CASE WHEN g.outcome IS NULL THEN g.retry
 			     ELSE extract(epoch FROM g.nxt - now()) END AS next_s,
 			g.outcome IS NOT NULL AND g.ncorr IS NOT NULL
-			AND g.ncorr = g.t AS corr)
+			AND g.ncorr = g.t AS corr, g.dv, g.dby)
 	SELECT array_agg(ord ORDER BY ord), array_agg(upd.id ORDER BY ord),
 		array_agg(t ORDER BY ord), array_agg(outcome ORDER BY ord),
 		array_agg(detail ORDER BY ord), array_agg(retry ORDER BY ord),
 		array_agg(source ORDER BY ord), array_agg(rtt ORDER BY ord),
 		array_agg(upd.server ORDER BY ord),
 		array_agg(vby ORDER BY ord), array_agg(next_s ORDER BY ord),
-		array_agg(CASE WHEN released THEN NULL ELSE corr END ORDER BY ord)
+		array_agg(CASE WHEN released THEN NULL ELSE corr END ORDER BY ord),
+		array_agg(dv ORDER BY ord), array_agg(dby ORDER BY ord)
 	INTO a_ord, a_id, a_at, a_out, a_detail, a_retry, a_source, a_rtt,
-		a_server, a_by, a_next, a_corr
+		a_server, a_by, a_next, a_corr, a_dv, a_dby
 	FROM upd;
 	IF a_ord IS NULL THEN
 		RETURN;
 	END IF;
-	-- The quorum decision (ntpverify_decide's rule, over the rows
-	-- verification_progress would count) for the rows with a result: it
-	-- sees every corroboration, ours just written included, and counts
-	-- against the policy read above. Per row through the primary key of
-	-- verification_probe, in the order of a_id: the view would group
-	-- every verification before filtering.
-	SELECT array_agg(d.dv ORDER BY w.k), array_agg(d.dby ORDER BY w.k)
-	INTO a_dv, a_dby
-	FROM unnest(a_id, a_corr) WITH ORDINALITY AS w(id, c, k)
-	LEFT JOIN LATERAL (
-		SELECT g.corroborating >= pol.quorum AND g.regions >= pol.min_regions
-			AND g.contrary <= verification_contrary_allowed(g.observing) AS dv,
-			g.corroborated_by AS dby
-		FROM (SELECT count(*) FILTER (WHERE e.corr) AS corroborating,
-			count(DISTINCT s.region) FILTER (WHERE e.corr) AS regions,
-			count(*) FILTER (WHERE p.contrary_at
-				> now() - pol.corroboration_window) AS contrary,
-			count(*) FILTER (WHERE p.last_probe_at
-				> now() - pol.corroboration_window) AS observing,
-			string_agg(p.confirmed_by, ', ' ORDER BY p.perspective)
-				FILTER (WHERE e.corr) AS corroborated_by
-		      FROM verification v
-		      JOIN verification_probe p ON p.verification_id = v.id
-			AND p.proof_version = v.proof_version
-		      LEFT JOIN perspective s ON s.name = p.perspective
-		      CROSS JOIN LATERAL (SELECT p.corroborated_at IS NOT NULL
-			AND p.last_confirmed_at > now() - pol.corroboration_window
-			AS corr) e
-		      WHERE v.id = w.id) g) d ON w.c IS NOT NULL;
 	-- verification: the summary of the latest attempt (p_audit) and the
 	-- transition to verified, one UPDATE per row.
 	UPDATE verification x SET
@@ -1405,4 +1461,5 @@ INSERT INTO schema_version (version, description) VALUES
 	(6, 'perspectives'),
 	(7, 'refid_method'),
 	(8, 'exceptions'),
-	(9, 'liveness_batch_write');
+	(9, 'liveness_batch_write'),
+	(10, 'round_cost');

@@ -13,33 +13,20 @@
 const char store_sql_listen[] = "LISTEN ntpverify_due";
 
 /*
- * Claim our perspective's due rows ($5). The CTE locks at most $1 rows of
- * verification_probe and skips rows another prober of the same perspective
- * holds; other perspectives have rows of their own and never block us.
- * The lease token proves ownership when the result is written.
+ * Claim our perspective's due rows ($5): ntpverify_lease() (migration 10,
+ * sql/schema.sql) locks at most $1 rows of verification_probe in
+ * next_probe_at order and skips rows another prober of the same
+ * perspective holds; other perspectives have rows of their own and never
+ * block us. The lease token proves ownership when the result is written.
+ * $2 prober_name, $3 the lease's length and $4 retry.expiry in ms.
  */
 const char store_sql_lease[] =
-	"WITH due AS ("
-	" SELECT p.verification_id FROM verification_probe p"
-	" JOIN verification v ON v.id = p.verification_id"
-	" WHERE p.perspective = $5 AND p.active AND p.next_probe_at <= now()"
-	"   AND (p.lease_until IS NULL OR p.lease_until < now())"
-	"   AND v.state = 'pending' AND v.expires_at > now()"
-	"   AND v.created_at > now() - $4::double precision * interval '1 millisecond'"
-	" ORDER BY p.next_probe_at"
-	" LIMIT $1"
-	" FOR UPDATE OF p SKIP LOCKED)"
-	" UPDATE verification_probe p"
-	" SET lease_owner = $2, lease_token = gen_random_uuid(),"
-	"     lease_until = now() + $3::double precision * interval '1 millisecond'"
-	" FROM due, verification v"
-	" WHERE p.verification_id = due.verification_id AND p.perspective = $5"
-	"   AND v.id = p.verification_id"
-	" RETURNING v.id, host(v.server_ip), v.token, p.attempts,"
-	"           p.lease_token::text, v.method, v.key_id, v.key_type,"
-	"           v.key_secret, v.proof_version, v.refid_code";
+	"SELECT id, server, token, attempts, lease_token, method, key_id,"
+	"       key_type, key_secret, proof_version, refid_code"
+	" FROM ntpverify_lease($1::integer, $2, $3::double precision,"
+	" $4::double precision, $5)";
 
-/* The columns of sql_lease's RETURNING list, in order. */
+/* The columns of sql_lease's SELECT list, in order. */
 enum lease_col {
 	LEASE_COL_ID,
 	LEASE_COL_SERVER,
@@ -133,7 +120,8 @@ enum write_param {
 /*
  * Pending rows, and the exceptions (migration 8: rows an admin linked and
  * that await approval, rows verified by an admin's exception). Each count
- * reads a partial index: verification_due, verification_by_exception.
+ * reads a partial index: one of those on pending rows
+ * (verification_expiring), verification_by_exception.
  */
 const char store_sql_count[] =
 	"SELECT count(*),"
