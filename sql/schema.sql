@@ -535,31 +535,80 @@ CREATE TRIGGER verification_proof_on_update
 -- perspective now.
 CREATE FUNCTION verification_probe_follow() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+	-- Both transition tables in id order, one array per column: an
+	-- UPDATE has one old and one new image of each row it changed, so
+	-- position k of each is the same row. No join of the two: they have
+	-- no index, and a nested loop over them (which an estimate of "5
+	-- pending rows" picks, after an ANALYZE that saw none) costs rows x
+	-- rows, 0.8 s for a WRITE of 1,000 (bench/results.md, run M).
+	o_id bigint[];
+	o_state text[];
+	o_pv integer[];
+	o_last timestamptz[];
+	n_id bigint[];
+	n_state text[];
+	n_pv integer[];
+	n_last timestamptz[];
+	n_next timestamptz[];
+	left_ids bigint[];    -- rows that left pending
+	due_ids bigint[];     -- pending rows due for every perspective now
 BEGIN
-	-- EXECUTE: planned for this statement's rows. A static statement
-	-- would keep the plan of the session's first call, whose row counts
-	-- may be nothing like this one's (planned after an empty UPDATE, it
-	-- joined the 1,000 rows of the next by nested loop: 0.8 s, not 0.05).
-	EXECUTE $q$
-	UPDATE verification_probe p SET active = false, lease_owner = NULL,
-		lease_token = NULL, lease_until = NULL
-	FROM follow_old o JOIN follow_new n ON n.id = o.id
-	WHERE p.verification_id = n.id AND p.active
-	  AND o.state = 'pending' AND n.state <> 'pending'$q$;
-	EXECUTE $q$
-	UPDATE verification_probe p
-	SET next_probe_at = LEAST(p.next_probe_at,
-		CASE WHEN n.proof_version <> o.proof_version
-		     THEN now() ELSE n.next_probe_at END),
-	    lease_owner = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_owner END,
-	    lease_token = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_token END,
-	    lease_until = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_until END
-	FROM follow_old o JOIN follow_new n ON n.id = o.id
-	WHERE p.verification_id = n.id AND p.active
-	  AND n.state = 'pending'
-	  AND (n.proof_version <> o.proof_version
-	       OR (n.next_probe_at <= now()
-		   AND n.last_probe_at IS NOT DISTINCT FROM o.last_probe_at))$q$;
+	SELECT array_agg(id ORDER BY id), array_agg(state ORDER BY id),
+	       array_agg(proof_version ORDER BY id),
+	       array_agg(last_probe_at ORDER BY id)
+	INTO o_id, o_state, o_pv, o_last FROM follow_old;
+	SELECT array_agg(id ORDER BY id), array_agg(state ORDER BY id),
+	       array_agg(proof_version ORDER BY id),
+	       array_agg(last_probe_at ORDER BY id),
+	       array_agg(next_probe_at ORDER BY id)
+	INTO n_id, n_state, n_pv, n_last, n_next FROM follow_new;
+	IF n_id IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF o_id IS DISTINCT FROM n_id THEN
+		RAISE EXCEPTION 'a verification''s id may not change'
+			USING ERRCODE = 'NV001';
+	END IF;
+	-- Which rows need their perspectives' rows changed, worked out on
+	-- the arrays alone: for a prober's WRITE (rows that stay pending,
+	-- last_probe_at moved) usually none, and then no statement runs.
+	SELECT array_agg(w.id ORDER BY w.id) FILTER (WHERE w.os = 'pending'
+						      AND w.ns <> 'pending'),
+	       array_agg(w.id ORDER BY w.id) FILTER (WHERE w.ns = 'pending'
+	       AND (w.npv <> w.opv
+		    OR (w.nnext <= now()
+			AND w.nlast IS NOT DISTINCT FROM w.olast)))
+	INTO left_ids, due_ids
+	FROM unnest(n_id, o_state, n_state, o_pv, n_pv, n_next, o_last, n_last)
+		AS w(id, os, ns, opv, npv, nnext, olast, nlast);
+	-- "= ANY (array)": an index scan of the primary key per id, the one
+	-- plan whatever the statistics (a join let the planner start from
+	-- "1 active row" after an ANALYZE, and rescan the batch for each of
+	-- thousands: 0.35 s per WRITE). "active IS DISTINCT FROM false" is
+	-- "active" (NOT NULL) in a form that does not match the partial
+	-- index of active rows, which those statistics would also pick.
+	IF left_ids IS NOT NULL THEN
+		EXECUTE $q$
+		UPDATE verification_probe p SET active = false,
+			lease_owner = NULL, lease_token = NULL, lease_until = NULL
+		WHERE p.verification_id = ANY ($1)
+		  AND p.active IS DISTINCT FROM false$q$
+		USING left_ids;
+	END IF;
+	-- Due now: a retry (the web site or an admin set next_probe_at to
+	-- now or before) or new proof material.
+	IF due_ids IS NOT NULL THEN
+		EXECUTE $q$
+		UPDATE verification_probe p
+		SET next_probe_at = LEAST(p.next_probe_at, now()),
+		    lease_owner = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_owner END,
+		    lease_token = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_token END,
+		    lease_until = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_until END
+		WHERE p.verification_id = ANY ($1)
+		  AND p.active IS DISTINCT FROM false$q$
+		USING due_ids;
+	END IF;
 	RETURN NULL;
 END;
 $$;
@@ -975,21 +1024,39 @@ BEGIN
 			r_contrary, r_version, r_at, r_source, r_detail, r_rtt) WITH ORDINALITY
 			AS u0(id, lease, outcome, retry, contrary, version, at,
 			     source, detail, rtt, ord0)),
+	-- The batch drives: LATERAL with OFFSET 0 is never flattened, so
+	-- each result finds its rows by primary key whatever the statistics
+	-- say (after an ANALYZE that saw no pending row, a plain join began
+	-- at verification, "1 row", and rescanned the batch for each of the
+	-- 10,000 pending: 9 s for a WRITE of 1,000, bench/results.md run M).
+	-- No condition on a lookup but its key, so no partial index
+	-- ("pending rows", "active rows") looks cheaper than the key.
 	j AS (
-		SELECT u.*, to_timestamp(u.at) AS t, host(v.server_ip) AS server,
-			v.verified_by AS vby, v.proof_version AS vpv,
-			p.proof_version AS ppv, p.confirmations AS pconf,
-			p.first_confirmed_at AS pfirst, p.last_confirmed_at AS plast,
-			p.confirmed_by AS pby, p.corroborated_at AS pcorr,
-			p.contrary_at AS pcon_at, p.contrary_outcome AS pcon_out
+		SELECT u.*, to_timestamp(u.at) AS t, v.*, p.*
 		FROM u
-		JOIN verification v ON v.id = u.id AND v.state = 'pending'
-		JOIN verification_probe p ON p.verification_id = u.id
-			AND p.perspective = p_perspective
-		WHERE p.lease_token IS NOT DISTINCT FROM u.lease
-		   OR (u.outcome = 'verified'
-		       AND (p.last_probe_at IS NULL
-			    OR p.last_probe_at < to_timestamp(u.at)))),
+		CROSS JOIN LATERAL (
+			SELECT host(v0.server_ip) AS server, v0.state AS vstate,
+				v0.verified_by AS vby, v0.proof_version AS vpv
+			FROM verification v0
+			WHERE v0.id = u.id
+			OFFSET 0) v
+		CROSS JOIN LATERAL (
+			SELECT p0.proof_version AS ppv, p0.confirmations AS pconf,
+				p0.first_confirmed_at AS pfirst,
+				p0.last_confirmed_at AS plast,
+				p0.confirmed_by AS pby, p0.corroborated_at AS pcorr,
+				p0.contrary_at AS pcon_at,
+				p0.contrary_outcome AS pcon_out,
+				p0.lease_token AS plt, p0.last_probe_at AS plp,
+				p0.perspective AS persp
+			FROM verification_probe p0
+			WHERE p0.verification_id = u.id
+			  AND p0.perspective = p_perspective
+			OFFSET 0) p
+		WHERE v.vstate = 'pending'
+		  AND (p.plt IS NOT DISTINCT FROM u.lease
+		       OR (u.outcome = 'verified'
+			   AND (p.plp IS NULL OR p.plp < to_timestamp(u.at))))),
 	b AS ( -- counts of an older proof, or too old, start over
 		SELECT j.*, j.ppv <> j.vpv
 			OR j.plast < now() - pol.corroboration_window AS reset
@@ -1100,7 +1167,11 @@ BEGIN
 			contrary_at = CASE WHEN g.outcome IS NULL THEN x.contrary_at ELSE g.ncon_at END,
 			contrary_outcome = CASE WHEN g.outcome IS NULL THEN x.contrary_outcome ELSE g.ncon_out END
 		FROM d g
-		WHERE x.verification_id = g.id AND x.perspective = p_perspective
+		-- Both key columns from the batch's lookups: a condition of
+		-- x's own ("perspective = ours", 1 row by statistics taken
+		-- before it registered) would make x the outer side and the
+		-- batch the inner one, rescanned for each of x's rows.
+		WHERE x.verification_id = g.id AND x.perspective = g.persp
 		RETURNING g.ord, g.id, g.t, g.outcome, g.detail, g.retry, g.source,
 			g.rtt, g.server, g.vby, g.outcome IS NULL AS released,
 			CASE WHEN g.outcome IS NULL THEN g.retry
