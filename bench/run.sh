@@ -348,7 +348,7 @@ latency_round() { # COUNT NET LABEL: single rows while the daemons are idle
 	# tables hold tens of thousands of dead rows and stale statistics, and
 	# each LEASE took 1.3-1.8 ms instead of 0.04 ms (its plan walks the
 	# pending rows' expiry index, still full of the rows just verified;
-	# bench/results.md, run J) until autovacuum came, a minute later.
+	# bench/results.md, run L) until autovacuum came, a minute later.
 	nv_psql -c "VACUUM ANALYZE" >/dev/null
 	sleep 1
 	line=$("$BUILD/bench/pgclient" latency "$NV_PG_CONNINFO" "$1" "$TOKEN" 20 "$2") ||
