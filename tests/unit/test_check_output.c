@@ -3,7 +3,7 @@
  * by the printf implementation this one replaced: every method, hostile
  * octets in every string field, the largest port and key ID, RTTs on
  * %.3f's halfway points, no RTT, no source, no mode 3 answer.
- * NV_UPDATE_GOLDEN=1 rewrites tests/data/check/json.golden.
+ * NV_UPDATE_GOLDEN=1 rewrites tests/data/check/json.golden (golden.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +16,9 @@
 #include <cmocka.h>
 
 #include "cli/check_output.h"
+#include "golden.h"
 
-#define GOLDEN NV_TEST_DATA "/check/json.golden"
+#define GOLDEN "check/json.golden"
 #define N_FIXTURES 12
 
 /* Result i of the golden file: each field varies with i on its own. */
@@ -53,25 +54,6 @@ static void fixture(int i, struct probe_request *req, struct probe_result *r,
 		snprintf(r->source, sizeof(r->source), "198.51.100.%d", i);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static void test_json_golden(void **state)
 {
 	char *out = NULL;
@@ -91,14 +73,10 @@ static void test_json_golden(void **state)
 		check_print_json(f, host, server, port, &req, &r);
 	}
 	assert_int_equal(fclose(f), 0);
-	if (getenv("NV_UPDATE_GOLDEN") != NULL) {
-		FILE *g = fopen(GOLDEN, "wb");
-		assert_non_null(g);
-		assert_int_equal(fwrite(out, 1, out_len, g), out_len);
-		assert_int_equal(fclose(g), 0);
-	}
+	if (golden_updating())
+		golden_write(GOLDEN, out, out_len);
 	size_t want_len;
-	char *want = read_file(GOLDEN, &want_len);
+	char *want = golden_read(GOLDEN, &want_len);
 	assert_string_equal(out, want);
 	free(want);
 	free(out);

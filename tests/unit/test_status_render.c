@@ -20,51 +20,11 @@
 #include <string.h>
 
 #include "daemon/status_render.h"
+#include "golden.h"
 
 #define GOLDEN_VERSION "9.9.9-golden"
 
-/* The whole file NV_TEST_DATA/status/name; the caller frees. */
-static char *read_golden(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/status/%s", NV_TEST_DATA, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 typedef int (*render_fn)(const struct status_snapshot *, FILE *);
-
-/*
- * With NV_UPDATE_GOLDEN=1 in the environment, write what the renderer
- * produces over the golden file instead of comparing (for a deliberate
- * change of the documents; review the diff before committing it).
- */
-static void update_golden(const char *name, const char *got, size_t len)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/status/%s", NV_TEST_DATA, name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(got, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
 
 /* Render s and compare with the golden file; on a mismatch say where. */
 static void assert_golden(const struct status_snapshot *s, render_fn render,
@@ -73,14 +33,15 @@ static void assert_golden(const struct status_snapshot *s, render_fn render,
 	char *got = NULL, *want;
 	size_t got_len = 0, want_len, i;
 	FILE *f = open_memstream(&got, &got_len);
-	const char *update = getenv("NV_UPDATE_GOLDEN");
+	char name[128];
 
+	snprintf(name, sizeof(name), "status/%s", golden);
 	assert_non_null(f);
 	assert_int_equal(render(s, f), 0);
 	assert_int_equal(fclose(f), 0);
-	if (update != NULL && strcmp(update, "1") == 0)
-		update_golden(golden, got, got_len);
-	want = read_golden(golden, &want_len);
+	if (golden_updating())
+		golden_write(name, got, got_len);
+	want = golden_read(name, &want_len);
 	for (i = 0; i < got_len && i < want_len && got[i] == want[i]; i++)
 		;
 	if (i != got_len || i != want_len) {
