@@ -257,24 +257,6 @@ static void show_trail(const struct admin_db_table *t)
 		trail_row(&t->cell[i * t->cols]);
 }
 
-/* Outcomes that show the server answered the source at all. */
-static bool answered(const char *outcome)
-{
-	return strcmp(outcome, "no_response") != 0 &&
-	       strcmp(outcome, "unreachable") != 0 &&
-	       strcmp(outcome, "send_failed") != 0 &&
-	       strcmp(outcome, "refused_by_policy") != 0;
-}
-
-/* Outcomes that show mode 6 from a source got through to ntpd. */
-static bool mode6_answered(const char *outcome)
-{
-	return strcmp(outcome, "verified") == 0 ||
-	       strcmp(outcome, "token_mismatch") == 0 ||
-	       strcmp(outcome, "variable_missing") == 0 ||
-	       strcmp(outcome, "mode6_error") == 0;
-}
-
 /*
  * A hint for the last attempt, with what the history shows: mode 6 from
  * the same source answered before means the server's restrict line for
@@ -299,11 +281,13 @@ static void show_hint(const struct admin *a,
 	in.prober_addr = strcmp(last->source, "-") != 0 ? last->source : NULL;
 	in.variable = a->cfg.variable ? a->cfg.variable : "ntppool_verify";
 	for (size_t i = 0; i + 1 < list->n; i++) {
-		if (strcmp(list->a[i].source, last->source) != 0)
+		/* The schema's CHECK allows only known names. */
+		int e = outcome_from_name(list->a[i].outcome);
+		if (e < 0 || strcmp(list->a[i].source, last->source) != 0)
 			continue;
-		if (mode6_answered(list->a[i].outcome))
+		if (outcome_mode6_answered((enum outcome)e))
 			in.restrict_line = HINT_RESTRICT_PRESENT;
-		if (answered(list->a[i].outcome))
+		if (outcome_answered((enum outcome)e))
 			in.answered_before = true;
 	}
 	if (outcome_hint_for(&in, hint, sizeof(hint)) != NULL) {

@@ -37,6 +37,25 @@ int outcome_from_name(const char *name)
 	return -1;
 }
 
+bool outcome_answered(enum outcome o)
+{
+	switch (o) {
+	case OUTCOME_NO_RESPONSE:
+	case OUTCOME_UNREACHABLE:
+	case OUTCOME_SEND_FAILED:
+	case OUTCOME_REFUSED_BY_POLICY:
+		return false;
+	default:
+		return (unsigned)o < OUTCOME_COUNT;
+	}
+}
+
+bool outcome_mode6_answered(enum outcome o)
+{
+	return o == OUTCOME_VERIFIED || o == OUTCOME_TOKEN_MISMATCH ||
+	       o == OUTCOME_VARIABLE_MISSING || o == OUTCOME_MODE6_ERROR;
+}
+
 /* The hints that name neither the prober's address nor the variable. */
 static const char *const fixed_hints[OUTCOME_COUNT] = {
 	[OUTCOME_UNREACHABLE] =

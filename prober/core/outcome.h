@@ -38,6 +38,13 @@ const char *outcome_name(enum outcome o);
 /* Parse a stable name; returns -1 when unknown. */
 int outcome_from_name(const char *name);
 
+/* The server answered the probe's source at all (a kiss and a reply that
+ * failed validation included). */
+bool outcome_answered(enum outcome o);
+
+/* A mode 6 request from the probe's source got through to ntpd. */
+bool outcome_mode6_answered(enum outcome o);
+
 /* What is known about the prober's own 'restrict' line on the server. */
 enum hint_restrict {
 	HINT_RESTRICT_UNKNOWN = 0, /* the evidence cannot tell */

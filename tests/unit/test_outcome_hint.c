@@ -112,6 +112,26 @@ static void test_nothing_to_do(void **state)
 	assert_string_equal(buf, "");
 }
 
+/* What `show` reads from the history of one source. */
+static void test_answered(void **state)
+{
+	(void)state;
+	assert_false(outcome_answered(OUTCOME_NO_RESPONSE));
+	assert_false(outcome_answered(OUTCOME_UNREACHABLE));
+	assert_false(outcome_answered(OUTCOME_SEND_FAILED));
+	assert_false(outcome_answered(OUTCOME_REFUSED_BY_POLICY));
+	assert_false(outcome_answered(OUTCOME_COUNT));
+	assert_true(outcome_answered(OUTCOME_RATE_LIMITED));
+	assert_true(outcome_answered(OUTCOME_MALFORMED));
+	assert_true(outcome_answered(OUTCOME_MODE6_SILENT));
+	assert_true(outcome_mode6_answered(OUTCOME_VERIFIED));
+	assert_true(outcome_mode6_answered(OUTCOME_TOKEN_MISMATCH));
+	assert_true(outcome_mode6_answered(OUTCOME_VARIABLE_MISSING));
+	assert_true(outcome_mode6_answered(OUTCOME_MODE6_ERROR));
+	assert_false(outcome_mode6_answered(OUTCOME_MODE6_SILENT));
+	assert_false(outcome_mode6_answered(OUTCOME_RATE_LIMITED));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +143,7 @@ int main(void)
 		cmocka_unit_test(test_no_response_after_answers),
 		cmocka_unit_test(test_key_types),
 		cmocka_unit_test(test_nothing_to_do),
+		cmocka_unit_test(test_answered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
