@@ -26,24 +26,17 @@
 #include "cli/commands.h"
 #include "cli/timefmt.h"
 #include "config/config.h"
+#include "core/evtime.h"
 #include "core/textout.h"
 #include "cli/status_json.h"
 
 #define STATUS_CLIENT_TIMEOUT_MS 5000
 #define STATUS_CLIENT_MAX_REPLY (4u << 20) /* far above any real /status */
 
-static uint64_t status_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left until deadline, for poll(); 0 once it has passed. */
 static int status_left_ms(uint64_t deadline)
 {
-	uint64_t now = status_now_ms();
+	uint64_t now = evtime_mono_ms();
 
 	return now >= deadline ? 0 : (int)(deadline - now);
 }
@@ -186,7 +179,7 @@ static int status_exchange(int fd, const char *req, size_t req_len,
 static int status_fetch(const char *path, const char *what, char **reply,
 			size_t *reply_len, char *err, size_t errlen)
 {
-	uint64_t deadline = status_now_ms() + STATUS_CLIENT_TIMEOUT_MS;
+	uint64_t deadline = evtime_mono_ms() + STATUS_CLIENT_TIMEOUT_MS;
 	struct status_buf b = { NULL, 0, 0 };
 	char req[256];
 	int fd, n, rc;
