@@ -317,8 +317,9 @@ CREATE UNIQUE INDEX verification_refid_once
 -- (`ntpverify show ID`). Rows go when their verification is deleted.
 CREATE TABLE probe_attempt (
 	id bigserial PRIMARY KEY,
-	verification_id bigint NOT NULL
-		REFERENCES verification (id) ON DELETE CASCADE,
+	-- A verification's id; kept by triggers, not a foreign key (see
+	-- "References" below, migration 11).
+	verification_id bigint NOT NULL,
 	attempted_at timestamptz NOT NULL,
 	prober text NOT NULL,                             -- prober_name
 	source_address inet,                              -- NULL if nothing was sent
@@ -439,10 +440,10 @@ INSERT INTO verification_policy DEFAULT VALUES;
 -- One row per (verification, perspective): that perspective's schedule,
 -- lease and stance.
 CREATE TABLE verification_probe (
-	verification_id bigint NOT NULL
-		REFERENCES verification (id) ON DELETE CASCADE,
-	perspective text NOT NULL
-		REFERENCES perspective (name) ON DELETE CASCADE,
+	-- A verification's id and a perspective's name; kept by triggers,
+	-- not foreign keys (see "References" below, migration 11).
+	verification_id bigint NOT NULL,
+	perspective text NOT NULL,
 	proof_version integer NOT NULL,
 	active boolean NOT NULL DEFAULT true,
 	next_probe_at timestamptz NOT NULL DEFAULT now(),
@@ -476,6 +477,122 @@ WITH (fillfactor = 50);
 CREATE INDEX verification_probe_due
 	ON verification_probe (perspective, next_probe_at) WHERE active;
 
+-- References (migration 11). verification_probe and probe_attempt refer to
+-- verification (and verification_probe to perspective) as foreign keys
+-- with ON DELETE CASCADE would, kept per statement instead of per row: a
+-- foreign key checks each inserted row with a query and a row lock of
+-- its own, 60 % of the web site's INSERT and a fifth of the probers'
+-- WRITEs (bench/results.md, "Schema 11"). The functions that insert
+-- these rows hold what they refer to against deletion until they commit
+-- (the INSERT trigger's verifications are its own statement's, a WRITE
+-- locks its verifications FOR UPDATE, registration and reject lock
+-- theirs FOR KEY SHARE), and each INSERT is checked in one query.
+--
+-- A statement's new rows refer to existing rows, or it fails as a foreign
+-- key would (23503). One probe per new row through the referenced
+-- table's primary key (a nested loop: a transition table has no
+-- statistics, and a hash join would read all of verification).
+CREATE FUNCTION ntpverify_references_check() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off AS $$
+DECLARE
+	bad text;
+BEGIN
+	IF TG_TABLE_NAME = 'verification_probe' THEN
+		SELECT format('verification %s, perspective %s', n.verification_id,
+			      n.perspective) INTO bad
+		FROM new_rows n
+		WHERE NOT EXISTS (SELECT 1 FROM verification v
+				  WHERE v.id = n.verification_id)
+		   OR n.perspective NOT IN (SELECT s.name FROM perspective s)
+		LIMIT 1;
+	ELSE
+		SELECT format('verification %s', n.verification_id) INTO bad
+		FROM new_rows n
+		WHERE NOT EXISTS (SELECT 1 FROM verification v
+				  WHERE v.id = n.verification_id)
+		LIMIT 1;
+	END IF;
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'insert into % refers to a missing row (%)',
+			TG_TABLE_NAME, bad USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER verification_probe_references
+	AFTER INSERT ON verification_probe
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ntpverify_references_check();
+
+CREATE TRIGGER probe_attempt_references
+	AFTER INSERT ON probe_attempt
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ntpverify_references_check();
+
+-- A perspective's row stays the row of its verification and perspective.
+CREATE FUNCTION verification_probe_key_fixed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.verification_id IS DISTINCT FROM OLD.verification_id
+	   OR NEW.perspective IS DISTINCT FROM OLD.perspective THEN
+		RAISE EXCEPTION 'the key of a verification_probe row may not change'
+			USING ERRCODE = 'NV001';
+	END IF;
+	RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER verification_probe_key_on_update
+	BEFORE UPDATE OF verification_id, perspective ON verification_probe
+	FOR EACH ROW EXECUTE FUNCTION verification_probe_key_fixed();
+
+-- ON DELETE CASCADE, per statement: the rows of the verifications (or
+-- perspectives) a statement deleted, each found through an index (the
+-- audit trail is the largest table: deleting one verification must not
+-- read all of it). Schema owner's rights: the web site may delete a
+-- verification without any right on these tables.
+CREATE FUNCTION ntpverify_references_cascade() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'verification' THEN
+		IF TG_OP = 'TRUNCATE' THEN
+			TRUNCATE verification_probe, probe_attempt;
+			RETURN NULL;
+		END IF;
+		DELETE FROM verification_probe p
+		USING gone_rows g WHERE p.verification_id = g.id;
+		DELETE FROM probe_attempt a
+		USING gone_rows g WHERE a.verification_id = g.id;
+	ELSE
+		IF TG_OP = 'TRUNCATE' THEN
+			TRUNCATE verification_probe;
+			RETURN NULL;
+		END IF;
+		DELETE FROM verification_probe p
+		USING gone_rows g WHERE p.perspective = g.name;
+	END IF;
+	RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER verification_references_on_delete
+	AFTER DELETE ON verification
+	REFERENCING OLD TABLE AS gone_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ntpverify_references_cascade();
+CREATE TRIGGER verification_references_on_truncate
+	AFTER TRUNCATE ON verification
+	FOR EACH STATEMENT EXECUTE FUNCTION ntpverify_references_cascade();
+CREATE TRIGGER perspective_references_on_delete
+	AFTER DELETE ON perspective
+	REFERENCING OLD TABLE AS gone_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ntpverify_references_cascade();
+CREATE TRIGGER perspective_references_on_truncate
+	AFTER TRUNCATE ON perspective
+	FOR EACH STATEMENT EXECUTE FUNCTION ntpverify_references_cascade();
+
 -- A new pending verification is work for every registered perspective.
 -- This trigger and the next run with the schema owner's rights, so that
 -- the web site's role needs no right on verification_probe (with one it
@@ -488,7 +605,8 @@ BEGIN
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
 	SELECT n.id, s.name, n.proof_version, n.next_probe_at
-	FROM changed_rows n CROSS JOIN perspective s
+	FROM changed_rows n
+	CROSS JOIN (SELECT s0.name FROM perspective s0 FOR KEY SHARE) s
 	WHERE n.state = 'pending';
 	RETURN NULL;
 END;
@@ -534,7 +652,10 @@ CREATE TRIGGER verification_proof_on_update
 -- always moves last_probe_at) or new proof material makes it due for every
 -- perspective now.
 CREATE FUNCTION verification_probe_follow() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
+-- By primary key: on "= ANY (ids)" the planner estimated a quarter of the
+-- table and read all of it (migration 11).
+SET enable_seqscan = off AS $$
 DECLARE
 	-- Both transition tables in id order, one array per column: an
 	-- UPDATE has one old and one new image of each row it changed, so
@@ -686,6 +807,7 @@ BEGIN
 					proof_version, next_probe_at)
 	SELECT v.id, p_name, v.proof_version, v.next_probe_at
 	FROM verification v WHERE v.state = 'pending'
+	FOR KEY SHARE OF v
 	ON CONFLICT DO NOTHING;
 END;
 $$;
@@ -1508,6 +1630,7 @@ BEGIN
 		INSERT INTO verification_probe AS p (verification_id,
 			perspective, proof_version, next_probe_at)
 		SELECT p_id, s.name, v.proof_version, now() FROM perspective s
+		FOR KEY SHARE
 		ON CONFLICT (verification_id, perspective) DO UPDATE
 		SET active = true, next_probe_at = now(), lease_owner = NULL,
 		    lease_token = NULL, lease_until = NULL;
@@ -1533,4 +1656,5 @@ INSERT INTO schema_version (version, description) VALUES
 	(7, 'refid_method'),
 	(8, 'exceptions'),
 	(9, 'liveness_batch_write'),
-	(10, 'round_cost');
+	(10, 'round_cost'),
+	(11, 'set_based_references');
