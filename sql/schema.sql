@@ -482,36 +482,56 @@ CREATE INDEX verification_probe_due
 -- with ON DELETE CASCADE would, kept per statement instead of per row: a
 -- foreign key checks each inserted row with a query and a row lock of
 -- its own, 60 % of the web site's INSERT and a fifth of the probers'
--- WRITEs (bench/results.md, "Schema 11"). The functions that insert
--- these rows hold what they refer to against deletion until they commit
--- (the INSERT trigger's verifications are its own statement's, a WRITE
--- locks its verifications FOR UPDATE, registration and reject lock
--- theirs FOR KEY SHARE), and each INSERT is checked in one query.
+-- WRITEs (bench/results.md, "Schema 11"). What they guaranteed holds:
 --
--- A statement's new rows refer to existing rows, or it fails as a foreign
--- key would (23503). One probe per new row through the referenced
--- table's primary key (a nested loop: a transition table has no
--- statistics, and a hash join would read all of verification).
+-- * a statement's new rows refer to existing rows, or it fails as a
+--   foreign key would (23503), checked in one query per statement that
+--   locks the referenced rows FOR KEY SHARE as a foreign key does, so a
+--   concurrent DELETE waits and its cascade sees the new rows;
+-- * deleting (or truncating) a verification or a perspective deletes
+--   its rows here, in a READ COMMITTED transaction (under REPEATABLE
+--   READ the cascade's view could miss rows a concurrent registration
+--   committed: refused with 40001, where a foreign key's cascade failed
+--   with it at that race only);
+-- * the key columns of verification_probe and a perspective's name do
+--   not change (NV001).
+--
+-- The check probes the referenced table's primary key once per new row
+-- (a nested loop: a transition table has no statistics, and a hash join
+-- would read all of verification).
 CREATE FUNCTION ntpverify_references_check() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
 SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off AS $$
 DECLARE
+	ids bigint[];   -- the verifications the new rows name, each once
+	names text[];   -- the perspectives they name (verification_probe)
+	held bigint;    -- how many of them exist, locked
 	bad text;
 BEGIN
-	IF TG_TABLE_NAME = 'verification_probe' THEN
-		SELECT format('verification %s, perspective %s', n.verification_id,
-			      n.perspective) INTO bad
-		FROM new_rows n
-		WHERE NOT EXISTS (SELECT 1 FROM verification v
-				  WHERE v.id = n.verification_id)
-		   OR n.perspective NOT IN (SELECT s.name FROM perspective s)
+	-- As a foreign key does, each referenced row is locked FOR KEY SHARE
+	-- until the end of the transaction, so that a DELETE waits for it
+	-- (and its cascade then sees the new rows): without the lock an
+	-- INSERT racing a DELETE left an orphan. A row this transaction
+	-- already holds (a WRITE's verifications, FOR UPDATE) costs no new
+	-- lock.
+	SELECT array_agg(DISTINCT n.verification_id) INTO ids FROM new_rows n;
+	SELECT count(*) INTO held FROM (SELECT 1 FROM verification v
+		WHERE v.id = ANY (ids) FOR KEY SHARE) x;
+	IF held < cardinality(ids) THEN
+		SELECT format('verification %s', m.id) INTO bad
+		FROM unnest(ids) AS m(id)
+		WHERE NOT EXISTS (SELECT 1 FROM verification v WHERE v.id = m.id)
 		LIMIT 1;
-	ELSE
-		SELECT format('verification %s', n.verification_id) INTO bad
-		FROM new_rows n
-		WHERE NOT EXISTS (SELECT 1 FROM verification v
-				  WHERE v.id = n.verification_id)
-		LIMIT 1;
+	ELSIF TG_TABLE_NAME = 'verification_probe' THEN
+		SELECT array_agg(DISTINCT n.perspective) INTO names FROM new_rows n;
+		SELECT count(*) INTO held FROM (SELECT 1 FROM perspective s
+			WHERE s.name = ANY (names) FOR KEY SHARE) x;
+		IF held < cardinality(names) THEN
+			SELECT format('perspective %s', m.name) INTO bad
+			FROM unnest(names) AS m(name)
+			WHERE NOT EXISTS (SELECT 1 FROM perspective s WHERE s.name = m.name)
+			LIMIT 1;
+		END IF;
 	END IF;
 	IF bad IS NOT NULL THEN
 		RAISE EXCEPTION 'insert into % refers to a missing row (%)',
@@ -548,6 +568,23 @@ CREATE TRIGGER verification_probe_key_on_update
 	BEFORE UPDATE OF verification_id, perspective ON verification_probe
 	FOR EACH ROW EXECUTE FUNCTION verification_probe_key_fixed();
 
+-- A perspective keeps its name: its rows here name it (a foreign key
+-- refused the rename of a perspective with rows).
+CREATE FUNCTION perspective_name_fixed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.name IS DISTINCT FROM OLD.name THEN
+		RAISE EXCEPTION 'a perspective''s name may not change'
+			USING ERRCODE = 'NV001';
+	END IF;
+	RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER perspective_name_on_update
+	BEFORE UPDATE OF name ON perspective
+	FOR EACH ROW EXECUTE FUNCTION perspective_name_fixed();
+
 -- ON DELETE CASCADE, per statement: the rows of the verifications (or
 -- perspectives) a statement deleted, each found through an index (the
 -- audit trail is the largest table: deleting one verification must not
@@ -557,6 +594,16 @@ CREATE FUNCTION ntpverify_references_cascade() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
 SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off AS $$
 BEGIN
+	-- Under REPEATABLE READ or SERIALIZABLE the deletes below would use
+	-- the transaction's snapshot and miss rows a concurrent registration
+	-- committed meanwhile (a foreign key's cascade fails with 40001 then);
+	-- such a delete is refused instead.
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'delete or truncate % in a READ COMMITTED transaction',
+			TG_TABLE_NAME
+			USING ERRCODE = 'serialization_failure',
+			HINT = 'rows referring to it are deleted with it, which needs a fresh view of them';
+	END IF;
 	IF TG_TABLE_NAME = 'verification' THEN
 		IF TG_OP = 'TRUNCATE' THEN
 			TRUNCATE verification_probe, probe_attempt;
@@ -598,16 +645,30 @@ CREATE TRIGGER perspective_references_on_truncate
 -- the web site's role needs no right on verification_probe (with one it
 -- could write corroborations). No ON CONFLICT (migration 10): no
 -- perspective can have a row for a verification this statement creates
--- (a registration sees it only after the INSERT committed).
+-- (a registration sees it only after the INSERT committed). The
+-- perspectives are held against deletion until the INSERT commits, and
+-- each starts on a statement's rows at a point of its own (migration 11):
+-- the rows in id order, rotated by rank/k of them for the perspective of
+-- rank (by name) among k, one microsecond apart, so that each begins on
+-- its own k-th of a large INSERT (a single row: no delay). Otherwise all
+-- lease the same rows in the same order: the second perspective's WRITEs
+-- wait for the first's row locks batch after batch, and it alone takes
+-- every quorum decision (bench/results.md, "Schema 11").
 CREATE FUNCTION verification_probe_create() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
-	SELECT n.id, s.name, n.proof_version, n.next_probe_at
-	FROM changed_rows n
-	CROSS JOIN (SELECT s0.name FROM perspective s0 FOR KEY SHARE) s
-	WHERE n.state = 'pending';
+	SELECT n.id, s.name, n.proof_version,
+		n.next_probe_at + ((n.pos + n.cnt - s.rank * n.cnt / s.k) % n.cnt)
+			* interval '1 microsecond'
+	FROM (SELECT c.id, c.proof_version, c.next_probe_at,
+		     row_number() OVER (ORDER BY c.id) - 1 AS pos,
+		     count(*) OVER () AS cnt
+	      FROM changed_rows c WHERE c.state = 'pending') n
+	CROSS JOIN (SELECT s1.name, row_number() OVER (ORDER BY s1.name) - 1 AS rank,
+			   count(*) OVER () AS k
+		    FROM (SELECT s0.name FROM perspective s0 FOR KEY SHARE) s1) s;
 	RETURN NULL;
 END;
 $$;
@@ -1063,8 +1124,10 @@ $$;
 -- perspective holds, for p_lease_ms; only rows still pending, before the
 -- web site's expires_at and younger than the prober's retry.expiry
 -- (p_expiry_ms). The verification's conditions are a per-row subquery
--- and sorting is off, so the only plan reads verification_probe_due in
--- next_probe_at order and stops after p_limit rows.
+-- (LATERAL with OFFSET 0, never flattened) and sorting is off, so the
+-- only plan reads verification_probe_due in next_probe_at order and stops
+-- after p_limit rows; the UPDATE finds each row by the version the
+-- subquery locked (migration 11: no second index scan of either table).
 CREATE FUNCTION ntpverify_lease(p_limit integer, p_prober text,
 	p_lease_ms float8, p_expiry_ms float8, p_perspective text)
 RETURNS TABLE (id bigint, server text, token text, attempts integer,
@@ -1072,25 +1135,30 @@ RETURNS TABLE (id bigint, server text, token text, attempts integer,
 	       key_secret text, proof_version integer, refid_code text)
 LANGUAGE sql SET enable_sort = off AS $$
 	WITH due AS (
-		SELECT p.verification_id FROM verification_probe p
+		SELECT p.ctid AS row_at, v.*
+		FROM verification_probe p
+		CROSS JOIN LATERAL (
+			SELECT v0.id, v0.server_ip, v0.token, v0.method, v0.key_id,
+				v0.key_type, v0.key_secret, v0.proof_version, v0.refid_code
+			FROM verification v0
+			WHERE v0.id = p.verification_id AND v0.state = 'pending'
+			  AND v0.expires_at > now()
+			  AND v0.created_at > now() - p_expiry_ms * interval '1 millisecond'
+			OFFSET 0) v
 		WHERE p.perspective = p_perspective AND p.active
 		  AND p.next_probe_at <= now()
 		  AND (p.lease_until IS NULL OR p.lease_until < now())
-		  AND (SELECT v.state = 'pending' AND v.expires_at > now()
-			AND v.created_at > now() - p_expiry_ms * interval '1 millisecond'
-		       FROM verification v WHERE v.id = p.verification_id)
 		ORDER BY p.next_probe_at
 		LIMIT p_limit
 		FOR UPDATE OF p SKIP LOCKED)
 	UPDATE verification_probe p
 	SET lease_owner = p_prober, lease_token = gen_random_uuid(),
 	    lease_until = now() + p_lease_ms * interval '1 millisecond'
-	FROM due, verification v
-	WHERE p.verification_id = due.verification_id
-	  AND p.perspective = p_perspective AND v.id = p.verification_id
-	RETURNING v.id, host(v.server_ip), v.token, p.attempts,
-		  p.lease_token::text, v.method, v.key_id, v.key_type,
-		  v.key_secret, v.proof_version, v.refid_code
+	FROM due
+	WHERE p.ctid = due.row_at
+	RETURNING due.id, host(due.server_ip), due.token, p.attempts,
+		  p.lease_token::text, due.method, due.key_id, due.key_type,
+		  due.key_secret, due.proof_version, due.refid_code
 $$;
 
 -- The probers' WRITE set-based: a batch of results of one perspective,
@@ -1108,8 +1176,10 @@ RETURNS TABLE (id bigint, server text, state text, verified_by text,
 	       next_in float8, corroborated boolean, decided boolean)
 -- Never JIT: on a fresh table the planner's row estimates for a batch of
 -- 1,000 can pass jit_above_cost, and compiling took ~0.5 s of a ~0.1 s
--- statement (bench/results.md).
-LANGUAGE plpgsql SET jit = off AS $$
+-- statement (bench/results.md). No bitmap scans: every lookup is by key,
+-- of one or a few rows, and a bitmap built for each cost a sixth of the
+-- statement (migration 11).
+LANGUAGE plpgsql SET jit = off SET enable_bitmapscan = off AS $$
 DECLARE
 	pol verification_policy;
 	-- The applied results, in batch order, unnested once: a subscript
@@ -1170,7 +1240,7 @@ BEGIN
 				p0.contrary_at AS pcon_at,
 				p0.contrary_outcome AS pcon_out,
 				p0.lease_token AS plt, p0.last_probe_at AS plp,
-				p0.perspective AS persp
+				p0.ctid AS prow
 			FROM verification_probe p0
 			WHERE p0.verification_id = u.id
 			  AND p0.perspective = p_perspective
@@ -1235,22 +1305,27 @@ BEGIN
 	-- (their writes wait for our locks on verification), and ours as
 	-- this result leaves it. Per row through the primary key of
 	-- verification_probe: the view would group every verification
-	-- before filtering.
+	-- before filtering. The regions and the list of corroborating
+	-- probers (each a sort) only for a row with enough corroborations
+	-- and few enough contrary ones (migration 11).
 	d AS (
 		SELECT g.*, k.dv, k.dby
 		FROM g LEFT JOIN LATERAL (
-			SELECT q.corroborating >= pol.quorum
-				AND q.regions >= pol.min_regions
-				AND q.contrary <= verification_contrary_allowed(q.observing) AS dv,
-				q.corroborated_by AS dby
-			FROM (SELECT count(*) FILTER (WHERE e.corr) AS corroborating,
-				count(DISTINCT s.region) FILTER (WHERE e.corr) AS regions,
-				count(*) FILTER (WHERE o.contrary_at
-					> now() - pol.corroboration_window) AS contrary,
-				count(*) FILTER (WHERE o.last_probe_at
-					> now() - pol.corroboration_window) AS observing,
-				string_agg(o.confirmed_by, ', ' ORDER BY o.perspective)
-					FILTER (WHERE e.corr) AS corroborated_by
+			SELECT CASE WHEN q.ready
+				THEN (SELECT count(DISTINCT s.region) FROM perspective s
+				      WHERE s.name = ANY (q.corr_p)) >= pol.min_regions
+				ELSE false END AS dv,
+				CASE WHEN q.ready
+				THEN (SELECT string_agg(w.b, ', ' ORDER BY w.pn)
+				      FROM unnest(q.corr_p, q.corr_by) AS w(pn, b)) END AS dby
+			FROM (SELECT count(*) FILTER (WHERE e.corr) >= pol.quorum
+				AND count(*) FILTER (WHERE o.contrary_at
+					> now() - pol.corroboration_window)
+				<= verification_contrary_allowed(count(*) FILTER (
+					WHERE o.last_probe_at
+					> now() - pol.corroboration_window)) AS ready,
+				array_agg(o.perspective) FILTER (WHERE e.corr) AS corr_p,
+				array_agg(o.confirmed_by) FILTER (WHERE e.corr) AS corr_by
 			      FROM (SELECT p.perspective, p.corroborated_at,
 					p.last_confirmed_at, p.contrary_at,
 					p.last_probe_at, p.confirmed_by
@@ -1261,7 +1336,6 @@ BEGIN
 				    UNION ALL
 				    SELECT p_perspective, g.ncorr, g.nlast, g.ncon_at,
 					g.t, g.nby) o
-			      LEFT JOIN perspective s ON s.name = o.perspective
 			      CROSS JOIN LATERAL (SELECT o.corroborated_at IS NOT NULL
 				AND o.last_confirmed_at > now() - pol.corroboration_window
 				AS corr) e) q) k ON g.outcome IS NOT NULL),
@@ -1289,11 +1363,12 @@ BEGIN
 			contrary_at = CASE WHEN g.outcome IS NULL THEN x.contrary_at ELSE g.ncon_at END,
 			contrary_outcome = CASE WHEN g.outcome IS NULL THEN x.contrary_outcome ELSE g.ncon_out END
 		FROM d g
-		-- Both key columns from the batch's lookups: a condition of
-		-- x's own ("perspective = ours", 1 row by statistics taken
-		-- before it registered) would make x the outer side and the
-		-- batch the inner one, rescanned for each of x's rows.
-		WHERE x.verification_id = g.id AND x.perspective = g.persp
+		-- The row version the batch's lookup found (ours, locked
+		-- above): no second index scan, and no condition of x's own
+		-- ("perspective = ours", 1 row by statistics taken before it
+		-- registered), which would make x the outer side and the batch
+		-- the inner one, rescanned for each of x's rows (migration 11).
+		WHERE x.ctid = g.prow
 		RETURNING g.ord, g.id, g.t, g.outcome, g.detail, g.retry, g.source,
 			g.rtt, g.server, g.vby, g.outcome IS NULL AS released,
 			CASE WHEN g.outcome IS NULL THEN g.retry

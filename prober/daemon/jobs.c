@@ -40,7 +40,8 @@ void maybe_lease(struct daemon *d)
 		n = starts - d->n_waiting;
 	if (n > d->cfg.queue.lease_batch)
 		n = d->cfg.queue.lease_batch;
-	store_want_lease(d->store, n);
+	/* Room for half a batch or more: hungry (store_want_lease). */
+	store_want_lease(d->store, n, 2 * n >= d->cfg.queue.lease_batch);
 }
 
 void job_free(struct daemon *d, struct job *j)

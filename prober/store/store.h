@@ -201,8 +201,14 @@ struct store *store_new(struct event_base *base,
  * NULL is fine. */
 void store_free(struct store *s);
 
-/* Ask for up to n due rows (replaces an earlier wish). */
-void store_want_lease(struct store *s, unsigned n);
+/*
+ * Ask for up to n due rows (replaces an earlier wish). hungry: the engine
+ * has room for much more than it holds (half a lease batch or more), so
+ * while there is a backlog (the last LEASE came back full) this LEASE goes
+ * before the results waiting to be written: the probes of the next batch
+ * then run while the WRITE does, instead of after it.
+ */
+void store_want_lease(struct store *s, unsigned n, bool hungry);
 
 /* Queue a result for writing; the store copies it. */
 void store_push_result(struct store *s, const struct store_result *r);

@@ -57,6 +57,9 @@ struct store {
 	unsigned leased_rows;       /* rows returned by it */
 	bool expire_due;            /* run EXPIRE before the next LEASE */
 	bool lease_turn;            /* a WRITE just went: a wanted LEASE goes next */
+	bool lease_hungry;          /* the wish is from an engine with room to spare */
+	bool lease_full;            /* the last LEASE came back full: a backlog */
+	bool write_turn;            /* a LEASE went before queued results: they go next */
 	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
 
 	struct store_queue q;       /* unwritten results, oldest first */

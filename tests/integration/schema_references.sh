@@ -172,13 +172,13 @@ refused() {
 vp_insert="INSERT INTO verification_probe (verification_id, perspective, proof_version) VALUES"
 pa_insert="INSERT INTO probe_attempt (verification_id, attempted_at, prober, outcome) VALUES"
 refused "perspective row of a missing verification" \
-	"insert into verification_probe refers to a missing row \(verification $MISSING, perspective p1\)" \
+	"insert into verification_probe refers to a missing row \(verification $MISSING\)" \
 	-c "$vp_insert ($MISSING, 'p1', 1)"
 refused "perspective row of a missing perspective" \
-	"insert into verification_probe refers to a missing row \(verification $CANCELLED, perspective nowhere\)" \
+	"insert into verification_probe refers to a missing row \(perspective nowhere\)" \
 	-c "$vp_insert ($CANCELLED, 'nowhere', 1)"
 refused "three perspective rows, one of a missing perspective" \
-	"insert into verification_probe refers to a missing row \(verification $CANCELLED, perspective p9\)" \
+	"insert into verification_probe refers to a missing row \(perspective p9\)" \
 	-c "$vp_insert ($CANCELLED, 'p1', 1), ($CANCELLED, 'p9', 1), ($CANCELLED, 'p2', 1)"
 refused "attempt of a missing verification" \
 	"insert into probe_attempt refers to a missing row \(verification $MISSING\)" \
