@@ -198,41 +198,30 @@ void store_pump(struct store *s)
 	if (!s->connected || s->op != STORE_OP_NONE)
 		return;
 	s->op_failed = false;
-	/*
-	 * Writes go first, but a lease the daemon asked for goes out after
-	 * each write rather than after the whole queue is written: under load
-	 * results arrive all the time, and the next batch should be on the
-	 * wire while the last one's results are being written. With a
-	 * backlog, a hungry engine's lease goes even before the write: a
-	 * WRITE of a batch takes longer than probing the next one, which
-	 * would otherwise wait for it (bench/results.md, "Schema 11"). Not
-	 * without a backlog: a single new row's result is not held back by
-	 * a LEASE that finds nothing.
-	 */
-	bool lease_first = op_ready(s, STORE_OP_LEASE, now) &&
-			   (s->lease_turn || (s->lease_full && s->lease_hungry &&
-					      !s->write_turn));
-	if (op_ready(s, STORE_OP_WRITE, now) && !lease_first) {
-		s->op = STORE_OP_WRITE;
-		s->lease_turn = true;
-		s->write_turn = false;
+	bool ready[STORE_OP_N] = { false };
+	static const enum store_op ops[] = { STORE_OP_WRITE, STORE_OP_EXPIRE,
+					     STORE_OP_HEARTBEAT, STORE_OP_LEASE,
+					     STORE_OP_COUNT };
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		ready[ops[i]] = op_ready(s, ops[i], now);
+	s->op = store_order_next(&s->order, ready, s->q.head != NULL);
+	switch (s->op) {
+	case STORE_OP_WRITE:
 		ok = send_write(s);
-	} else if (op_ready(s, STORE_OP_EXPIRE, now)) {
-		s->op = STORE_OP_EXPIRE;
+		break;
+	case STORE_OP_EXPIRE:
 		ok = send_expire(s);
-	} else if (op_ready(s, STORE_OP_HEARTBEAT, now)) {
-		/* Once a minute at most, one row: before leases, never starved. */
-		s->op = STORE_OP_HEARTBEAT;
+		break;
+	case STORE_OP_HEARTBEAT:
 		ok = store_presence_send(s, store_sql_heartbeat);
-	} else if (op_ready(s, STORE_OP_LEASE, now)) {
-		s->op = STORE_OP_LEASE;
-		s->lease_turn = false;
-		s->write_turn = s->q.head != NULL;
+		break;
+	case STORE_OP_LEASE:
 		ok = send_lease(s);
-	} else if (op_ready(s, STORE_OP_COUNT, now)) {
-		s->op = STORE_OP_COUNT;
+		break;
+	case STORE_OP_COUNT:
 		ok = PQsendQuery(s->pg.conn, store_sql_count);
-	} else {
+		break;
+	default:
 		return;
 	}
 	if (!ok) {
@@ -399,7 +388,7 @@ static void op_finished(struct store *s)
 
 		if (!s->op_failed) {
 			s->lease_want = 0;
-			s->lease_full = n > 0 && n >= s->lease_batch;
+			s->order.lease_full = n > 0 && n >= s->lease_batch;
 		}
 		s->lease_again = false;
 		/*
@@ -536,7 +525,7 @@ void store_want_lease(struct store *s, unsigned n, bool hungry)
 		return;
 	}
 	s->lease_want = n;
-	s->lease_hungry = hungry;
+	s->order.lease_hungry = hungry;
 	/*
 	 * Expire first, but at most once a second: the LEASE itself skips rows
 	 * past expires_at, so no expired row gets a packet in between.
@@ -569,12 +558,6 @@ void store_request_count(struct store *s)
 	store_pump(s);
 }
 
-bool store_idle(const struct store *s)
-{
-	/* A LEASE in flight may still hand us rows to give back. */
-	return s->q.head == NULL && s->op == STORE_OP_NONE;
-}
-
 void store_set_params(struct store *s, uint64_t lease_time_ms,
 		      uint64_t reconnect_max_ms, unsigned max_unwritten,
 		      uint64_t expiry_ms, uint64_t poll_interval_ms)
@@ -588,31 +571,4 @@ void store_set_params(struct store *s, uint64_t lease_time_ms,
 	s->params.reconnect_max_ms = reconnect_max_ms;
 	s->pg.reconnect_max_ms = reconnect_max_ms;
 	s->params.max_unwritten = max_unwritten;
-}
-
-void store_stats(const struct store *s, struct store_stats *out)
-{
-	out->errors = s->n_errors;
-	out->reconnects = s->n_reconnects;
-	out->connects = s->n_connects;
-	out->dropped = s->q.dropped;
-	out->rejected = s->n_rejected;
-	memcpy(out->refused, s->n_refused, sizeof(out->refused));
-	out->writes_blocked = s->faults[STORE_OP_WRITE].failures > 0;
-	out->queued = s->q.queued;
-	out->last_lease_at = s->last_lease_at;
-	out->pending_seen = s->pending_seen;
-	memcpy(out->exceptions_seen, s->exceptions_seen,
-	       sizeof(out->exceptions_seen));
-	out->corroborations = s->n_corroborations;
-	out->decided_verified = s->n_decided_verified;
-	out->decided_pending = s->n_decided_pending;
-}
-
-unsigned store_foreach_unwritten(const struct store *s,
-				 void (*fn)(void *arg,
-					    const struct store_result *r),
-				 void *arg)
-{
-	return store_queue_foreach(&s->q, fn, arg);
 }

@@ -16,23 +16,10 @@
 #include "store/store_conn.h"
 #include "store/store_due.h"
 #include "store/store_fault.h"
+#include "store/store_order.h"
 #include "store/store_queue.h"
 
 #define STORE_WRITE_BATCH 1000
-
-/* The statements; one is in flight at a time. */
-enum store_op {
-	STORE_OP_NONE = 0,
-	STORE_OP_SCHEMA, /* after connecting, before LISTEN (store_schema.h) */
-	STORE_OP_LISTEN,
-	STORE_OP_REGISTER,
-	STORE_OP_WRITE,
-	STORE_OP_EXPIRE,
-	STORE_OP_LEASE,
-	STORE_OP_COUNT,
-	STORE_OP_HEARTBEAT, /* our perspective and process are alive */
-	STORE_OP_N, /* the number of ops */
-};
 
 struct store {
 	struct event_base *base;    /* not owned */
@@ -56,10 +43,7 @@ struct store {
 	bool lease_again;           /* a wish arrived while it was in flight */
 	unsigned leased_rows;       /* rows returned by it */
 	bool expire_due;            /* run EXPIRE before the next LEASE */
-	bool lease_turn;            /* a WRITE just went: a wanted LEASE goes next */
-	bool lease_hungry;          /* the wish is from an engine with room to spare */
-	bool lease_full;            /* the last LEASE came back full: a backlog */
-	bool write_turn;            /* a LEASE went before queued results: they go next */
+	struct store_order order;   /* WRITE and LEASE under load (store_order.h) */
 	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
 
 	struct store_queue q;       /* unwritten results, oldest first */
