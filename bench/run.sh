@@ -17,7 +17,9 @@
 #      peak RSS, and the INSERT-to-verified latency of single rows, first
 #      with one perspective, then with two (two daemons, sources 127.0.0.2
 #      and 127.0.0.3, two regions, quorum 2), with one confirmation per
-#      perspective and with two (confirmation_gap 1 s),
+#      perspective and with two (confirmation_gap 1 s); the
+#      two-perspective round of 10,000 rows five times more, judged on
+#      the median,
 # and prints a summary with the ratios and targets. Raw key=value lines go
 # to DIR/raw.txt (default build/bench/out), the summary to DIR/summary.md.
 # N is 1,000 and 100,000; --quick uses 1,000 and 10,000 (and a 100-target
@@ -366,7 +368,16 @@ latency_round "$LAT_N" 12 "confirmations=${NV_BENCH_CONFIRMATIONS:-1}"
 start_daemon bench2
 policy --set quorum=2 --set min_regions=2
 raw "policy $("$NTPVERIFY" policy --config "$DCONF" | awk '{printf "%s=%s ", $1, $2}')"
-for rows in $(printf '%s\n' "$DB_SMALL" "$DB_BIG" 10000 | sort -nu); do throughput_round "$rows"; done
+for rows in $(printf '%s\n' "$DB_SMALL" "$DB_BIG" | sort -nu); do throughput_round "$rows"; done
+# The target's round, Q2_REPS times: one round's rate spreads widely on a
+# shared 2-core VM (3,500-5,400/s for the same tree), so the verdict is
+# the median of the rounds, with the range beside it.
+Q2_REPS=5
+for r in $(seq 1 "$Q2_REPS"); do throughput_round 10000; done
+# Every two-perspective round of 10,000 rows so far (in --quick, also the
+# one above).
+q2_rates=$(grep "^daemon_throughput perspectives=2 rows=10000 " "$RAW" | sed -n 's/.*\bper_s=\([^ ]*\).*/\1/p')
+raw "daemon_throughput_median perspectives=2 rows=10000 rounds=$(printf '%s\n' $q2_rates | wc -l) per_s=$(printf '%s\n' $q2_rates | median) min=$(printf '%s\n' $q2_rates | sort -n | head -n1) max=$(printf '%s\n' $q2_rates | sort -n | tail -n1)"
 latency_round "$LAT_N" 13 confirmations=1
 # Two confirmations per perspective, GAP_S apart: each row takes the gap.
 policy --set confirmations=2
@@ -387,7 +398,10 @@ ntpq_rate=$(get ntpq "" per_s)
 nmap_rate=$(get nmap "" per_s)
 e2e_small=$(get daemon_throughput "perspectives=1 rows=$DB_SMALL " per_s)
 e2e_big=$(get daemon_throughput "perspectives=1 rows=$DB_BIG " per_s)
-q2_10k=$(get daemon_throughput "perspectives=2 rows=10000 " per_s)
+q2_10k=$(get daemon_throughput_median "perspectives=2 rows=10000 " per_s)
+q2_10k_n=$(get daemon_throughput_median "perspectives=2 rows=10000 " rounds)
+q2_10k_min=$(get daemon_throughput_median "perspectives=2 rows=10000 " min)
+q2_10k_max=$(get daemon_throughput_median "perspectives=2 rows=10000 " max)
 q2_10k_by=$(get daemon_throughput "perspectives=2 rows=10000 " by_2)
 q2_big=$(get daemon_throughput "perspectives=2 rows=$DB_BIG " per_s)
 hwm=$(get daemon_throughput "perspectives=1 rows=$DB_BIG " vmhwm_kib)
@@ -429,7 +443,7 @@ p_shared=$(pct "$chk_big" "$ceil_shared")
 	echo "| end to end, 1 perspective, $DB_SMALL rows | $e2e_small verified/s | (>= 5000/s) | $(verdict "$e2e_small" 5000 ge) |"
 	echo "| end to end, 1 perspective, $DB_BIG rows | $e2e_big verified/s | (>= 5000/s) | $(verdict "$e2e_big" 5000 ge) |"
 	echo "| single row INSERT to verified, 1 perspective, p50 / p99 | $lat50 / $lat99 ms | (p50 <= 20 ms) | $(verdict "$lat50" 20.001 lt) |"
-	echo "| **2 perspectives, quorum 2**, 10000 rows (each a probe from both) | $q2_10k verified/s ($q2_10k_by rows by both) | >= 5000/s | $(verdict "$q2_10k" 5000 ge) |"
+	echo "| **2 perspectives, quorum 2**, 10000 rows (each a probe from both; median of $q2_10k_n rounds) | $q2_10k verified/s (range $q2_10k_min-$q2_10k_max; $q2_10k_by rows by both in the last) | >= 5000/s | $(verdict "$q2_10k" 5000 ge) |"
 	[ "$DB_BIG" = 10000 ] || echo "| 2 perspectives, quorum 2, $DB_BIG rows | $q2_big verified/s | | |"
 	echo "| **2 perspectives, quorum 2**, single row, confirmations = 1, p50 / p99 | $q2_lat50 / $q2_lat99 ms (commit p50 $q2_cm50 ms) | p50 <= 20 ms | $(verdict "$q2_lat50" 20.001 lt) |"
 	echo "| **2 perspectives, quorum 2**, single row, confirmations = 2, gap ${GAP_S} s, p50 / p99 | $q2c2_lat50 / $q2c2_lat99 ms (commit p50 $q2c2_cm50 ms) | p50 <= $((GAP_MS + 20)) ms | $(verdict "$q2c2_lat50" $((GAP_MS + 20)).001 lt) |"
