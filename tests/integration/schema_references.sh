@@ -11,7 +11,10 @@
 # updated (NV001) while its other columns can, nor can a verification's
 # id; a registration or a WRITE racing a DELETE of its verification
 # leaves no row behind; and at the end no row anywhere names a missing
-# verification or perspective. The
+# verification or perspective. Since the lead's revision: direct INSERTs
+# racing a DELETE (either first) wait and leave no orphan (23503 when the
+# DELETE came first); DELETE and TRUNCATE are refused with 40001 outside
+# READ COMMITTED; a perspective's name is fixed (NV001). The
 # deletion also behaves so on a database made from sql/schema.sql.
 NV_TEST_NAME=schema_references
 . "$(dirname "$0")/lib.sh"
@@ -122,6 +125,11 @@ table_rows() {
 		|| (SELECT count(*) FROM verification_probe) || '|' || (SELECT count(*) FROM probe_attempt)"
 }
 nv_expect_eq "before TRUNCATE: 6 verifications, 12 rows, 18 attempts" "6|12|18" "$(table_rows truncated)"
+sql truncated -c "SET client_min_messages = warning" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+	-c "TRUNCATE verification CASCADE"
+nv_expect_match "TRUNCATE in REPEATABLE READ: 40001" \
+	"^ERROR: +40001: delete or truncate verification in a READ COMMITTED transaction" "$ERR"
+nv_expect_eq "... empties nothing" "6|12|18" "$(table_rows truncated)"
 sql truncated -c "SET client_min_messages = warning" -c "TRUNCATE verification CASCADE"
 nv_expect_eq "TRUNCATE verification CASCADE" "0:" "$RC:$ERR"
 nv_expect_eq "... empties verification_probe and probe_attempt" "0|0|0" "$(table_rows truncated)"
@@ -257,17 +265,22 @@ session_start() {
 	exec {fd}>"$fifo"
 	eval "SFD_$1=$fd"
 }
-session_send() { # NAME SQL
+# session_send NAME SQL: (in a subshell, as in session_end: a session
+# that ended, by its error or by timeout(1), fails its assertions, not
+# the test.)
+session_send() {
 	local fd
 	eval "fd=\$SFD_$1"
-	printf '%s\n' "$2" >&"$fd"
+	(printf '%s\n' "$2" >&"$fd") 2>/dev/null
 }
 # session_end NAME: end it, wait for it; sets RC. (\q, not only the end
-# of its input: the sessions started after it hold its FIFO open too.)
+# of its input: the sessions started after it hold its FIFO open too; in
+# a subshell, which a session already stopped by ON_ERROR_STOP, with no
+# reader left, ends by SIGPIPE instead of the test.)
 session_end() {
 	local fd pid
 	eval "fd=\$SFD_$1 pid=\$SPID_$1"
-	printf '\\q\n' >&"$fd"
+	(printf '\\q\n' >&"$fd") 2>/dev/null
 	exec {fd}>&-
 	wait "$pid"
 	RC=$?
@@ -367,6 +380,105 @@ nv_expect_eq "the DELETE commits, then the WRITE" "0 0" "$del_rc $RC"
 nv_expect_match "the WRITE applied the result of the remaining row only" "applied 1" "$(cat "$NV_TMP/d_write.out")"
 nv_expect_eq "no row names the deleted verification" "0|0" "$(rows ntpverify "$W3")"
 
+# (c) Direct INSERTs (no function locks anything for them) lock what they
+#     refer to FOR KEY SHARE, as the foreign keys did. An INSERT into each
+#     table while a DELETE of its verification is open waits for it, then
+#     fails with 23503 and inserts nothing (p4 has no row of it: only the
+#     reference can make them wait).
+X1=$(id_of 203.0.113.6)
+session_start e_del
+session_send e_del "BEGIN;"
+session_send e_del "DELETE FROM verification WHERE id = $X1;"
+session_send e_del "SELECT 'deleted';"
+idle_after e_del deleted || nv_fail "the open DELETE of $X1 did not get ready"
+session_start e_pa
+session_send e_pa "$pa_insert ($X1, now(), 'b1', 'no_response');"
+session_start e_vp
+session_send e_vp "$vp_insert ($X1, 'p4', 1);"
+for s in e_pa e_vp; do
+	if waiting $s; then nv_pass "direct INSERT ($s) waits for an open DELETE"
+	else nv_fail "direct INSERT ($s) did not wait for the open DELETE"; fi
+done
+session_send e_del "COMMIT;"
+session_end e_del
+nv_expect_eq "the open DELETE commits" 0 "$RC"
+session_end e_pa
+nv_expect_match "INSERT into probe_attempt after the DELETE: 23503" \
+	"^3 .*ERROR: +23503: insert into probe_attempt refers to a missing row \(verification $X1\)" \
+	"$RC $(cat "$NV_TMP/e_pa.out")"
+session_end e_vp
+nv_expect_match "INSERT into verification_probe after the DELETE: 23503" \
+	"^3 .*ERROR: +23503: insert into verification_probe refers to a missing row \(verification $X1\)" \
+	"$RC $(cat "$NV_TMP/e_vp.out")"
+nv_expect_eq "neither inserted a row" "0|0" "$(rows ntpverify "$X1")"
+#     The other order: both INSERTs open in one transaction, the DELETE
+#     waits for it, and its cascade then takes the new rows too.
+X2=$(id_of 203.0.113.7)
+race "direct INSERTs" "$X2" "$pa_insert ($X2, now(), 'b1', 'no_response');
+	$vp_insert ($X2, 'p4', 1);
+	SELECT 'inserted ' || count(*) FROM verification_probe WHERE verification_id = $X2 AND perspective = 'p4';"
+nv_expect_match "direct INSERTs: A had inserted p4's row" "inserted 1" "$A_OUT"
+
+# 6b. A cascade is refused outside READ COMMITTED (40001): its view would
+#     miss rows a concurrent registration committed. Nothing is deleted;
+#     the same DELETE in READ COMMITTED cascades. A verification:
+X3=$(id_of 203.0.113.8)
+x3_rows=$(rows ntpverify "$X3")
+before=$(others ntpverify "$X3")
+# isolated DB LEVEL STATEMENT: STATEMENT in a transaction of LEVEL.
+isolated() {
+	sql "$1" -c "BEGIN ISOLATION LEVEL $2" -c "$3" -c "COMMIT"
+}
+for level in "REPEATABLE READ" SERIALIZABLE; do
+	isolated ntpverify "$level" "DELETE FROM verification WHERE id = $X3"
+	nv_expect_match "$level DELETE of a verification: 40001" \
+		"^ERROR: +40001: delete or truncate verification in a READ COMMITTED transaction" "$ERR"
+	nv_expect_eq "$level: the verification and its rows stay" "1 $x3_rows" \
+		"$(nv_psql -c "SELECT count(*) FROM verification WHERE id = $X3") $(rows ntpverify "$X3")"
+done
+nv_expect_match "(it has rows to lose)" "^[1-9][0-9]*[|][1-9]" "$x3_rows"
+isolated ntpverify "READ COMMITTED" "DELETE FROM verification WHERE id = $X3"
+nv_expect_eq "READ COMMITTED DELETE of that verification" "0:" "$RC:$ERR"
+nv_expect_eq "... takes its rows" "0 0|0" \
+	"$(nv_psql -c "SELECT count(*) FROM verification WHERE id = $X3") $(rows ntpverify "$X3")"
+nv_expect_eq "... and no other row" "$before" "$(others ntpverify "$X3")"
+#     A perspective (p5, just registered: a row per pending verification):
+nv_psql -c "SELECT ntpverify_register('p5', 'r5', '{127.0.0.5}', 'b5')" >/dev/null
+p5_before=$(persp_rows)
+for level in "REPEATABLE READ" SERIALIZABLE; do
+	isolated ntpverify "$level" "DELETE FROM perspective WHERE name = 'p5'"
+	nv_expect_match "$level DELETE of a perspective: 40001" \
+		"^ERROR: +40001: delete or truncate perspective in a READ COMMITTED transaction" "$ERR"
+	nv_expect_eq "$level: the perspective and its rows stay" "1 $p5_before" \
+		"$(nv_psql -c "SELECT count(*) FROM perspective WHERE name = 'p5'") $(persp_rows)"
+done
+nv_expect_match "(p5 has rows to lose)" " p5:[1-9]" "$p5_before"
+isolated ntpverify "READ COMMITTED" "DELETE FROM perspective WHERE name = 'p5'"
+nv_expect_eq "READ COMMITTED DELETE of that perspective" "0:" "$RC:$ERR"
+nv_expect_eq "... takes its rows, and the others' stay" "0 $(sed 's/p5:[0-9]*:[0-9]* //' <<<"$p5_before")" \
+	"$(nv_psql -c "SELECT count(*) FROM perspective WHERE name = 'p5'") $(persp_rows)"
+
+# 6c. A perspective keeps its name (NV001), also one no prober row holds
+#     (perspective_prober's foreign key refuses the others' renames
+#     anyway): p6, with a row here; its region may change.
+nv_psql -c "INSERT INTO perspective (name, region) VALUES ('p6', 'r6')" \
+	-c "$vp_insert ($CANCELLED, 'p6', 1)"
+p6() {
+	nv_psql -c "SELECT s.name || ':' || s.region || ':' || count(p.*) FROM perspective s
+		LEFT JOIN verification_probe p ON p.perspective = s.name
+		WHERE s.name IN ('p1', 'p6', 'p7') GROUP BY s.name, s.region ORDER BY 1" | tr '\n' ' '
+}
+p6_before=$(p6)
+for from in p6 p1; do
+	sql ntpverify -c "UPDATE perspective SET name = 'p7', region = 'r7' WHERE name = '$from'"
+	nv_expect_match "rename of $from: NV001" "^ERROR: +NV001: a perspective's name may not change" "$ERR"
+	nv_expect_eq "rename of $from: names, regions and rows unchanged" "$p6_before" "$(p6)"
+done
+sql ntpverify -c "UPDATE perspective SET region = 'r6b' WHERE name = 'p6'" \
+	-c "UPDATE perspective SET name = name, region = 'r1b' WHERE name = 'p1'"
+nv_expect_eq "UPDATE of a region (and of a name to itself) works" "0:" "$RC:$ERR"
+nv_expect_eq "... and wrote it" "$(sed 's/:r1:/:r1b:/; s/:r6:/:r6b:/' <<<"$p6_before")" "$(p6)"
+
 # 7. No row anywhere names a missing verification or perspective.
 orphans=$(nv_psql -c "SELECT count(*) FROM verification_probe p
 	WHERE NOT EXISTS (SELECT 1 FROM verification v WHERE v.id = p.verification_id)" \
@@ -391,4 +503,12 @@ S2=$(nv_psql_db from_schema -c "SELECT max(id) FROM verification")
 nv_psql_db from_schema -c "DELETE FROM verification WHERE id = $S1" >/dev/null
 nv_expect_eq "schema.sql: a deleted verification's rows go, the other's stay" "0|0 2|3" \
 	"$(rows from_schema "$S1") $(rows from_schema "$S2")"
+sql from_schema -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "DELETE FROM verification WHERE id = $S2"
+nv_expect_match "schema.sql: a REPEATABLE READ DELETE is refused (40001)" \
+	"^ERROR: +40001: delete or truncate verification in a READ COMMITTED transaction" "$ERR"
+sql from_schema -c "UPDATE perspective SET name = 'p7' WHERE name = 'p1'"
+nv_expect_match "schema.sql: a perspective keeps its name (NV001)" \
+	"^ERROR: +NV001: a perspective's name may not change" "$ERR"
+nv_expect_eq "schema.sql: ... both left as they were" "1 2|3 p1,p2" \
+	"$(nv_psql_db from_schema -c "SELECT count(*) FROM verification WHERE id = $S2") $(rows from_schema "$S2") $(nv_psql_db from_schema -c "SELECT string_agg(name, ',' ORDER BY name) FROM perspective")"
 nv_finish
