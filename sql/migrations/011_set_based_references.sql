@@ -26,10 +26,12 @@
 -- * the follow trigger finds the perspectives' rows of a statement's
 --   verifications by primary key (an "= ANY (1,000 ids)" was estimated
 --   at 25,000 rows and read the whole table);
--- * the LEASE reads each verification once and updates the row version
---   it locked; the WRITE uses no bitmap scans, sorts for the decision
---   only where a quorum is possible, and updates the row version its
---   lookup found.
+-- * the LEASE reads each verification once; the WRITE uses no bitmap
+--   scans, computes each step of the stance once per row, sorts for the
+--   decision only where a quorum is possible, and updates the row
+--   version its lookup found (locked before it).
+-- * a registration locks only the verifications it gives rows to, in id
+--   order (as the WRITEs lock theirs).
 --
 -- Written to be applied again over itself (IF EXISTS, OR REPLACE).
 
@@ -222,8 +224,9 @@ BEGIN
 END;
 $$;
 
--- Registration (migration 9), with the pending verifications held
--- against deletion until it commits.
+-- Registration (migration 9), with the pending verifications it gives
+-- rows to held against deletion until it commits, locked in id order
+-- like a WRITE's (a re-registration locks nothing that has its row).
 CREATE OR REPLACE FUNCTION ntpverify_register(p_name text, p_region text,
 				   p_sources inet[], p_prober text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -233,6 +236,9 @@ BEGIN
 					proof_version, next_probe_at)
 	SELECT v.id, p_name, v.proof_version, v.next_probe_at
 	FROM verification v WHERE v.state = 'pending'
+	  AND NOT EXISTS (SELECT 1 FROM verification_probe p
+			  WHERE p.verification_id = v.id AND p.perspective = p_name)
+	ORDER BY v.id
 	FOR KEY SHARE OF v
 	ON CONFLICT DO NOTHING;
 END;
@@ -287,9 +293,9 @@ $$;
 ALTER FUNCTION verification_probe_follow() SET enable_seqscan = off;
 
 -- The probers' LEASE (migration 10) with each verification read once,
--- by the same per-row subquery that filters it, and the rows updated by
--- the row version the LEASE locked: no second index scan of either
--- table per row.
+-- by the same per-row subquery that filters it. The UPDATE finds our rows
+-- by key, not by the ctid the CTE saw: a row updated meanwhile is locked
+-- in its newest version, which that ctid is not.
 CREATE OR REPLACE FUNCTION ntpverify_lease(p_limit integer, p_prober text,
 	p_lease_ms float8, p_expiry_ms float8, p_perspective text)
 RETURNS TABLE (id bigint, server text, token text, attempts integer,
@@ -297,7 +303,7 @@ RETURNS TABLE (id bigint, server text, token text, attempts integer,
 	       key_secret text, proof_version integer, refid_code text)
 LANGUAGE sql SET enable_sort = off AS $$
 	WITH due AS (
-		SELECT p.ctid AS row_at, v.*
+		SELECT v.*
 		FROM verification_probe p
 		CROSS JOIN LATERAL (
 			SELECT v0.id, v0.server_ip, v0.token, v0.method, v0.key_id,
@@ -317,7 +323,7 @@ LANGUAGE sql SET enable_sort = off AS $$
 	SET lease_owner = p_prober, lease_token = gen_random_uuid(),
 	    lease_until = now() + p_lease_ms * interval '1 millisecond'
 	FROM due
-	WHERE p.ctid = due.row_at
+	WHERE p.verification_id = due.id AND p.perspective = p_perspective
 	RETURNING due.id, host(due.server_ip), due.token, p.attempts,
 		  p.lease_token::text, due.method, due.key_id, due.key_type,
 		  due.key_secret, due.proof_version, due.refid_code
@@ -407,10 +413,14 @@ BEGIN
 		  AND (p.plt IS NOT DISTINCT FROM u.lease
 		       OR (u.outcome = 'verified'
 			   AND (p.plp IS NULL OR p.plp < to_timestamp(u.at))))),
+	-- Each step below computes its columns once per row (OFFSET 0:
+	-- not flattened into the next). Flattened, every use of a column
+	-- repeated the expressions behind it (a CASE over a CASE over a
+	-- CASE): a quarter of the statement (migration 11).
 	b AS ( -- counts of an older proof, or too old, start over
 		SELECT j.*, j.ppv <> j.vpv
 			OR j.plast < now() - pol.corroboration_window AS reset
-		FROM j),
+		FROM j OFFSET 0),
 	c AS (
 		SELECT b.*,
 			CASE WHEN reset THEN 0 ELSE pconf END AS bconf,
@@ -422,14 +432,14 @@ BEGIN
 			CASE WHEN reset THEN NULL ELSE pcon_out END AS bcon_out,
 			-- probed with the current proof: more than an attempt
 			b.version IS NOT DISTINCT FROM b.vpv AS cur
-		FROM b),
+		FROM b OFFSET 0),
 	s AS ( -- the stance after this result
 		SELECT c.*,
 			CASE WHEN cur AND outcome = 'verified' THEN 'v'
 			     WHEN cur AND contrary THEN 'c' ELSE '-' END AS kind,
 			cur AND outcome = 'verified'
 			AND (blast IS NULL OR t - blast >= pol.confirmation_gap) AS counts
-		FROM c),
+		FROM c OFFSET 0),
 	n AS (
 		SELECT s.*,
 			CASE WHEN counts THEN LEAST(bconf + 1, 1000000)
@@ -444,19 +454,19 @@ BEGIN
 			     WHEN kind = 'c' THEN t ELSE bcon_at END AS ncon_at,
 			CASE WHEN kind = 'v' THEN NULL
 			     WHEN kind = 'c' THEN outcome ELSE bcon_out END AS ncon_out
-		FROM s),
+		FROM s OFFSET 0),
 	f AS (
 		SELECT n.*,
 			CASE WHEN kind = 'v' AND nconf >= pol.confirmations
 			     THEN COALESCE(bcorr, t)
 			     WHEN kind = 'c' THEN NULL ELSE bcorr END AS ncorr
-		FROM n),
+		FROM n OFFSET 0),
 	g AS (
 		SELECT f.*, now() + CASE
 			WHEN outcome = 'verified' AND ncorr IS NULL
 			THEN pol.confirmation_gap
 			ELSE retry * interval '1 second' END AS nxt
-		FROM f),
+		FROM f OFFSET 0),
 	-- The quorum decision (ntpverify_decide's rule, over the rows
 	-- verification_progress would count) for the rows with a result:
 	-- the other perspectives' rows of the current proof as committed
