@@ -343,38 +343,30 @@ RETURNS TABLE (id bigint, server text, state text, verified_by text,
 -- statement (bench/results.md). No bitmap scans: every lookup is by key,
 -- of one or a few rows, and a bitmap built for each cost a sixth of the
 -- statement (migration 11).
-LANGUAGE plpgsql SET jit = off SET enable_bitmapscan = off AS $$
+-- Nested loops only: every join is a lookup by key, and an estimate of
+-- the batch or a CTE's rows must not turn one into a hash join over a
+-- whole table (migration 11).
+LANGUAGE plpgsql SET jit = off SET enable_bitmapscan = off
+SET enable_hashjoin = off SET enable_mergejoin = off AS $$
 DECLARE
 	pol verification_policy;
-	-- The applied results, in batch order, unnested once: a subscript
-	-- of an array of text walks it from its start, so one per row is
-	-- quadratic in the batch.
-	a_ord integer[];      -- their positions in r_*
-	a_id bigint[];        -- their rows
-	a_at timestamptz[];   -- attempted_at
-	a_out text[];         -- outcome (NULL: a lease given back)
-	a_detail text[];
-	a_retry float8[];
-	a_source inet[];
-	a_rtt float8[];
-	a_server text[];      -- their rows' addresses
-	a_by text[];          -- their rows' verified_by before
-	a_next float8[];      -- seconds until our perspective probes again
-	a_corr boolean[];     -- this result made our perspective corroborate
-	a_dv boolean[];       -- the decision made the row verified
-	a_dby text[];         -- the perspectives that corroborate it
 BEGIN
 	SELECT * INTO pol FROM verification_policy;
-	-- Lock in id order: the verification rows, then our perspective's
+	-- Lock in id order each verification row with our perspective's
 	-- (a LEASE of another prober of ours may hold one a moment); the
-	-- statements below then see what was committed before.
-	PERFORM 1 FROM verification x WHERE x.id = ANY (r_id)
-		ORDER BY x.id FOR UPDATE;
-	PERFORM 1 FROM verification_probe x WHERE x.verification_id = ANY (r_id)
-		AND x.perspective = p_perspective
-		ORDER BY x.verification_id FOR UPDATE;
-	-- Our perspective's rows: a NULL outcome gives the lease back, any
-	-- other outcome is applied by the stance rules (ntpverify_stance).
+	-- statement below then sees what was committed before. A row
+	-- without ours takes no result, and needs no lock.
+	PERFORM 1 FROM verification x
+		JOIN verification_probe p ON p.verification_id = x.id
+		 AND p.perspective = p_perspective
+		WHERE x.id = ANY (r_id)
+		ORDER BY x.id FOR UPDATE OF x, p;
+	-- One statement: our perspective's rows (a NULL outcome gives the
+	-- lease back, any other outcome is applied by the stance rules,
+	-- ntpverify_stance), then from what it returns the summary and the
+	-- transition of verification and the audit rows, and the results
+	-- (migration 11: no arrays in between, each a sort).
+	RETURN QUERY
 	WITH u AS (
 		SELECT u0.*, ord0::integer AS ord FROM unnest(r_id, r_lease, r_outcome, r_retry,
 			r_contrary, r_version, r_at, r_source, r_detail, r_rtt) WITH ORDINALITY
@@ -542,58 +534,40 @@ BEGIN
 			CASE WHEN g.outcome IS NULL THEN g.retry
 			     ELSE extract(epoch FROM g.nxt - now()) END AS next_s,
 			g.outcome IS NOT NULL AND g.ncorr IS NOT NULL
-			AND g.ncorr = g.t AS corr, g.dv, g.dby)
-	SELECT array_agg(ord ORDER BY ord), array_agg(upd.id ORDER BY ord),
-		array_agg(t ORDER BY ord), array_agg(outcome ORDER BY ord),
-		array_agg(detail ORDER BY ord), array_agg(retry ORDER BY ord),
-		array_agg(source ORDER BY ord), array_agg(rtt ORDER BY ord),
-		array_agg(upd.server ORDER BY ord),
-		array_agg(vby ORDER BY ord), array_agg(next_s ORDER BY ord),
-		array_agg(CASE WHEN released THEN NULL ELSE corr END ORDER BY ord),
-		array_agg(dv ORDER BY ord), array_agg(dby ORDER BY ord)
-	INTO a_ord, a_id, a_at, a_out, a_detail, a_retry, a_source, a_rtt,
-		a_server, a_by, a_next, a_corr, a_dv, a_dby
-	FROM upd;
-	IF a_ord IS NULL THEN
-		RETURN;
-	END IF;
+			AND g.ncorr = g.t AS corr, g.dv, g.dby),
 	-- verification: the summary of the latest attempt (p_audit) and the
 	-- transition to verified, one UPDATE per row.
-	UPDATE verification x SET
-		attempts = CASE WHEN p_audit THEN LEAST(x.attempts::bigint + 1, 1000000)
-			ELSE x.attempts END,
-		last_probe_at = CASE WHEN p_audit THEN w.at ELSE x.last_probe_at END,
-		last_outcome = CASE WHEN p_audit THEN w.outcome ELSE x.last_outcome END,
-		last_detail = CASE WHEN p_audit THEN w.detail ELSE x.last_detail END,
-		next_probe_at = CASE WHEN p_audit
-			THEN now() + w.retry * interval '1 second' ELSE x.next_probe_at END,
-		state = CASE WHEN w.dv THEN 'verified' ELSE x.state END,
-		verified_at = CASE WHEN w.dv THEN w.at ELSE x.verified_at END,
-		verified_by = CASE WHEN w.dv THEN w.dby ELSE x.verified_by END,
-		lease_owner = CASE WHEN w.dv THEN NULL ELSE x.lease_owner END,
-		lease_token = CASE WHEN w.dv THEN NULL ELSE x.lease_token END,
-		lease_until = CASE WHEN w.dv THEN NULL ELSE x.lease_until END
-	FROM unnest(a_id, a_at, a_out, a_detail, a_retry, a_corr, a_dv, a_dby)
-		AS w(id, at, outcome, detail, retry, c, dv, dby)
-	WHERE c IS NOT NULL AND x.id = w.id AND (p_audit OR w.dv);
-	IF p_audit THEN
+	ver AS (
+		UPDATE verification x SET
+			attempts = CASE WHEN p_audit THEN LEAST(x.attempts::bigint + 1, 1000000)
+				ELSE x.attempts END,
+			last_probe_at = CASE WHEN p_audit THEN w.t ELSE x.last_probe_at END,
+			last_outcome = CASE WHEN p_audit THEN w.outcome ELSE x.last_outcome END,
+			last_detail = CASE WHEN p_audit THEN w.detail ELSE x.last_detail END,
+			next_probe_at = CASE WHEN p_audit
+				THEN now() + w.retry * interval '1 second' ELSE x.next_probe_at END,
+			state = CASE WHEN w.dv THEN 'verified' ELSE x.state END,
+			verified_at = CASE WHEN w.dv THEN w.t ELSE x.verified_at END,
+			verified_by = CASE WHEN w.dv THEN w.dby ELSE x.verified_by END,
+			lease_owner = CASE WHEN w.dv THEN NULL ELSE x.lease_owner END,
+			lease_token = CASE WHEN w.dv THEN NULL ELSE x.lease_token END,
+			lease_until = CASE WHEN w.dv THEN NULL ELSE x.lease_until END
+		FROM upd w
+		WHERE NOT w.released AND x.id = w.id AND (p_audit OR w.dv)),
+	att AS (
 		INSERT INTO probe_attempt (verification_id, attempted_at,
 			prober, source_address, outcome, detail, rtt_ms,
 			perspective)
-		SELECT w.id, w.at, p_prober, w.source, w.outcome, w.detail, w.rtt,
+		SELECT w.id, w.t, p_prober, w.source, w.outcome, w.detail, w.rtt,
 			p_perspective
-		FROM unnest(a_id, a_at, a_source, a_out, a_detail, a_rtt, a_corr)
-			WITH ORDINALITY AS w(id, at, source, outcome, detail, rtt, c, k)
-		WHERE c IS NOT NULL ORDER BY k;
-	END IF;
-	RETURN QUERY
-	SELECT w.id, srv,
-		CASE WHEN dv THEN 'verified' ELSE 'pending' END,
-		CASE WHEN c IS NULL THEN NULL WHEN dv THEN dby ELSE vb END,
-		nx, COALESCE(c, false), c IS NOT NULL
-	FROM unnest(a_id, a_server, a_by, a_next, a_corr, a_dv, a_dby)
-		WITH ORDINALITY AS w(id, srv, vb, nx, c, dv, dby, k)
-	ORDER BY k;
+		FROM upd w
+		WHERE p_audit AND NOT w.released ORDER BY w.ord)
+	SELECT w.id, w.server,
+		CASE WHEN w.dv THEN 'verified' ELSE 'pending' END,
+		CASE WHEN w.released THEN NULL WHEN w.dv THEN w.dby ELSE w.vby END,
+		w.next_s, NOT w.released AND w.corr, NOT w.released
+	FROM upd w
+	ORDER BY w.ord;
 END;
 $$;
 
