@@ -1194,15 +1194,16 @@ DECLARE
 	pol verification_policy;
 BEGIN
 	SELECT * INTO pol FROM verification_policy;
-	-- Lock in id order each verification row with our perspective's
+	-- Lock in id order: the verification rows, then our perspective's
 	-- (a LEASE of another prober of ours may hold one a moment); the
-	-- statement below then sees what was committed before. A row
-	-- without ours takes no result, and needs no lock.
-	PERFORM 1 FROM verification x
-		JOIN verification_probe p ON p.verification_id = x.id
-		 AND p.perspective = p_perspective
-		WHERE x.id = ANY (r_id)
-		ORDER BY x.id FOR UPDATE OF x, p;
+	-- statement below then sees what was committed before. Two
+	-- statements, each one index scan: as a join the planner read a
+	-- whole table for each row of the batch when statistics were few.
+	PERFORM 1 FROM verification x WHERE x.id = ANY (r_id)
+		ORDER BY x.id FOR UPDATE;
+	PERFORM 1 FROM verification_probe x WHERE x.verification_id = ANY (r_id)
+		AND x.perspective = p_perspective
+		ORDER BY x.verification_id FOR UPDATE;
 	-- One statement: our perspective's rows (a NULL outcome gives the
 	-- lease back, any other outcome is applied by the stance rules,
 	-- ntpverify_stance), then from what it returns the summary and the
