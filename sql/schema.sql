@@ -1129,11 +1129,10 @@ $$;
 -- perspective holds, for p_lease_ms; only rows still pending, before the
 -- web site's expires_at and younger than the prober's retry.expiry
 -- (p_expiry_ms). The verification's conditions are a per-row subquery
--- (LATERAL with OFFSET 0, never flattened) and sorting is off, so the
--- only plan reads verification_probe_due in next_probe_at order and stops
--- after p_limit rows; each verification is read once (migration 11). The
--- UPDATE finds our rows by key, not by the ctid the CTE saw: a row updated
--- meanwhile is locked in its newest version, which that ctid is not.
+-- and sorting is off, so the only plan reads verification_probe_due in
+-- next_probe_at order and stops after p_limit rows. (Migration 11 tried
+-- them as a LATERAL join: after an ANALYZE that saw no pending row it
+-- walked far more of the index, 1 s per LEASE; bench/results.md.)
 CREATE FUNCTION ntpverify_lease(p_limit integer, p_prober text,
 	p_lease_ms float8, p_expiry_ms float8, p_perspective text)
 RETURNS TABLE (id bigint, server text, token text, attempts integer,
@@ -1141,30 +1140,25 @@ RETURNS TABLE (id bigint, server text, token text, attempts integer,
 	       key_secret text, proof_version integer, refid_code text)
 LANGUAGE sql SET enable_sort = off AS $$
 	WITH due AS (
-		SELECT v.*
-		FROM verification_probe p
-		CROSS JOIN LATERAL (
-			SELECT v0.id, v0.server_ip, v0.token, v0.method, v0.key_id,
-				v0.key_type, v0.key_secret, v0.proof_version, v0.refid_code
-			FROM verification v0
-			WHERE v0.id = p.verification_id AND v0.state = 'pending'
-			  AND v0.expires_at > now()
-			  AND v0.created_at > now() - p_expiry_ms * interval '1 millisecond'
-			OFFSET 0) v
+		SELECT p.verification_id FROM verification_probe p
 		WHERE p.perspective = p_perspective AND p.active
 		  AND p.next_probe_at <= now()
 		  AND (p.lease_until IS NULL OR p.lease_until < now())
+		  AND (SELECT v.state = 'pending' AND v.expires_at > now()
+			AND v.created_at > now() - p_expiry_ms * interval '1 millisecond'
+		       FROM verification v WHERE v.id = p.verification_id)
 		ORDER BY p.next_probe_at
 		LIMIT p_limit
 		FOR UPDATE OF p SKIP LOCKED)
 	UPDATE verification_probe p
 	SET lease_owner = p_prober, lease_token = gen_random_uuid(),
 	    lease_until = now() + p_lease_ms * interval '1 millisecond'
-	FROM due
-	WHERE p.verification_id = due.id AND p.perspective = p_perspective
-	RETURNING due.id, host(due.server_ip), due.token, p.attempts,
-		  p.lease_token::text, due.method, due.key_id, due.key_type,
-		  due.key_secret, due.proof_version, due.refid_code
+	FROM due, verification v
+	WHERE p.verification_id = due.verification_id
+	  AND p.perspective = p_perspective AND v.id = p.verification_id
+	RETURNING v.id, host(v.server_ip), v.token, p.attempts,
+		  p.lease_token::text, v.method, v.key_id, v.key_type,
+		  v.key_secret, v.proof_version, v.refid_code
 $$;
 
 -- The probers' WRITE set-based: a batch of results of one perspective,

@@ -26,10 +26,10 @@
 -- * the follow trigger finds the perspectives' rows of a statement's
 --   verifications by primary key (an "= ANY (1,000 ids)" was estimated
 --   at 25,000 rows and read the whole table);
--- * the LEASE reads each verification once; the WRITE uses no bitmap
---   scans, computes each step of the stance once per row, sorts for the
---   decision only where a quorum is possible, and updates the row
---   version its lookup found (locked before it).
+-- * the WRITE uses no bitmap scans and nested loops only, computes each
+--   step of the stance once per row, sorts for the decision only where a
+--   quorum is possible, updates the row version its lookup found (locked
+--   before it), and is one statement after its locks;
 -- * a registration locks only the verifications it gives rows to, in id
 --   order (as the WRITEs lock theirs).
 --
@@ -291,43 +291,6 @@ $$;
 -- statement's verifications by primary key: on "= ANY (ids)" the planner
 -- estimated a quarter of the table and read all of it.
 ALTER FUNCTION verification_probe_follow() SET enable_seqscan = off;
-
--- The probers' LEASE (migration 10) with each verification read once,
--- by the same per-row subquery that filters it. The UPDATE finds our rows
--- by key, not by the ctid the CTE saw: a row updated meanwhile is locked
--- in its newest version, which that ctid is not.
-CREATE OR REPLACE FUNCTION ntpverify_lease(p_limit integer, p_prober text,
-	p_lease_ms float8, p_expiry_ms float8, p_perspective text)
-RETURNS TABLE (id bigint, server text, token text, attempts integer,
-	       lease_token text, method text, key_id integer, key_type text,
-	       key_secret text, proof_version integer, refid_code text)
-LANGUAGE sql SET enable_sort = off AS $$
-	WITH due AS (
-		SELECT v.*
-		FROM verification_probe p
-		CROSS JOIN LATERAL (
-			SELECT v0.id, v0.server_ip, v0.token, v0.method, v0.key_id,
-				v0.key_type, v0.key_secret, v0.proof_version, v0.refid_code
-			FROM verification v0
-			WHERE v0.id = p.verification_id AND v0.state = 'pending'
-			  AND v0.expires_at > now()
-			  AND v0.created_at > now() - p_expiry_ms * interval '1 millisecond'
-			OFFSET 0) v
-		WHERE p.perspective = p_perspective AND p.active
-		  AND p.next_probe_at <= now()
-		  AND (p.lease_until IS NULL OR p.lease_until < now())
-		ORDER BY p.next_probe_at
-		LIMIT p_limit
-		FOR UPDATE OF p SKIP LOCKED)
-	UPDATE verification_probe p
-	SET lease_owner = p_prober, lease_token = gen_random_uuid(),
-	    lease_until = now() + p_lease_ms * interval '1 millisecond'
-	FROM due
-	WHERE p.verification_id = due.id AND p.perspective = p_perspective
-	RETURNING due.id, host(due.server_ip), due.token, p.attempts,
-		  p.lease_token::text, due.method, due.key_id, due.key_type,
-		  due.key_secret, due.proof_version, due.refid_code
-$$;
 
 -- The probers' WRITE (migration 10): no bitmap scans, the decision's
 -- sorts only where a quorum is possible, our perspective's rows updated
