@@ -59,6 +59,9 @@ static void store_down(void *arg)
 	s->connected = false;
 	s->op = STORE_OP_NONE;
 	s->writing = 0;
+	/* A LEASE's rows not handed over yet: their leases run out. */
+	PQclear(s->lease_res);
+	s->lease_res = NULL;
 	s->n_errors++;
 	if (was_up && s->hooks.connection != NULL)
 		s->hooks.connection(s->hooks.arg, false);
@@ -303,18 +306,22 @@ static void handle_expire_result(struct store *s, const PGresult *res)
 	}
 }
 
-static void handle_lease_result(struct store *s, const PGresult *res)
+/* Hand a LEASE's rows (kept in lease_res until now) to the daemon. */
+static void hand_over_leased(struct store *s)
 {
+	PGresult *res = s->lease_res;
 	struct store_lease l;
 
-	s->last_lease_at = evtime_wall_s();
+	if (res == NULL)
+		return;
+	s->lease_res = NULL;
 	for (int i = 0; i < PQntuples(res); i++) {
 		store_sql_lease_row(res, i, &l);
-		s->leased_rows++;
 		if (s->hooks.leased)
 			s->hooks.leased(s->hooks.arg, &l);
 		OPENSSL_cleanse(&l, sizeof(l)); /* token and key */
 	}
+	PQclear(res);
 }
 
 static void handle_result(struct store *s, PGresult *res)
@@ -349,7 +356,14 @@ static void handle_result(struct store *s, PGresult *res)
 		handle_expire_result(s, res);
 		break;
 	case STORE_OP_LEASE:
-		handle_lease_result(s, res);
+		/*
+		 * Kept until the statement is done: the next one goes out
+		 * before the daemon takes the rows (op_finished).
+		 */
+		PQclear(s->lease_res);
+		s->lease_res = res;
+		s->leased_rows = (unsigned)PQntuples(res);
+		s->last_lease_at = evtime_wall_s();
 		break;
 	case STORE_OP_COUNT:
 		s->count_due = false;
@@ -393,10 +407,11 @@ static void op_finished(struct store *s)
 		s->lease_again = false;
 		/*
 		 * The next statement (the results waiting) goes out before
-		 * the daemon starts the new rows' probes: the database works
-		 * on it meanwhile.
+		 * the daemon takes the new rows and starts their probes: the
+		 * database works on it meanwhile.
 		 */
 		store_pump(s);
+		hand_over_leased(s);
 		if (s->hooks.lease_done)
 			s->hooks.lease_done(s->hooks.arg, n, more);
 	}
@@ -427,7 +442,8 @@ static void consume(struct store *s)
 			break;
 		}
 		handle_result(s, res);
-		PQclear(res);
+		if (res != s->lease_res)
+			PQclear(res);
 	}
 	if (s->pg.conn != NULL && PQstatus(s->pg.conn) == CONNECTION_BAD) {
 		disconnect(s, store_conn_error(&s->pg));
@@ -508,6 +524,7 @@ void store_free(struct store *s)
 	if (s == NULL)
 		return;
 	store_conn_close(&s->pg);
+	PQclear(s->lease_res);
 	evtimer_del(&s->ev_expire);
 	evtimer_del(&s->ev_retry);
 	evtimer_del(&s->ev_heartbeat);

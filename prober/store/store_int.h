@@ -42,6 +42,7 @@ struct store {
 	unsigned lease_batch;       /* n of the LEASE in flight */
 	bool lease_again;           /* a wish arrived while it was in flight */
 	unsigned leased_rows;       /* rows returned by it */
+	PGresult *lease_res;        /* its rows, handed over once the next statement is out */
 	bool expire_due;            /* run EXPIRE before the next LEASE */
 	struct store_order order;   /* WRITE and LEASE under load (store_order.h) */
 	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
