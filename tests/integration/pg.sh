@@ -125,6 +125,14 @@ source_addresses = { "192.0.2.10" }
 CONF
 }
 
+# nv_admins_grants ROLE: every GRANT statement of docs/admins.md that
+# names ROLE ("TO ROLE;"), each joined across its lines, one per line.
+nv_admins_grants() {
+	awk -v role="$1" '/^    GRANT/ { s = $0
+		while (s !~ /;/ && (getline l) > 0) s = s " " l
+		if (index(s, "TO " role ";") > 0) print s }' "$NV_SOURCE_DIR/docs/admins.md"
+}
+
 nv_pg_fast_stop_request() {
 	if [ -n "$NV_PG_PID" ]; then
 		kill -INT "$NV_PG_PID" 2>/dev/null || true

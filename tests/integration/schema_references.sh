@@ -28,9 +28,7 @@ nv_admin_conf
 
 # The web site's role with the GRANTs of docs/admins.md (as web_role.sh
 # reads them), and the same role with DELETE on verification as well.
-GRANTS=$(awk '/^    GRANT/ { s = $0
-		while (s !~ /;/ && (getline l) > 0) s = s " " l
-		if (s ~ /TO poolweb;/) print s }' "$NV_SOURCE_DIR/docs/admins.md")
+GRANTS=$(nv_admins_grants poolweb)
 nv_psql -c "CREATE ROLE poolweb NOLOGIN" -c "$GRANTS" \
 	-c "CREATE ROLE webdelete NOLOGIN IN ROLE poolweb" \
 	-c "GRANT DELETE ON verification TO webdelete" >/dev/null ||

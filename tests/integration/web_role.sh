@@ -18,9 +18,7 @@ nv_admin_conf
 
 # Every GRANT statement of docs/admins.md that names poolweb, joined
 # across its lines.
-GRANTS=$(awk '/^    GRANT/ { s = $0
-		while (s !~ /;/ && (getline l) > 0) s = s " " l
-		if (s ~ /TO poolweb;/) print s }' "$NV_SOURCE_DIR/docs/admins.md")
+GRANTS=$(nv_admins_grants poolweb)
 nv_expect_match "admins.md grants poolweb rights" "ON verification" "$GRANTS"
 nv_psql -c "CREATE ROLE poolweb NOLOGIN" -c "$GRANTS" >/dev/null ||
 	nv_fail "the documented GRANTs do not apply"
