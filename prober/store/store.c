@@ -63,7 +63,6 @@ static void store_down(void *arg)
 	s->connected = false;
 	s->op = STORE_OP_NONE;
 	s->writing = 0;
-	store_lease_stop(s); /* started again once this one is back */
 	s->n_errors++;
 	if (was_up && s->hooks.connection != NULL)
 		s->hooks.connection(s->hooks.arg, false);
@@ -275,7 +274,6 @@ static void handle_listen_result(struct store *s)
 	uint64_t quiet = store_conn_settled(&s->pg);
 
 	s->expire_due = true;
-	store_lease_start(s, s->pg.base);
 	if (quiet > 0)
 		log_info("database: connected (after %" PRIu64 " more failed "
 			 "tries)",
@@ -472,6 +470,7 @@ struct store *store_new(struct event_base *base,
 	s->pg.arg = s;
 	store_conn_start(&s->pg, base, s->params.conninfo,
 			 s->params.reconnect_max_ms);
+	store_lease_start(s, base);
 	return s;
 }
 
@@ -481,7 +480,6 @@ void store_free(struct store *s)
 		return;
 	store_conn_close(&s->pg);
 	store_lease_stop(s);
-	PQclear(s->lease_res);
 	evtimer_del(&s->ev_expire);
 	evtimer_del(&s->ev_retry);
 	evtimer_del(&s->ev_heartbeat);

@@ -29,7 +29,6 @@
  */
 struct store_lease_conn {
 	struct store_conn pg; /* silent: the first connection speaks for both */
-	bool started;         /* connecting or connected (only while the first is) */
 	bool up;              /* connected */
 	bool busy;            /* a LEASE is in flight on it */
 	bool off;             /* a LEASE failed on it: the first one leases until one works there */
@@ -107,9 +106,8 @@ bool store_lease_send(struct store *s, PGconn *conn);
 void store_lease_stash(struct store *s, PGresult *res);
 void store_lease_finished(struct store *s, bool failed);
 /*
- * Its own connection: started once the first is connected (so that it
- * never takes the connection slot the first one needs) and closed when
- * the first goes down or the store is freed; usable: up and not refused; pump: send a LEASE on it if ready (it has
+ * Its own connection: started with the store and closed with it;
+ * usable: up and not refused; pump: send a LEASE on it if ready (it has
  * work and no backoff), nothing else is leasing and no EXPIRE is due.
  */
 void store_lease_start(struct store *s, struct event_base *base);

@@ -168,32 +168,18 @@ void store_lease_start(struct store *s, struct event_base *base)
 {
 	struct store_lease_conn *lc = &s->lc;
 
-	if (lc->started)
-		return;
 	lc->pg.up = lease_up;
 	lc->pg.readable = lease_readable;
 	lc->pg.down = lease_down;
 	lc->pg.arg = s;
 	lc->pg.silent = true;
-	lc->off = false;
-	lc->started = true;
 	store_conn_start(&lc->pg, base, s->params.conninfo,
 			 s->params.reconnect_max_ms);
 }
 
 void store_lease_stop(struct store *s)
 {
-	struct store_lease_conn *lc = &s->lc;
-
-	if (!lc->started)
-		return;
-	store_conn_close(&lc->pg); /* no callback runs */
-	lc->started = false;
-	lc->up = false;
-	if (lc->busy) {
-		lc->busy = false;
-		/* Its rows not handed over: their leases run out. */
-		PQclear(s->lease_res);
-		s->lease_res = NULL;
-	}
+	store_conn_close(&s->lc.pg);
+	PQclear(s->lease_res);
+	s->lease_res = NULL;
 }
