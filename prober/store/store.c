@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 
 #include "core/evtime.h"
 #include "core/log.h"
@@ -55,14 +56,12 @@ static void store_down(void *arg)
 	struct store *s = arg;
 	bool was_up = s->connected;
 
-	if (s->op == STORE_OP_LEASE) {
-		/* Its rows not handed over yet: their leases run out. */
-		PQclear(s->lease_res);
-		s->lease_res = NULL;
-	}
 	s->connected = false;
 	s->op = STORE_OP_NONE;
 	s->writing = 0;
+	/* A LEASE's rows not handed over yet: their leases run out. */
+	PQclear(s->lease_res);
+	s->lease_res = NULL;
 	s->n_errors++;
 	if (was_up && s->hooks.connection != NULL)
 		s->hooks.connection(s->hooks.arg, false);
@@ -169,6 +168,19 @@ static bool send_expire(struct store *s)
 				 p.values, NULL, NULL, 0);
 }
 
+static bool send_lease(struct store *s)
+{
+	struct store_sql_params p;
+
+	s->lease_batch = s->lease_want;
+	s->leased_rows = 0;
+	store_sql_lease_params(&p, s->lease_batch, s->params.prober_name,
+			       s->params.lease_time_ms, s->params.expiry_ms,
+			       s->params.perspective);
+	return PQsendQueryParams(s->pg.conn, store_sql_lease, p.n, NULL, p.values,
+				 NULL, NULL, 0);
+}
+
 /* Whether op has work and is not waiting out a backoff. */
 static bool op_ready(const struct store *s, enum store_op op, uint64_t now)
 {
@@ -186,8 +198,6 @@ void store_pump(struct store *s)
 	uint64_t now = evtime_mono_ms();
 	bool ok;
 
-	if (s->connected)
-		store_lease_conn_pump(s, op_ready(s, STORE_OP_LEASE, now));
 	if (!s->connected || s->op != STORE_OP_NONE)
 		return;
 	s->op_failed = false;
@@ -197,8 +207,6 @@ void store_pump(struct store *s)
 					     STORE_OP_COUNT };
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		ready[ops[i]] = op_ready(s, ops[i], now);
-	if (store_lease_conn_usable(s))
-		ready[STORE_OP_LEASE] = false; /* its own connection leases */
 	s->op = store_order_next(&s->order, ready, s->q.head != NULL);
 	switch (s->op) {
 	case STORE_OP_WRITE:
@@ -211,7 +219,7 @@ void store_pump(struct store *s)
 		ok = store_presence_send(s, store_sql_heartbeat);
 		break;
 	case STORE_OP_LEASE:
-		ok = store_lease_send(s, s->pg.conn);
+		ok = send_lease(s);
 		break;
 	case STORE_OP_COUNT:
 		ok = PQsendQuery(s->pg.conn, store_sql_count);
@@ -298,6 +306,24 @@ static void handle_expire_result(struct store *s, const PGresult *res)
 	}
 }
 
+/* Hand a LEASE's rows (kept in lease_res until now) to the daemon. */
+static void hand_over_leased(struct store *s)
+{
+	PGresult *res = s->lease_res;
+	struct store_lease l;
+
+	if (res == NULL)
+		return;
+	s->lease_res = NULL;
+	for (int i = 0; i < PQntuples(res); i++) {
+		store_sql_lease_row(res, i, &l);
+		if (s->hooks.leased)
+			s->hooks.leased(s->hooks.arg, &l);
+		OPENSSL_cleanse(&l, sizeof(l)); /* token and key */
+	}
+	PQclear(res);
+}
+
 static void handle_result(struct store *s, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
@@ -334,8 +360,10 @@ static void handle_result(struct store *s, PGresult *res)
 		 * Kept until the statement is done: the next one goes out
 		 * before the daemon takes the rows (op_finished).
 		 */
-		store_lease_stash(s, res);
-		s->lc.off = false; /* it works again: the second may lease */
+		PQclear(s->lease_res);
+		s->lease_res = res;
+		s->leased_rows = (unsigned)PQntuples(res);
+		s->last_lease_at = evtime_wall_s();
 		break;
 	case STORE_OP_COUNT:
 		s->count_due = false;
@@ -352,6 +380,7 @@ static void handle_result(struct store *s, PGresult *res)
 static void op_finished(struct store *s)
 {
 	enum store_op op = s->op;
+	unsigned n = s->leased_rows;
 
 	s->op = STORE_OP_NONE;
 	if (op == STORE_OP_LISTEN && s->pg.conn != NULL) {
@@ -367,8 +396,25 @@ static void op_finished(struct store *s)
 		schema_finished(s);
 		return;
 	}
-	if (op == STORE_OP_LEASE)
-		store_lease_finished(s, s->op_failed);
+	if (op == STORE_OP_LEASE) {
+		/* A refused LEASE is tried again after its backoff. */
+		bool more = s->lease_again || (n > 0 && n >= s->lease_batch);
+
+		if (!s->op_failed) {
+			s->lease_want = 0;
+			s->order.lease_full = n > 0 && n >= s->lease_batch;
+		}
+		s->lease_again = false;
+		/*
+		 * The next statement (the results waiting) goes out before
+		 * the daemon takes the new rows and starts their probes: the
+		 * database works on it meanwhile.
+		 */
+		store_pump(s);
+		hand_over_leased(s);
+		if (s->hooks.lease_done)
+			s->hooks.lease_done(s->hooks.arg, n, more);
+	}
 	store_pump(s);
 	if (s->op == STORE_OP_NONE && s->hooks.settled)
 		s->hooks.settled(s->hooks.arg);
@@ -470,7 +516,6 @@ struct store *store_new(struct event_base *base,
 	s->pg.arg = s;
 	store_conn_start(&s->pg, base, s->params.conninfo,
 			 s->params.reconnect_max_ms);
-	store_lease_start(s, base);
 	return s;
 }
 
@@ -479,7 +524,7 @@ void store_free(struct store *s)
 	if (s == NULL)
 		return;
 	store_conn_close(&s->pg);
-	store_lease_stop(s);
+	PQclear(s->lease_res);
 	evtimer_del(&s->ev_expire);
 	evtimer_del(&s->ev_retry);
 	evtimer_del(&s->ev_heartbeat);
@@ -491,7 +536,7 @@ void store_free(struct store *s)
 
 void store_want_lease(struct store *s, unsigned n, bool hungry)
 {
-	if (s->op == STORE_OP_LEASE || s->lc.busy) {
+	if (s->op == STORE_OP_LEASE) {
 		/* One at a time; lease_done tells the daemon to ask again. */
 		s->lease_again = true;
 		return;

@@ -48,11 +48,6 @@ static void log_failure(struct store_conn *c, const char *why)
 {
 	if (why == NULL)
 		return; /* the owner said it */
-	if (c->silent) {
-		log_debug("database (second connection): %s; reconnecting in %" PRIu64
-			  " ms", why, c->backoff_ms);
-		return;
-	}
 	if (c->failing && strcmp(c->last_why, why) == 0) {
 		c->quiet++;
 		log_debug("database: %s; reconnecting in %" PRIu64 " ms", why,

@@ -28,7 +28,6 @@ struct store_conn {
 	struct event ev_timer;     /* connect timeout / reconnect backoff */
 	uint64_t backoff_ms;       /* next reconnect delay */
 	bool failing;              /* dropped since the last settled() */
-	bool silent;               /* logs its failures at debug only (a second connection) */
 	char last_why[256];        /* the failure last logged as a warning */
 	uint64_t quiet;            /* repeats of it not logged as warnings */
 

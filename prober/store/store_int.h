@@ -21,20 +21,6 @@
 
 #define STORE_WRITE_BATCH 1000
 
-/*
- * A second connection for the LEASE alone (store_lease.c): the next batch
- * is leased while the last one's results are written on the first. Only
- * a shortcut: while it is down, or after a LEASE failed on it, leases go
- * on the first connection, with its fault handling.
- */
-struct store_lease_conn {
-	struct store_conn pg; /* silent: the first connection speaks for both */
-	bool up;              /* connected */
-	bool busy;            /* a LEASE is in flight on it */
-	bool off;             /* a LEASE failed on it: the first one leases until one works there */
-	bool failed;          /* the LEASE in flight on it failed */
-};
-
 struct store {
 	struct event_base *base;    /* not owned */
 	struct store_params params; /* strings owned (copied) */
@@ -57,7 +43,6 @@ struct store {
 	bool lease_again;           /* a wish arrived while it was in flight */
 	unsigned leased_rows;       /* rows returned by it */
 	PGresult *lease_res;        /* its rows, handed over once the next statement is out */
-	struct store_lease_conn lc; /* the LEASE's own connection (store_lease.c) */
 	bool expire_due;            /* run EXPIRE before the next LEASE */
 	struct store_order order;   /* WRITE and LEASE under load (store_order.h) */
 	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
@@ -95,25 +80,6 @@ void store_statement_failed(struct store *s, const PGresult *res);
 /* The statement in flight succeeded: end its failing state, if any, with
  * one log line (store_fail.c). */
 void store_statement_ok(struct store *s);
-
-/*
- * The LEASE (store_lease.c). send: its statement on conn, for lease_want
- * rows. stash: its result, kept until it is done. finished: it is done
- * (failed: refused), the next statement goes out, then the rows go to the
- * daemon and lease_done() is called.
- */
-bool store_lease_send(struct store *s, PGconn *conn);
-void store_lease_stash(struct store *s, PGresult *res);
-void store_lease_finished(struct store *s, bool failed);
-/*
- * Its own connection: started with the store and closed with it;
- * usable: up and not refused; pump: send a LEASE on it if ready (it has
- * work and no backoff), nothing else is leasing and no EXPIRE is due.
- */
-void store_lease_start(struct store *s, struct event_base *base);
-void store_lease_stop(struct store *s);
-bool store_lease_conn_usable(const struct store *s);
-void store_lease_conn_pump(struct store *s, bool ready);
 
 /* Arm ev_retry for the earliest statement out of its backoff. */
 void store_arm_retry(struct store *s);

@@ -10,7 +10,7 @@
 bool store_idle(const struct store *s)
 {
 	/* A LEASE in flight may still hand us rows to give back. */
-	return s->q.head == NULL && s->op == STORE_OP_NONE && !s->lc.busy;
+	return s->q.head == NULL && s->op == STORE_OP_NONE;
 }
 
 void store_stats(const struct store *s, struct store_stats *out)
