@@ -280,6 +280,7 @@ static struct daemon *daemon_new(const char *path, config_error_fn err,
 	d->exit_status = 0;
 	TAILQ_INIT(&d->waiting);
 	TAILQ_INIT(&d->probing);
+	job_table_init(&d->jobs);
 	lease_bucket_init(&d->bucket, &d->cfg, evtime_mono_ms());
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
 	return d;
@@ -374,6 +375,7 @@ static void daemon_free(struct daemon *d)
 		job_free(d, j);
 	while ((j = TAILQ_FIRST(&d->waiting)) != NULL)
 		job_free(d, j);
+	job_table_reset(&d->jobs);
 	status_close(d->status);
 	store_free(d->store);
 	ratelimit_free(d->rl);

@@ -24,6 +24,7 @@
 #include "core/outcome.h"
 #include "daemon/counters.h"
 #include "daemon/daemon.h"
+#include "daemon/job_table.h"
 #include "daemon/lease.h"
 #include "daemon/retry.h"
 #include "daemon/status_snapshot.h"
@@ -76,6 +77,7 @@ struct daemon {
 	struct job_list waiting;      /* leased, not yet on the wire */
 	struct job_list probing;      /* on the wire */
 	unsigned n_waiting, n_probing;/* lengths of those lists */
+	struct job_table jobs;        /* every job of both, by verification id */
 	unsigned next_source[2];      /* round-robin per family (v4, v6) */
 	bool db_up;                   /* store connected */
 	bool draining;                /* SIGTERM: finish and exit */

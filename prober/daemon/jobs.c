@@ -53,6 +53,7 @@ void job_free(struct daemon *d, struct job *j)
 		TAILQ_REMOVE(&d->waiting, j, link);
 		d->n_waiting--;
 	}
+	job_table_del(&d->jobs, j->lease.id);
 	probe_cancel(&j->probe);
 	OPENSSL_cleanse(j, sizeof(*j)); /* token and key */
 	free(j);
@@ -137,20 +138,6 @@ static void job_set_destination(struct daemon *d, struct job *j)
 	}
 }
 
-/* The job we hold for verification id, or NULL. */
-static struct job *job_find(struct daemon *d, int64_t id)
-{
-	struct job *j;
-
-	TAILQ_FOREACH(j, &d->probing, link)
-		if (j->lease.id == id)
-			return j;
-	TAILQ_FOREACH(j, &d->waiting, link)
-		if (j->lease.id == id)
-			return j;
-	return NULL;
-}
-
 /*
  * A row we already hold came back in a LEASE: our lease on it ran out and
  * the statement handed it to us again. The database now knows only the
@@ -173,16 +160,16 @@ static void job_take_lease(struct daemon *d, struct job *j,
 static void on_leased(void *arg, const struct store_lease *lease)
 {
 	struct daemon *d = arg;
-	struct job *j = job_find(d, lease->id);
+	struct job *j = job_table_get(&d->jobs, lease->id);
 
 	if (j != NULL) {
 		job_take_lease(d, j, lease);
 		return;
 	}
 	j = calloc(1, sizeof(*j));
-
-	if (j == NULL) {
+	if (j == NULL || !job_table_put(&d->jobs, lease->id, j)) {
 		/* The lease simply runs out and the row is probed later. */
+		free(j);
 		log_err("out of memory; verification %" PRId64 " left leased",
 			lease->id);
 		return;
