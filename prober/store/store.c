@@ -50,19 +50,25 @@ static void disconnect(struct store *s, const char *why)
 	store_conn_drop(&s->pg, why);
 }
 
+static void hand_over_leased(struct store *s, PGresult *res);
+
 /* store_conn's down(): no statement is in flight any more. */
 static void store_down(void *arg)
 {
 	struct store *s = arg;
 	bool was_up = s->connected;
+	/* A LEASE's rows not handed over yet: the daemon still gets them
+	 * (probed now, their results written after the reconnect). */
+	PGresult *leased = s->op == STORE_OP_LEASE ? s->lease_res : NULL;
 
+	if (leased == NULL)
+		PQclear(s->lease_res);
+	s->lease_res = NULL;
 	s->connected = false;
 	s->op = STORE_OP_NONE;
 	s->writing = 0;
-	/* A LEASE's rows not handed over yet: their leases run out. */
-	PQclear(s->lease_res);
-	s->lease_res = NULL;
 	s->n_errors++;
+	hand_over_leased(s, leased);
 	if (was_up && s->hooks.connection != NULL)
 		s->hooks.connection(s->hooks.arg, false);
 }
@@ -306,15 +312,13 @@ static void handle_expire_result(struct store *s, const PGresult *res)
 	}
 }
 
-/* Hand a LEASE's rows (kept in lease_res until now) to the daemon. */
-static void hand_over_leased(struct store *s)
+/* Hand a LEASE's rows (res, taken from lease_res) to the daemon; frees res. */
+static void hand_over_leased(struct store *s, PGresult *res)
 {
-	PGresult *res = s->lease_res;
 	struct store_lease l;
 
 	if (res == NULL)
 		return;
-	s->lease_res = NULL;
 	for (int i = 0; i < PQntuples(res); i++) {
 		store_sql_lease_row(res, i, &l);
 		if (s->hooks.leased)
@@ -399,7 +403,10 @@ static void op_finished(struct store *s)
 	if (op == STORE_OP_LEASE) {
 		/* A refused LEASE is tried again after its backoff. */
 		bool more = s->lease_again || (n > 0 && n >= s->lease_batch);
+		/* Its rows are ours now, whatever the pump below meets. */
+		PGresult *leased = s->lease_res;
 
+		s->lease_res = NULL;
 		if (!s->op_failed) {
 			s->lease_want = 0;
 			s->order.lease_full = n > 0 && n >= s->lease_batch;
@@ -411,7 +418,7 @@ static void op_finished(struct store *s)
 		 * database works on it meanwhile.
 		 */
 		store_pump(s);
-		hand_over_leased(s);
+		hand_over_leased(s, leased);
 		if (s->hooks.lease_done)
 			s->hooks.lease_done(s->hooks.arg, n, more);
 	}
