@@ -57,12 +57,11 @@ static void store_down(void *arg)
 {
 	struct store *s = arg;
 	bool was_up = s->connected;
-	/* A LEASE's rows not handed over yet: the daemon still gets them
-	 * (probed now, their results written after the reconnect). */
-	PGresult *leased = s->op == STORE_OP_LEASE ? s->lease_res : NULL;
+	/* A LEASE's rows not handed over yet (only a LEASE in flight has
+	 * them): the daemon still gets them, probed now, their results
+	 * written after the reconnect. */
+	PGresult *leased = s->lease_res;
 
-	if (leased == NULL)
-		PQclear(s->lease_res);
 	s->lease_res = NULL;
 	s->connected = false;
 	s->op = STORE_OP_NONE;
