@@ -157,6 +157,22 @@ nv_expect_eq "the other perspectives' rows are unchanged" "$before_p" \
 nv_expect_eq "the attempts are unchanged" "$before_a" \
 	"$(nv_psql -c "SELECT id, verification_id, perspective FROM probe_attempt ORDER BY id" | md5sum)"
 
+# 3b. The rows verification_probe_create makes for one INSERT of 4 (p1,
+#     p2 registered): each perspective starts at a point of its own, the
+#     rows in id order rotated by rank/k of them, a microsecond apart
+#     (migration 11, by id since migration 12), each row pending at once.
+ROT=$(nv_psql -c "INSERT INTO verification (server_ip, token)
+	SELECT ('203.0.113.' || (200 + g))::inet, 'tok-rotation' FROM generate_series(1, 4) g
+	RETURNING id" | tr '\n' ',' | sed 's/,$//')
+nv_expect_eq "one INSERT of 4: p1 starts at the first row, p2 at the third" \
+	"p1:0,1,2,3 p2:2,3,0,1 " \
+	"$(nv_psql -c "SELECT p.perspective || ':' || string_agg(extract(epoch FROM
+		p.next_probe_at - v.next_probe_at)::numeric * 1000000 || '', ',' ORDER BY p.verification_id)
+		FROM verification_probe p JOIN verification v ON v.id = p.verification_id
+		WHERE p.verification_id IN ($ROT) GROUP BY p.perspective ORDER BY 1" |
+		sed 's/\.0*//g' | tr '\n' ' ')"
+nv_psql -c "DELETE FROM verification WHERE id IN ($ROT)" >/dev/null
+
 # 4. An INSERT naming a missing verification or perspective fails as the
 #    foreign key did (23503) and inserts nothing. A cancelled verification
 #    has no perspective rows (only pending ones get them).
@@ -186,6 +202,12 @@ refused "perspective row of a missing perspective" \
 refused "three perspective rows, one of a missing perspective" \
 	"insert into verification_probe refers to a missing row \(perspective p9\)" \
 	-c "$vp_insert ($CANCELLED, 'p1', 1), ($CANCELLED, 'p9', 1), ($CANCELLED, 'p2', 1)"
+# Migration 12: the check is skipped for verification_probe_create's own
+# rows, which it marks with a setting; a session that sets the mark
+# itself is still refused.
+refused "perspective row of a missing verification, the create mark set by hand" \
+	"insert into verification_probe refers to a missing row \(verification $MISSING\)" \
+	-c "SET ntpverify.probe_rows_of_statement = on" -c "$vp_insert ($MISSING, 'p1', 1)"
 refused "attempt of a missing verification" \
 	"insert into probe_attempt refers to a missing row \(verification $MISSING\)" \
 	-c "$pa_insert ($MISSING, now(), 'b1', 'no_response')"
