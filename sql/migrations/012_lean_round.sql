@@ -9,7 +9,8 @@
 --   found instead of looking each one up again by primary key.
 -- * The WRITE updates verification by the row version its lookup found
 --   (locked before, as it does for the perspective's rows since
---   migration 11).
+--   migration 11), and hands its UPDATE of the perspective's rows only the
+--   columns it uses (the FROM item is copied whole per row updated).
 -- * verification_probe_create rotates each perspective's start point by
 --   the rows' ids instead of a window function's sort, and its rows skip
 --   the reference check: they refer to the verifications of the very
@@ -268,8 +269,15 @@ BEGIN
 	-- before filtering. The regions and the list of corroborating
 	-- probers (each a sort) only for a row with enough corroborations
 	-- and few enough contrary ones (migration 11).
+	-- Only the columns the UPDATE below uses, and not flattened into it
+	-- (OFFSET 0): its FROM item is copied whole for each row it updates
+	-- (for a recheck under concurrent update), 47 columns where 23 do
+	-- (migration 12).
 	d AS (
-		SELECT g.*, k.dv, k.dby
+		SELECT g.ord, g.id, g.t, g.outcome, g.detail, g.retry, g.source,
+			g.rtt, g.server, g.vby, g.vrow, g.prow, g.vpv, g.nxt,
+			g.nconf, g.nfirst, g.nlast, g.nby, g.ncorr, g.ncon_at,
+			g.ncon_out, k.dv, k.dby
 		FROM g LEFT JOIN LATERAL (
 			SELECT CASE WHEN q.ready
 				THEN (SELECT count(DISTINCT s.region) FROM perspective s
@@ -298,7 +306,8 @@ BEGIN
 					g.t, g.nby) o
 			      CROSS JOIN LATERAL (SELECT o.corroborated_at IS NOT NULL
 				AND o.last_confirmed_at > now() - pol.corroboration_window
-				AS corr) e) q) k ON g.outcome IS NOT NULL),
+				AS corr) e) q) k ON g.outcome IS NOT NULL
+		OFFSET 0),
 	upd AS (
 		UPDATE verification_probe x SET
 			-- a row made verified is no longer work: ours here, the
