@@ -516,9 +516,13 @@ BEGIN
 	-- of the statement that fired it, which exist and which no other
 	-- transaction can see, let alone delete, before this one commits;
 	-- and to perspectives it holds FOR KEY SHARE itself. It marks its
-	-- own INSERT (the setting lasts only for that statement, and only a
-	-- trigger's statement runs at depth 2), and for it the check and its
-	-- 10,000 row locks per 10,000 rows are skipped (migration 12).
+	-- own INSERT (it resets the setting after that statement, and an
+	-- error there undoes it with the transaction; only a trigger's
+	-- statement runs at depth 2), and for it the check and its 10,000
+	-- row locks per 10,000 rows are skipped (migration 12). Any role can
+	-- set the setting, so this relies on no role but the owner being
+	-- able to create a trigger of its own here: docs/admins.md revokes
+	-- TEMP from PUBLIC, and nothing grants CREATE.
 	IF pg_trigger_depth() = 2 AND TG_TABLE_NAME = 'verification_probe'
 	   AND current_setting('ntpverify.probe_rows_of_statement', true) = 'on' THEN
 		RETURN NULL;
@@ -665,10 +669,9 @@ CREATE TRIGGER perspective_references_on_truncate
 -- each starts on a statement's rows at a point of its own (migration 11):
 -- the rows in id order, rotated by rank/k of them for the perspective of
 -- rank (by name) among k, one microsecond apart, so that each begins on
--- its own k-th of a large INSERT (a single row: no delay). The rotation
--- is by id (migration 12: no window function's sort), which is the row
--- number when the statement's ids are consecutive; a gap only spreads
--- the start points. Otherwise all
+-- its own k-th of a large INSERT (a single row: no delay); the rows in
+-- the order the statement inserted them, which is its ids' order, so
+-- they are not sorted first (migration 12). Otherwise all
 -- lease the same rows in the same order: the second perspective's WRITEs
 -- wait for the first's row locks batch after batch, and it alone takes
 -- every quorum decision (bench/results.md, "Schema 11").
@@ -678,16 +681,15 @@ BEGIN
 	PERFORM set_config('ntpverify.probe_rows_of_statement', 'on', true);
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
-	SELECT c.id, s.name, c.proof_version,
-		c.next_probe_at + ((c.id - m.lo + m.cnt - s.rank * m.cnt / s.k) % m.cnt)
+	SELECT n.id, s.name, n.proof_version,
+		n.next_probe_at + ((n.pos + n.cnt - s.rank * n.cnt / s.k) % n.cnt)
 			* interval '1 microsecond'
-	FROM (SELECT min(c0.id) AS lo, count(*) AS cnt FROM changed_rows c0
-	      WHERE c0.state = 'pending') m
+	FROM (SELECT c.id, c.proof_version, c.next_probe_at,
+		     row_number() OVER () - 1 AS pos, count(*) OVER () AS cnt
+	      FROM changed_rows c WHERE c.state = 'pending') n
 	CROSS JOIN (SELECT s1.name, row_number() OVER (ORDER BY s1.name) - 1 AS rank,
 			   count(*) OVER () AS k
-		    FROM (SELECT s0.name FROM perspective s0 FOR KEY SHARE) s1) s
-	CROSS JOIN changed_rows c
-	WHERE c.state = 'pending';
+		    FROM (SELECT s0.name FROM perspective s0 FOR KEY SHARE) s1) s;
 	PERFORM set_config('ntpverify.probe_rows_of_statement', '', true);
 	RETURN NULL;
 END;
@@ -1164,6 +1166,12 @@ RETURNS TABLE (id bigint, server text, token text, attempts integer,
 	       key_secret text, proof_version integer, refid_code text)
 LANGUAGE sql SET enable_sort = off SET enable_hashjoin = off
 SET enable_mergejoin = off AS $$
+	-- prow: the version the lock took. A row another statement updated
+	-- between this one's snapshot and its lock, and left due and
+	-- unleased (a retry), is locked in its newer version, which the
+	-- UPDATE's snapshot cannot see: it is not leased this time (the
+	-- retry's NOTIFY brings the next LEASE). Any other update makes the
+	-- row not due, and the lock skips it as before.
 	WITH due AS (
 		SELECT p.verification_id, p.ctid AS prow FROM verification_probe p
 		WHERE p.perspective = p_perspective AND p.active
@@ -1217,6 +1225,11 @@ BEGIN
 	-- statement below then sees what was committed before. Two
 	-- statements, each one index scan: as a join the planner read a
 	-- whole table for each row of the batch when statistics were few.
+	-- The UPDATEs below find these rows by the version the statement's
+	-- lookup saw (vrow, prow): correct only because both are locked
+	-- here first, so that the version seen is the latest and no other
+	-- transaction can replace it (an UPDATE by ctid does not follow an
+	-- update chain).
 	PERFORM 1 FROM verification x WHERE x.id = ANY (r_id)
 		ORDER BY x.id FOR UPDATE;
 	PERFORM 1 FROM verification_probe x WHERE x.verification_id = ANY (r_id)

@@ -160,7 +160,7 @@ nv_expect_eq "the attempts are unchanged" "$before_a" \
 # 3b. The rows verification_probe_create makes for one INSERT of 4 (p1,
 #     p2 registered): each perspective starts at a point of its own, the
 #     rows in id order rotated by rank/k of them, a microsecond apart
-#     (migration 11, by id since migration 12), each row pending at once.
+#     (migration 11; in insertion order, unsorted, since migration 12).
 ROT=$(nv_psql -c "INSERT INTO verification (server_ip, token)
 	SELECT ('203.0.113.' || (200 + g))::inet, 'tok-rotation' FROM generate_series(1, 4) g
 	RETURNING id" | tr '\n' ',' | sed 's/,$//')
