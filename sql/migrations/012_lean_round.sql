@@ -11,9 +11,10 @@
 --   (locked before, as it does for the perspective's rows since
 --   migration 11), and hands its UPDATE of the perspective's rows only the
 --   columns it uses (the FROM item is copied whole per row updated).
--- * verification_probe_create rotates each perspective's start point by
---   the rows' ids instead of a window function's sort, and its rows skip
---   the reference check: they refer to the verifications of the very
+-- * verification_probe_create rotates each perspective's start point
+--   over the statement's rows in the order it inserted them (its ids'
+--   order) instead of sorting them by id first, and its rows skip the
+--   reference check: they refer to the verifications of the very
 --   statement that fired it, which no other transaction can see, and to
 --   perspectives it holds itself. The check stays for every other INSERT.
 --
@@ -79,8 +80,8 @@ $$;
 -- A new pending verification is work for every registered perspective
 -- (migration 11), each starting at a point of its own: the statement's
 -- rows rotated by rank/k of their count for the perspective of rank (by
--- name) among k, one microsecond apart, by id (as row numbers when the
--- ids are consecutive; a gap in them only spreads the start points).
+-- name) among k, one microsecond apart, in the order the statement
+-- inserted them (which is its ids' order: no sort).
 CREATE OR REPLACE FUNCTION verification_probe_create() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
