@@ -17,7 +17,8 @@
 -- The web site INSERTs a verification with server_ip and token only; every
 -- other column has a default. It may later set state = 'cancelled' on a
 -- pending or awaiting_approval row (the operator gave up) and reads the
--- rest to show progress.
+-- rest to show progress. A verified, expired or cancelled row is final:
+-- only the schema's owner can change its state (migration 13).
 -- The probers own every other column and every other state change. The web
 -- site never needs to touch the lease columns or probe_attempt.
 --
@@ -727,6 +728,31 @@ CREATE TRIGGER verification_proof_on_update
 	      OR NEW.key_secret IS DISTINCT FROM OLD.key_secret
 	      OR NEW.refid_code IS DISTINCT FROM OLD.refid_code)
 	EXECUTE FUNCTION verification_proof_bump();
+
+-- A verified, expired or cancelled verification stays so (migration 13):
+-- no path of the probers or of the exception functions leaves a final
+-- state, and the web site, which may UPDATE state to cancel, must not move
+-- a finished row back to pending (nothing would probe it again, and the
+-- history would be rewritten). The schema's owner (and a superuser) still
+-- may, as it may drop the trigger: for repairs by hand.
+CREATE FUNCTION verification_state_final() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF pg_has_role(current_user, (SELECT c.relowner FROM pg_class c
+				      WHERE c.oid = TG_RELID), 'USAGE') THEN
+		RETURN NEW;
+	END IF;
+	RAISE EXCEPTION 'verification % is %, which is final: it cannot become %',
+		OLD.id, OLD.state, NEW.state USING ERRCODE = 'NV001';
+END;
+$$;
+
+CREATE TRIGGER verification_state_final_on_update
+	BEFORE UPDATE OF state ON verification
+	FOR EACH ROW -- plpgsql is entered only for a change out of a final state
+	WHEN (OLD.state IN ('verified', 'expired', 'cancelled')
+	      AND NEW.state IS DISTINCT FROM OLD.state)
+	EXECUTE FUNCTION verification_state_final();
 
 -- Keep the perspectives' rows in step with the verifications a statement
 -- updated, once per statement and set-based (migration 9): a row that
@@ -1761,4 +1787,5 @@ INSERT INTO schema_version (version, description) VALUES
 	(9, 'liveness_batch_write'),
 	(10, 'round_cost'),
 	(11, 'set_based_references'),
-	(12, 'lean_round');
+	(12, 'lean_round'),
+	(13, 'final_states');

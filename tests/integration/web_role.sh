@@ -5,7 +5,8 @@
 # row verified by any route: not by INSERTing a finished row (a forged
 # prober result or a forged exception), not by an UPDATE of state, not
 # through the exception functions, not through the probers' WRITE, and
-# not by writing the audit table.
+# not by writing the audit table. Nor can it move a finished (verified,
+# expired, cancelled) row to another state (migration 13).
 NV_TEST_NAME=web_role
 . "$(dirname "$0")/lib.sh"
 nv_enter_netns "$@"
@@ -62,6 +63,36 @@ web "UPDATE verification SET state = 'cancelled' WHERE id = $CANCEL AND state = 
 nv_expect_eq "web: cancel" 0 "$RC"
 web "SELECT corroborating, quorum FROM verification_progress WHERE verification_id = $ID"
 nv_expect_eq "web: reads progress" "0|1" "$OUT"
+
+# A finished row is final (migration 13): the web site cannot move a
+# cancelled, expired or verified row back to pending, nor to another
+# final state; the schema's owner can (repairs by hand).
+state_of() { nv_psql -c "SELECT state FROM verification WHERE id = $1"; }
+final_refused() { # WHAT ID SQL: NV001, the state unchanged
+	local before
+	before=$(state_of "$2")
+	web "$3"
+	nv_expect_match "$1: refused" "^ERROR: +verification $2 is $before, which is final: it cannot become" "$ERR"
+	nv_expect_eq "$1: still $before" "$before" "$(state_of "$2")"
+}
+final_refused "re-open a cancelled row" "$CANCEL" "UPDATE verification SET state = 'pending' WHERE id = $CANCEL"
+EXPIRED=$(nv_psql -c "INSERT INTO verification (server_ip, token) VALUES ('198.51.100.8', 'token-0008')
+	RETURNING id")
+nv_psql -c "UPDATE verification SET state = 'expired' WHERE id = $EXPIRED" >/dev/null
+final_refused "re-open an expired row" "$EXPIRED" "UPDATE verification SET state = 'pending' WHERE id = $EXPIRED"
+final_refused "cancel an expired row" "$EXPIRED" "UPDATE verification SET state = 'cancelled' WHERE id = $EXPIRED"
+DONE=$(nv_psql -c "INSERT INTO verification (server_ip, token) VALUES ('198.51.100.9', 'token-0009')
+	RETURNING id")
+nv_psql -c "UPDATE verification SET state = 'verified', verified_at = now(),
+	verified_by = 'fra1-a 192.0.2.10' WHERE id = $DONE" >/dev/null
+final_refused "re-open a verified row" "$DONE" "UPDATE verification SET state = 'pending' WHERE id = $DONE"
+web "UPDATE verification SET next_probe_at = now() WHERE id = $DONE"
+nv_expect_eq "web: a finished row's other columns still update" 0 "$RC"
+nv_psql -c "UPDATE verification SET state = 'pending' WHERE id = $EXPIRED" >/dev/null
+nv_expect_eq "the owner re-opens an expired row" pending "$(state_of "$EXPIRED")"
+nv_psql -c "UPDATE verification SET state = 'cancelled' WHERE id IN ($EXPIRED, $DONE)" >/dev/null
+nv_expect_eq "... and ends two rows (the checks below count verified rows)" "cancelled cancelled" \
+	"$(state_of "$EXPIRED") $(state_of "$DONE")"
 
 # A finished row written directly: a forged prober result, a forged
 # exception, a row awaiting approval without a link.
