@@ -1183,8 +1183,6 @@ $$;
 -- walked far more of the index, 1 s per LEASE; bench/results.md.)
 -- Nested loops only (migration 12): on statistics that saw few rows the
 -- planner hashed all of verification, history included, for each LEASE.
--- The rows locked are updated by the version the locking scan returned
--- (a TID scan), not looked up again by primary key.
 CREATE FUNCTION ntpverify_lease(p_limit integer, p_prober text,
 	p_lease_ms float8, p_expiry_ms float8, p_perspective text)
 RETURNS TABLE (id bigint, server text, token text, attempts integer,
@@ -1192,14 +1190,8 @@ RETURNS TABLE (id bigint, server text, token text, attempts integer,
 	       key_secret text, proof_version integer, refid_code text)
 LANGUAGE sql SET enable_sort = off SET enable_hashjoin = off
 SET enable_mergejoin = off AS $$
-	-- prow: the version the lock took. A row another statement updated
-	-- between this one's snapshot and its lock, and left due and
-	-- unleased (a retry), is locked in its newer version, which the
-	-- UPDATE's snapshot cannot see: it is not leased this time (the
-	-- retry's NOTIFY brings the next LEASE). Any other update makes the
-	-- row not due, and the lock skips it as before.
 	WITH due AS (
-		SELECT p.verification_id, p.ctid AS prow FROM verification_probe p
+		SELECT p.verification_id FROM verification_probe p
 		WHERE p.perspective = p_perspective AND p.active
 		  AND p.next_probe_at <= now()
 		  AND (p.lease_until IS NULL OR p.lease_until < now())
@@ -1213,7 +1205,11 @@ SET enable_mergejoin = off AS $$
 	SET lease_owner = p_prober, lease_token = gen_random_uuid(),
 	    lease_until = now() + p_lease_ms * interval '1 millisecond'
 	FROM due, verification v
-	WHERE p.ctid = due.prow AND v.id = due.verification_id
+	-- By key, not by the ctid the CTE saw: a row another statement
+	-- updated between this one's snapshot and its lock (a retry) is
+	-- locked in its newer version, which that ctid is not.
+	WHERE p.verification_id = due.verification_id
+	  AND p.perspective = p_perspective AND v.id = p.verification_id
 	RETURNING v.id, host(v.server_ip), v.token, p.attempts,
 		  p.lease_token::text, v.method, v.key_id, v.key_type,
 		  v.key_secret, v.proof_version, v.refid_code
