@@ -18,7 +18,9 @@
 -- other column has a default. It may later set state = 'cancelled' on a
 -- pending or awaiting_approval row (the operator gave up) and reads the
 -- rest to show progress. A verified, expired or cancelled row is final:
--- only the schema's owner can change its state (migration 13).
+-- only the schema's owner can change its state (migration 13). Only the
+-- probers and the owner make a row expired (migration 14): the web site
+-- ends a row by cancelling it.
 -- The probers own every other column and every other state change. The web
 -- site never needs to touch the lease columns or probe_attempt.
 --
@@ -753,6 +755,33 @@ CREATE TRIGGER verification_state_final_on_update
 	WHEN (OLD.state IN ('verified', 'expired', 'cancelled')
 	      AND NEW.state IS DISTINCT FROM OLD.state)
 	EXECUTE FUNCTION verification_state_final();
+
+-- Only the probers (and the owner) make a verification expired (migration
+-- 14): expiry is their judgement (expires_at, their retry.expiry), while
+-- the web site's right to UPDATE state is a right to cancel. A role may
+-- expire a row when it may write the perspectives' rows: docs/admins.md
+-- grants the probers UPDATE on verification_probe, the web site nothing
+-- there.
+CREATE FUNCTION verification_expiry_by_probers() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	-- The table of this trigger's schema, whatever the caller's
+	-- search_path names.
+	IF has_table_privilege(current_user,
+			       format('%I.verification_probe', TG_TABLE_SCHEMA),
+			       'UPDATE') THEN
+		RETURN NEW;
+	END IF;
+	RAISE EXCEPTION 'verification % is %: only the probers make a row expired (cancel it instead)',
+		OLD.id, OLD.state USING ERRCODE = 'NV001';
+END;
+$$;
+
+CREATE TRIGGER verification_expiry_on_update
+	BEFORE UPDATE OF state ON verification
+	FOR EACH ROW -- plpgsql is entered only for a row becoming expired
+	WHEN (NEW.state = 'expired' AND OLD.state IS DISTINCT FROM 'expired')
+	EXECUTE FUNCTION verification_expiry_by_probers();
 
 -- Keep the perspectives' rows in step with the verifications a statement
 -- updated, once per statement and set-based (migration 9): a row that
@@ -1784,4 +1813,5 @@ INSERT INTO schema_version (version, description) VALUES
 	(10, 'round_cost'),
 	(11, 'set_based_references'),
 	(12, 'lean_round'),
-	(13, 'final_states');
+	(13, 'final_states'),
+	(14, 'expiry_by_probers');

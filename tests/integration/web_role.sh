@@ -6,7 +6,8 @@
 # prober result or a forged exception), not by an UPDATE of state, not
 # through the exception functions, not through the probers' WRITE, and
 # not by writing the audit table. Nor can it move a finished (verified,
-# expired, cancelled) row to another state (migration 13).
+# expired, cancelled) row to another state (migration 13), or make a row
+# expired (migration 14).
 NV_TEST_NAME=web_role
 . "$(dirname "$0")/lib.sh"
 nv_enter_netns "$@"
@@ -63,6 +64,20 @@ web "UPDATE verification SET state = 'cancelled' WHERE id = $CANCEL AND state = 
 nv_expect_eq "web: cancel" 0 "$RC"
 web "SELECT corroborating, quorum FROM verification_progress WHERE verification_id = $ID"
 nv_expect_eq "web: reads progress" "0|1" "$OUT"
+
+# Expiry is the probers' (migration 14): the web site cannot set a
+# pending row to expired, the probers' documented role can.
+web "UPDATE verification SET state = 'expired' WHERE id = $ID"
+nv_expect_match "web: expire refused" "^ERROR: +verification $ID is pending: only the probers make a row expired" "$ERR"
+nv_expect_eq "web: the row is still pending" pending "$(nv_psql -c "SELECT state FROM verification WHERE id = $ID")"
+PGRANTS=$(nv_admins_grants ntpverify)
+nv_expect_match "admins.md grants the probers verification_probe" "verification_probe TO ntpverify" "$PGRANTS"
+nv_psql -c "CREATE ROLE ntpverify NOLOGIN" -c "$PGRANTS" >/dev/null ||
+	nv_fail "the documented prober GRANTs do not apply"
+GONE=$(nv_psql -c "INSERT INTO verification (server_ip, token) VALUES ('198.51.100.7', 'token-0007')
+	RETURNING id")
+nv_psql -c "SET ROLE ntpverify" -c "UPDATE verification SET state = 'expired' WHERE id = $GONE" >/dev/null 2>"$NV_TMP/stderr"
+nv_expect_eq "prober role: expires a row" "expired" "$(nv_psql -c "SELECT state FROM verification WHERE id = $GONE")"
 
 # A finished row is final (migration 13): the web site cannot move a
 # cancelled, expired or verified row back to pending, nor to another
