@@ -73,6 +73,8 @@ add_custom_command(
   OUTPUT ${NV_MIGRATIONS_C}
   COMMAND ${CMAKE_COMMAND} -DNV_MIGRATIONS_DIR=${NV_MIGRATIONS_DIR}
           -DNV_OUTPUT=${NV_MIGRATIONS_C} -P ${CMAKE_CURRENT_LIST_FILE}
-  DEPENDS ${NV_MIGRATION_FILES} ${CMAKE_CURRENT_LIST_FILE}
+  # The folder too: its time changes when a migration is removed or
+  # renamed, which the files' own times do not tell.
+  DEPENDS ${NV_MIGRATIONS_DIR} ${NV_MIGRATION_FILES} ${CMAKE_CURRENT_LIST_FILE}
   COMMENT "Embedding sql/migrations into migrations_data.c"
   VERBATIM)
