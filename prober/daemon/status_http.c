@@ -41,6 +41,8 @@ struct status_client {
 	struct status_listener *l;  /* accepted on it */
 	struct bufferevent *bev;    /* owns the connection's fd */
 	struct event ev_deadline;   /* STATUS_DEADLINE_MS after accept() */
+	size_t searched;            /* input octets known to hold no end of
+				       the headers */
 	bool replied;               /* reply queued; now only draining input */
 	bool eof;                   /* the client has shut down its side */
 };
@@ -189,6 +191,30 @@ static void client_request(struct status_client *c, char *line)
 	free(r.body);
 }
 
+/*
+ * Search from where an earlier read stopped, less a terminator's length
+ * (it may straddle the two reads): searching all the input again after
+ * every read made a client that trickles its headers one octet at a time
+ * cost quadratic loop time. Finds what a search of the whole input would.
+ */
+static struct evbuffer_ptr header_end(struct status_client *c,
+				      struct evbuffer *in)
+{
+	struct evbuffer_ptr from, end;
+	size_t have = evbuffer_get_length(in);
+
+	end.pos = -1;
+	if (evbuffer_ptr_set(in, &from, c->searched > 3 ? c->searched - 3 : 0,
+			     EVBUFFER_PTR_SET) == 0)
+		end = evbuffer_search(in, "\r\n\r\n", 4, &from);
+	if (end.pos < 0 &&
+	    evbuffer_ptr_set(in, &from, c->searched > 1 ? c->searched - 1 : 0,
+			     EVBUFFER_PTR_SET) == 0)
+		end = evbuffer_search(in, "\n\n", 2, &from);
+	c->searched = have;
+	return end;
+}
+
 static void client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct status_client *c = arg;
@@ -203,9 +229,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* The end of the headers; a bare LF is tolerated like evhttp did. */
-	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (end.pos < 0)
-		end = evbuffer_search(in, "\n\n", 2, NULL);
+	end = header_end(c, in);
 	if (end.pos < 0 || (size_t)end.pos > STATUS_MAX_HEADERS) {
 		if (have > STATUS_MAX_HEADERS || end.pos >= 0) {
 			c->l->h->st.rejected_bad_request++;
