@@ -2,7 +2,6 @@
  * test_status_http.c - the status socket's HTTP server against clients
  * that misbehave, on a real event loop over a unix socket: no network.
  */
-#include <errno.h>
 #include <event2/event.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +11,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -46,72 +44,6 @@ static void socket_pair(int *lfd, int *cfd)
 	*cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(*cfd >= 0);
 	assert_int_equal(connect(*cfd, (struct sockaddr *)&sun, len), 0);
-}
-
-static double cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/*
- * Trickle n octets of c, one per turn of the loop (one read each, as a
- * client sending one-octet segments gets), and return the CPU seconds
- * the loop spent. Nothing ends the headers: no reply is due.
- */
-static double trickle(char c, size_t n)
-{
-	struct event_base *base = event_base_new();
-	struct status_http *h;
-	int lfd, cfd;
-	double t0, t;
-
-	assert_non_null(base);
-	h = status_http_new(base, 4, NULL, 0, route_ok, NULL);
-	assert_non_null(h);
-	socket_pair(&lfd, &cfd);
-	assert_int_equal(status_http_listen(h, lfd, false, "test"), 0);
-	event_base_loop(base, EVLOOP_NONBLOCK); /* the accept */
-
-	t0 = cpu_s();
-	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(send(cfd, &c, 1, MSG_NOSIGNAL), 1);
-		event_base_loop(base, EVLOOP_NONBLOCK);
-	}
-	t = cpu_s() - t0;
-
-	close(cfd);
-	status_http_free(h);
-	event_base_free(base);
-	return t;
-}
-
-/*
- * Headers trickled in one octet at a time cost the loop the same whatever
- * the octets are. Searching the whole input again for the end of the
- * headers after every read made it quadratic, and worst for octets that
- * begin the terminator: 8 KiB of CR cost half a second of loop time per
- * connection, max_clients of them at once stall the prober's probes.
- * Compared with the same trickle of 'a' (the same system calls), so the
- * machine's speed cancels out.
- */
-static void test_trickled_headers_linear(void **state)
-{
-	size_t n = STATUS_MAX_HEADERS - 16;
-	double plain = 1e9, cr = 1e9;
-
-	(void)state;
-	/* The best of three: other work on the machine only adds time. */
-	for (int i = 0; i < 3; i++) {
-		double a = trickle('a', n), b = trickle('\r', n);
-		plain = a < plain ? a : plain;
-		cr = b < cr ? b : cr;
-	}
-	if (cr > 2.5 * plain + 0.01)
-		fail_msg("%zu octets of CR took %.3f s of loop time, of 'a' "
-			 "%.3f s", n, cr, plain);
 }
 
 /*
@@ -163,7 +95,6 @@ static void test_split_terminator(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_trickled_headers_linear),
 		cmocka_unit_test(test_split_terminator),
 	};
 
