@@ -15,7 +15,8 @@
 #     docs/operators.md, an entry in ntpverify(8) and a row in README.md;
 #   - every key in dist/ntpverify.conf has an entry in ntpverify.conf(5),
 #     and every entry there is a key of dist/ntpverify.conf;
-#   - dist/ntpverify.conf passes check-config;
+#   - dist/ntpverify.conf passes check-config, and so do the examples of
+#     ntpverify.conf(5), whose file with mistakes gives the output shown;
 #   - both man pages render without groff warnings;
 #   - the unit (dist/ntpverify.service.in, filled in) passes
 #     `systemd-analyze verify`, keeps its exposure score at or below 2.0,
@@ -176,6 +177,27 @@ for k in "${documented[@]}"; do
 done
 out=$("$NTPVERIFY" check-config "$CONF" 2>&1)
 nv_expect_eq "check-config dist/ntpverify.conf" "configuration OK" "$out"
+
+# The examples of ntpverify.conf(5): each .EX block of its EXAMPLES into
+# $NV_TMP/example.N. The three settings examples parse (the second is a
+# fragment without prober_name: --for admin); the file with mistakes gives,
+# run as the page shows it, exactly the output the page prints after it.
+awk -v dir="$NV_TMP" '/^\.SH / { ex = ($0 == ".SH EXAMPLES") }
+	ex && /^\.EX$/ { n++; on = 1; next } /^\.EE$/ { on = 0 }
+	on { print > (dir "/example." n) }' "$NV_TMP/man5.txt"
+if [ -f "$NV_TMP/example.5" ]; then
+	for n in 1 2 3; do
+		out=$("$NTPVERIFY" check-config $([ "$n" = 2 ] && echo --for admin) \
+			"$NV_TMP/example.$n" 2>&1)
+		nv_expect_match "ntpverify.conf(5) example $n passes check-config" "^configuration OK" "$out"
+	done
+	want=$(sed 1d "$NV_TMP/example.5")
+	cp "$NV_TMP/example.4" "$NV_TMP/ntpverify.conf"
+	out=$(cd "$NV_TMP" && "$NTPVERIFY" check-config ntpverify.conf 2>&1)
+	nv_expect_eq "ntpverify.conf(5): check-config prints what the page says" "$want" "$out"
+else
+	nv_fail "ntpverify.conf(5) EXAMPLES: expected five .EX blocks"
+fi
 
 # --- man pages render cleanly ---------------------------------------------
 
