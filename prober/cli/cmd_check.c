@@ -27,6 +27,7 @@
 #include "core/textout.h"
 #include "core/token.h"
 #include "engine/admission.h"
+#include "engine/policy.h"
 #include "engine/probe.h"
 #include "engine/ratelimit.h"
 #include "engine/ratelimit_config.h"
@@ -396,9 +397,13 @@ static bool start_target(struct check_run *run, const char *host)
 	switch (ad.status) {
 	case ADMISSION_REFUSED:
 	case ADMISSION_NO_SOURCE:
+		/* The hint only where --allow-private would lift the refusal:
+		 * never for multicast, broadcast or unspecified addresses. */
 		report_refused(run, host, (struct sockaddr *)&req.dst, ad.why,
 			       ad.status == ADMISSION_REFUSED &&
-				       !run->rules.allow_private);
+				       !run->rules.allow_private &&
+				       policy_check((struct sockaddr *)&req.dst,
+						    NULL) == POLICY_PRIVATE);
 		return true;
 	case ADMISSION_DEFERRED:
 		if (ad.not_before_ms == UINT64_MAX) {

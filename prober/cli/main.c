@@ -51,7 +51,7 @@ static const struct command_option check_options[] = {
 	{ "--json", "one JSON object per server" },
 	{ "--summary", "then outcome counts and timing on stderr" },
 	{ "--targets FILE|-", "read HOST lines from FILE (- for stdin)" },
-	{ "--key-id N", "the key method: the key's ID (1..65534)" },
+	{ "--key-id N", "the key method: the key's ID (1..65535)" },
 	{ "--key-type AES128|SHA1", "the key method: the key's type" },
 	{ "--key-file FILE|-", "the key method: the hex key (- for stdin)" },
 	{ "--refid CODE", "the refid method: stratum 1 with this refid" },

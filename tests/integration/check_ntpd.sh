@@ -127,6 +127,12 @@ OUT=$("$NTPVERIFY" check --port 10123 --token "$TOKEN" 127.0.0.1 2>&1)
 RC=$?
 nv_expect_eq "policy exit" 1 "$RC"
 nv_expect_match "policy line" ": refused_by_policy \(loopback" "$OUT"
+nv_expect_match "policy hint: --allow-private lifts it" "see --allow-private" "$OUT"
+# Multicast is refused whatever --allow-private says: no hint to it.
+OUT=$("$NTPVERIFY" check --port 10123 --token "$TOKEN" 224.0.0.1 2>&1)
+nv_expect_eq "multicast exit" 1 "$?"
+nv_expect_match "multicast line" ": refused_by_policy \(multicast" "$OUT"
+nv_expect_no_match "multicast: no --allow-private hint" "allow-private" "$OUT"
 sleep 0.3
 nv_expect_eq "policy sent nothing" "$before" "$(cat "$NV_TMP/sink.count")"
 

@@ -148,6 +148,10 @@ nv_expect_match() { # what regex actual
 	if [[ "$3" =~ $2 ]]; then nv_pass "$1"; else nv_fail "$1: '$3' does not match /$2/"; fi
 }
 
+nv_expect_no_match() { # what regex actual
+	if [[ "$3" =~ $2 ]]; then nv_fail "$1: '$3' matches /$2/"; else nv_pass "$1"; fi
+}
+
 # JSON field extraction without jq: the outputs are flat, one line.
 nv_json_field() { # json key -> raw value text
 	printf '%s' "$1" | sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" | head -n1
