@@ -65,6 +65,13 @@ static void take_config(struct daemon *d, struct nv_config *fresh)
 		*fields[i][1] = *fields[i][0];
 		*fields[i][0] = kept;
 	}
+	/* The listeners' limits too: they were set up with the old ones, and
+	 * a later reload must compare against what is in use, or it would
+	 * not warn again. */
+	d->cfg.status_max_clients = old.status_max_clients;
+	memcpy(d->cfg.status_allow, old.status_allow,
+	       sizeof(d->cfg.status_allow));
+	d->cfg.n_status_allow = old.n_status_allow;
 	config_free(&old);
 }
 

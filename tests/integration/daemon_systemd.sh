@@ -62,6 +62,16 @@ sleep 1
 fast=$(rate_over 3)
 if [ "$fast" -ge 10 ] && [ "$fast" -le 45 ]; then nv_pass "after reload to 40/s the responders see $fast/s"; else nv_fail "after reload to 40/s: $fast/s"; fi
 
+# 2b. A setting that needs a restart: warned at each reload until then,
+#     not only at the first (the running value is what the next compares).
+echo 'status_max_clients = 16' >>"$CONF"
+warned() { grep -c 'reload: status_max_clients changed; restart to apply' "$NV_TMP/p1.log"; }
+kill -HUP "$DAEMON_PID"
+nv_wait_for 5 "[ \$(warned) -ge 1 ]"
+kill -HUP "$DAEMON_PID"
+nv_wait_for 5 "[ \$(warned) -ge 2 ]"
+nv_expect_eq "restart-only setting warned at both reloads" 2 "$(warned)"
+
 # 3. SIGTERM with probes in flight: exit 0, every finished attempt in the
 #    database, no lease left behind.
 nv_wait_for 5 "grep -q 'probing' '$NV_TMP/notify.log'"
