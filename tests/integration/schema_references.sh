@@ -499,6 +499,39 @@ sql ntpverify -c "UPDATE perspective SET region = 'r6b' WHERE name = 'p6'" \
 nv_expect_eq "UPDATE of a region (and of a name to itself) works" "0:" "$RC:$ERR"
 nv_expect_eq "... and wrote it" "$(sed 's/:r1:/:r1b:/; s/:r6:/:r6b:/' <<<"$p6_before")" "$(p6)"
 
+# 6d. A perspective registered for the first time while the web site's
+#     INSERT is open gets a row for that verification too, at the latest
+#     at its next heartbeat: otherwise it never probes the row, and a
+#     policy that needs it (quorum, min_regions) cannot verify it before
+#     the prober reconnects. (Fails on schema 13: the registration's
+#     snapshot misses the uncommitted row, the INSERT's trigger misses
+#     the uncommitted perspective, and a heartbeat adds nothing.)
+session_start r_web
+session_send r_web "BEGIN; SET ROLE poolweb;
+	INSERT INTO verification (server_ip, token) VALUES ('192.0.2.201', 'tok-reg-race');
+	SELECT 'inserted';"
+if idle_after r_web inserted; then nv_pass "registration race: the web site's INSERT is open"
+else nv_fail "registration race: the INSERT did not run"; fi
+session_start r_reg
+session_send r_reg "SELECT ntpverify_register('p8', 'r8', '{127.0.0.8}', 'b8'); SELECT 'registered';"
+nv_wait_for 10 "[ \"\$(nv_psql -c \"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'r_reg'
+	AND ((state = 'idle' AND query LIKE '%''registered''%') OR wait_event_type = 'Lock')\")\" = 1 ]" ||
+	nv_fail "registration race: the registration neither ran nor waited"
+session_send r_web "COMMIT;"
+session_end r_web
+nv_expect_eq "registration race: the INSERT commits" 0 "$RC"
+session_end r_reg
+nv_expect_eq "registration race: the registration commits" 0 "$RC"
+nv_psql -c "SELECT ntpverify_heartbeat('p8', 'r8', '{127.0.0.8}', 'b8')" >/dev/null
+race_rows() { # "rows of p8|rows of all perspectives|perspectives" of the new verification
+	nv_psql -c "SELECT count(*) FILTER (WHERE p.perspective = 'p8') || '|' || count(*) || '|'
+		|| (SELECT count(*) FROM perspective) FROM verification_probe p JOIN verification v
+		ON v.id = p.verification_id WHERE v.server_ip = '192.0.2.201'"
+}
+n_persp=$(nv_psql -c "SELECT count(*) FROM perspective")
+nv_expect_eq "registration race: p8 has a row for the verification inserted meanwhile, as has every perspective" \
+	"1|$n_persp|$n_persp" "$(race_rows)"
+
 # 7. No row anywhere names a missing verification or perspective.
 orphans=$(nv_psql -c "SELECT count(*) FROM verification_probe p
 	WHERE NOT EXISTS (SELECT 1 FROM verification v WHERE v.id = p.verification_id)" \

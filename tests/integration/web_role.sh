@@ -41,10 +41,11 @@ web() {
 verified() {
 	nv_psql -c "SELECT count(*) FROM verification WHERE state = 'verified' AND id <> $NEIGHBOUR"
 }
-# refused WHAT SQL: an error (a right or a CHECK missing), nothing verified.
+# refused WHAT SQL: an error (a right or a CHECK missing, or the schema's
+# trigger refusing the state change: NV001), nothing verified.
 refused() {
 	web "$2"
-	nv_expect_match "$1: refused" "^ERROR: .*(permission denied|violates check constraint)" "$ERR"
+	nv_expect_match "$1: refused" "^ERROR: .*(permission denied|violates check constraint|verification [0-9]+ is )" "$ERR"
 	nv_expect_eq "$1: nothing verified" 0 "$(verified)"
 }
 
@@ -143,4 +144,81 @@ nv_psql -c "UPDATE verification_probe SET confirmations = 0, corroborated_at = N
 	confirmed_by = NULL WHERE verification_id = $ID" >/dev/null
 nv_expect_eq "the row is still pending, unprobed" "pending|0|ntp" \
 	"$(nv_psql -c "SELECT state, attempts, proof FROM verification WHERE id = $ID")"
+# The web site's only state change is a cancellation (sql/schema.sql, "Who
+# writes what": the probers own every other one): it may not expire a
+# pending row, nor one awaiting an admin's approval. (Fails on schema 13:
+# its UPDATE of state is a column right that takes any value its CHECKs
+# allow, and only a row already final is refused.)
+state_kept() { # WHAT ID SQL: refused, the state unchanged
+	local before
+	before=$(state_of "$2")
+	web "$3"
+	nv_expect_match "$1: refused" "^ERROR:" "$ERR"
+	nv_expect_eq "$1: still $before" "$before" "$(state_of "$2")"
+}
+web "INSERT INTO verification (server_ip, token) VALUES ('198.51.100.21', 'token-0021') RETURNING id"
+OPEN=$OUT
+state_kept "web: expire a pending row" "$OPEN" "UPDATE verification SET state = 'expired' WHERE id = $OPEN"
+web "INSERT INTO verification (server_ip, token) VALUES ('198.51.100.22', 'token-0022') RETURNING id"
+LINKED=$OUT
+nv_psql -c "SELECT * FROM ntpverify_link($LINKED, $NEIGHBOUR, 'alice', 'same network', NULL)" >/dev/null
+nv_expect_eq "a row awaiting approval" awaiting_approval "$(state_of "$LINKED")"
+state_kept "web: expire a row awaiting approval" "$LINKED" \
+	"UPDATE verification SET state = 'expired' WHERE id = $LINKED"
+web "UPDATE verification SET state = 'cancelled' WHERE id IN ($OPEN, $LINKED)"
+nv_expect_eq "web: cancel both" "cancelled cancelled" "$(state_of "$OPEN") $(state_of "$LINKED")"
+
+# A web role that has TEMP (an admin who left out the REVOKE of
+# docs/admins.md; this test's database grants it to PUBLIC) must not
+# redirect the triggers that run with the owner's rights: a temporary
+# table named like one of the schema's comes first in their search_path
+# unless pg_temp is named last. (Fails on schema 13: the new row's
+# perspective rows come from the web site's own "perspective" table, and
+# no real perspective gets one.)
+web "CREATE TEMP TABLE perspective (name text, region text);
+	GRANT ALL ON pg_temp.perspective TO PUBLIC;
+	INSERT INTO pg_temp.perspective VALUES ('ghost', 'x');
+	INSERT INTO verification (server_ip, token) VALUES ('198.51.100.23', 'token-0023') RETURNING id"
+nv_expect_eq "web with TEMP: the insert" 0 "$RC"
+nv_expect_eq "web with TEMP: the new row has the real perspectives' rows, no other" fra1 \
+	"$(nv_psql -c "SELECT string_agg(perspective, ',' ORDER BY perspective) FROM verification_probe
+		WHERE verification_id = (SELECT id FROM verification WHERE server_ip = '198.51.100.23')")"
+nv_psql -c "UPDATE verification SET state = 'cancelled' WHERE server_ip = '198.51.100.23'" >/dev/null
+
+# Where every role may create in schema public (the default of PostgreSQL
+# 13 and 14, which docs/admins.md supports, and of a database made from a
+# template1 that pg_upgrade brought from one; here a second database), the
+# web site must not gain the owner's rights by planting an operator that
+# a trigger running as the owner resolves to: bigint * interval has no
+# exact operator in pg_catalog, so verification_probe_create's would be
+# the web site's. Either migrate refuses such a schema (naming it) or,
+# after it, the web site cannot use it so. (Fails on schema 13: migrate
+# accepts the schema, and the web role ends up with every right on
+# verification and verified rows of its own.)
+nv_pg_createdb oldpublic
+nv_psql_db oldpublic -c "GRANT CREATE ON SCHEMA public TO PUBLIC" >/dev/null
+OLDCONF="$NV_TMP/oldpublic.conf"
+sed "s/dbname=ntpverify/dbname=oldpublic/" "$CONF" >"$OLDCONF"
+if ! MIGRATE_OUT=$("$NTPVERIFY" migrate --config "$OLDCONF" 2>&1); then
+	nv_expect_match "migrate refuses a schema every role may create in" "public" "$MIGRATE_OUT"
+else
+	nv_psql_db oldpublic -c "$GRANTS" -c "SELECT ntpverify_register('fra1', 'a', '{192.0.2.10}', 'p1')" >/dev/null
+	OUT=$(nv_psql_db oldpublic -c "SET ROLE poolweb" -c "CREATE FUNCTION public.nv_plant(a bigint, b interval)
+		RETURNS interval LANGUAGE plpgsql AS \$\$
+		BEGIN
+			IF current_user <> 'poolweb' THEN
+				EXECUTE 'GRANT ALL ON verification, verification_policy TO poolweb';
+			END IF;
+			RETURN a::float8 * b;
+		END \$\$;
+		CREATE OPERATOR public.* (LEFTARG = bigint, RIGHTARG = interval, FUNCTION = public.nv_plant);
+		INSERT INTO verification (server_ip, token) VALUES ('198.51.100.24', 'token-0024');
+		UPDATE verification SET state = 'verified', verified_at = now(), proof = 'manual'
+		WHERE server_ip = '198.51.100.24'" 2>&1)
+	nv_expect_eq "web in a writable public: no new right on verification or the policy" "false false" \
+		"$(nv_psql_db oldpublic -c "SELECT has_table_privilege('poolweb', 'verification', 'UPDATE') || ' '
+			|| has_table_privilege('poolweb', 'verification_policy', 'UPDATE')")"
+	nv_expect_eq "web in a writable public: nothing verified" 0 \
+		"$(nv_psql_db oldpublic -c "SELECT count(*) FROM verification WHERE state = 'verified'")"
+fi
 nv_finish
