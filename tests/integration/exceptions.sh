@@ -290,4 +290,36 @@ OUT=$("$NTPVERIFY" link --config "$NV_TMP/old6.conf" --to 2 --reason "old rows l
 nv_expect_match "old rows link" "awaits approval: linked to verification 2 \(203\.0\.113\.9\), both in 203\.0\.113\.0/24" "$OUT"
 OUT=$("$NTPVERIFY" approve --config "$NV_TMP/old6.conf" --reason "old rows approve" 1 2>&1)
 nv_expect_eq "old rows approve" "verified|indirect" "$(nv_psql_db old6 -c "SELECT state, proof FROM verification WHERE id = 1")"
+# 10. The probers' role (the GRANTs of docs/admins.md) cannot do what only
+#     the exception functions may (docs/security.md, "Exceptions": "only
+#     ntpverify_link() ... can put a row into awaiting_approval, and only
+#     ntpverify_reject() take it back to pending"): not link a row, not
+#     verify one by exception, not take a linked row back, each without an
+#     audit row. (Fails on schema 13: the role's UPDATE on verification is
+#     table-wide, proof included, and no trigger guards proof.)
+nv_psql -c "CREATE ROLE ntpverify NOLOGIN" -c "$(nv_admins_grants ntpverify)" >/dev/null ||
+	nv_fail "the documented GRANTs of the probers' role do not apply"
+P_OPEN=$(add 198.51.100.61)
+P_LINKED=$(add 198.51.100.62)
+P_EVIDENCE=$(add 198.51.100.63 verified)
+run link --to "$P_EVIDENCE" --reason "prober role check" "$P_LINKED"
+nv_expect_eq "a row linked by an admin" awaiting_approval \
+	"$(nv_psql -c "SELECT state FROM verification WHERE id = $P_LINKED")"
+# prober_refused WHAT SQL: an error, and no verification row or audit row changed.
+prober_refused() {
+	local before
+	before=$(snapshot)
+	OUT=$(nv_psql -c "SET ROLE ntpverify" -c "$2" 2>&1)
+	nv_expect_match "probers' role: $1: refused" "^ERROR:" "$OUT"
+	nv_expect_eq "probers' role: $1: nothing changed" "$before" "$(snapshot)"
+}
+prober_refused "link without the function" "UPDATE verification SET state = 'awaiting_approval',
+	proof = 'indirect' WHERE id = $P_OPEN"
+prober_refused "a manual exception without the function" "UPDATE verification SET state = 'verified',
+	proof = 'manual', verified_at = now(), verified_by = 'exception: manual, approved by alice'
+	WHERE id = $P_OPEN"
+prober_refused "reject without the function" "UPDATE verification SET state = 'pending', proof = 'ntp'
+	WHERE id = $P_LINKED"
+prober_refused "approve without the function" "UPDATE verification SET state = 'verified',
+	verified_at = now(), verified_by = 'exception: indirect' WHERE id = $P_LINKED"
 nv_finish
