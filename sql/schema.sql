@@ -435,7 +435,19 @@ CREATE TABLE verification_policy (
 	CONSTRAINT verification_policy_window_range CHECK (
 		corroboration_window > interval '0'
 		AND corroboration_window <= interval '30 days'
-		AND confirmation_gap * (confirmations - 1) < corroboration_window)
+		AND confirmation_gap * (confirmations - 1) < corroboration_window),
+	-- Plain days and times (migration 14): with months ('1 mon',
+	-- '-1 mon +31 days') an interval passed the ranges above and meant
+	-- another length each month.
+	CONSTRAINT verification_policy_plain_intervals CHECK (
+		extract(year FROM confirmation_gap) = 0 AND extract(month FROM confirmation_gap) = 0
+		AND extract(day FROM confirmation_gap) >= 0
+		AND confirmation_gap - extract(day FROM confirmation_gap) * interval '1 day' >= interval '0'
+		AND extract(year FROM corroboration_window) = 0
+		AND extract(month FROM corroboration_window) = 0
+		AND extract(day FROM corroboration_window) >= 0
+		AND corroboration_window - extract(day FROM corroboration_window) * interval '1 day'
+			>= interval '0')
 );
 
 INSERT INTO verification_policy DEFAULT VALUES;
@@ -681,6 +693,9 @@ CREATE TRIGGER perspective_references_on_truncate
 CREATE FUNCTION verification_probe_create() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
+	-- Against a registration at the same time (migration 14): see
+	-- ntpverify_register.
+	PERFORM pg_advisory_xact_lock_shared(1853124726, 1);
 	PERFORM set_config('ntpverify.probe_rows_of_statement', 'on', true);
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
@@ -782,6 +797,42 @@ CREATE TRIGGER verification_expiry_on_update
 	FOR EACH ROW -- plpgsql is entered only for a row becoming expired
 	WHEN (NEW.state = 'expired' AND OLD.state IS DISTINCT FROM 'expired')
 	EXECUTE FUNCTION verification_expiry_by_probers();
+
+-- Proof by exception stays with the exception functions, run by an admin
+-- (migration 14): no other role (the probers' may UPDATE every column)
+-- sets proof, or changes the state of a row proven by exception other
+-- than to cancel it, each of which would skip the function's checks and
+-- its audit row.
+CREATE FUNCTION verification_exception_by_admins() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF pg_has_role(current_user, (SELECT c.relowner FROM pg_class c
+				      WHERE c.oid = TG_RELID), 'USAGE') THEN
+		RETURN NEW;
+	END IF;
+	IF TG_OP = 'UPDATE' AND NEW.proof IS NOT DISTINCT FROM OLD.proof THEN
+		RAISE EXCEPTION 'verification % is % by exception: only the exception functions change its state (cancel it instead)',
+			OLD.id, OLD.state USING ERRCODE = 'NV001';
+	END IF;
+	RAISE EXCEPTION 'verification %: only the exception functions, run by an admin, change how a row is proven',
+		NEW.id USING ERRCODE = 'NV001';
+END;
+$$;
+
+CREATE TRIGGER verification_exception_on_insert
+	BEFORE INSERT ON verification
+	FOR EACH ROW -- plpgsql is entered only for a row not proven by NTP
+	WHEN (NEW.proof <> 'ntp')
+	EXECUTE FUNCTION verification_exception_by_admins();
+
+CREATE TRIGGER verification_exception_on_update
+	BEFORE UPDATE OF proof, state ON verification
+	FOR EACH ROW -- plpgsql is entered only for a change of proof, or of the
+		     -- state of a row proven by exception other than a cancel
+	WHEN (NEW.proof IS DISTINCT FROM OLD.proof
+	      OR (OLD.proof <> 'ntp' AND NEW.state IS DISTINCT FROM OLD.state
+		  AND NEW.state <> 'cancelled'))
+	EXECUTE FUNCTION verification_exception_by_admins();
 
 -- Keep the perspectives' rows in step with the verifications a statement
 -- updated, once per statement and set-based (migration 9): a row that
@@ -943,6 +994,13 @@ CREATE FUNCTION ntpverify_register(p_name text, p_region text,
 LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM ntpverify_seen(p_name, p_region, p_sources, p_prober);
+	-- After an INSERT still open has committed, and before a later one
+	-- reads the perspectives: the statement below sees the one's rows,
+	-- the other this perspective (migration 14; each used to miss the
+	-- other's uncommitted rows, and the perspective never probed them
+	-- before its prober reconnected). One lock ("ntpv", 1), shared by
+	-- the INSERT's trigger.
+	PERFORM pg_advisory_xact_lock(1853124726, 1);
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
 	SELECT v.id, p_name, v.proof_version, v.next_probe_at
@@ -1513,7 +1571,11 @@ $$;
 -- twice, one result at a time (ntpverify_record_each): for a few results
 -- the loop was faster (bench/results.md: a single row verified by two
 -- perspectives in ~15 ms rather than ~30 ms). Both apply the same rules,
--- and tests/integration/quorum_record.sh checks that they agree.
+-- and tests/integration/quorum_record.sh checks that they agree. The
+-- attempts' times, stamped by the prober's clock, are kept between a day
+-- ago and now (migration 14): a result stamped years ahead stayed the
+-- perspective's last confirmation, and later ones never came a
+-- confirmation_gap after it.
 CREATE FUNCTION ntpverify_record(p_perspective text, p_prober text,
 	p_audit boolean, r_id bigint[], r_lease uuid[], r_outcome text[],
 	r_detail text[], r_source inet[], r_rtt float8[], r_at float8[],
@@ -1521,16 +1583,21 @@ CREATE FUNCTION ntpverify_record(p_perspective text, p_prober text,
 RETURNS TABLE (id bigint, server text, state text, verified_by text,
 	       next_in float8, corroborated boolean, decided boolean)
 LANGUAGE plpgsql AS $$
+DECLARE
+	hi float8 := extract(epoch FROM now());
+	r_at_kept float8[] := ARRAY(SELECT CASE WHEN a IS NULL THEN NULL
+				    ELSE least(greatest(a, hi - 86400), hi) END
+			     FROM unnest(r_at) WITH ORDINALITY AS x(a, k) ORDER BY k);
 BEGIN
 	IF cardinality(r_id) < 32
 	   OR (SELECT count(DISTINCT x) FROM unnest(r_id) x) < cardinality(r_id) THEN
 		RETURN QUERY SELECT * FROM ntpverify_record_each(p_perspective,
 			p_prober, p_audit, r_id, r_lease, r_outcome, r_detail,
-			r_source, r_rtt, r_at, r_retry, r_contrary, r_version);
+			r_source, r_rtt, r_at_kept, r_retry, r_contrary, r_version);
 	ELSE
 		RETURN QUERY SELECT * FROM ntpverify_record_set(p_perspective,
 			p_prober, p_audit, r_id, r_lease, r_outcome, r_detail,
-			r_source, r_rtt, r_at, r_retry, r_contrary, r_version);
+			r_source, r_rtt, r_at_kept, r_retry, r_contrary, r_version);
 	END IF;
 END;
 $$;
@@ -1799,6 +1866,24 @@ BEGIN
 END;
 $$;
 
+-- Every trigger function looks names up in pg_catalog, then the schema,
+-- then pg_temp, whatever the session's search_path: those that run with
+-- the owner's rights, and the checks that run with the caller's (a
+-- caller's own schema first in its path must not stand in for
+-- pg_has_role).
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+		 WHERE p.pronamespace = current_schema()::regnamespace
+		   AND p.prorettype = 'trigger'::regtype ORDER BY p.proname LOOP
+		EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
+			       f, current_schema());
+	END LOOP;
+END;
+$$;
+
 -- Every migration this file already contains, so that `ntpverify migrate`
 -- on a database created from this file has nothing to do.
 INSERT INTO schema_version (version, description) VALUES
@@ -1814,4 +1899,4 @@ INSERT INTO schema_version (version, description) VALUES
 	(11, 'set_based_references'),
 	(12, 'lean_round'),
 	(13, 'final_states'),
-	(14, 'expiry_by_probers');
+	(14, 'role_boundaries');

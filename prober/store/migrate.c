@@ -29,6 +29,26 @@ static const char sql_create_version_table[] =
 	" applied_at timestamptz NOT NULL DEFAULT now(),"
 	" description text NOT NULL)";
 
+/*
+ * The roles, other than the schema's owner, the superusers and roles we
+ * are a member of, that may create objects in the schema the migrations
+ * go to (PUBLIC: every role, the default of schema public before
+ * PostgreSQL 15). An operator or function such a role plants there runs
+ * inside ntpverify's functions with the rights of whoever calls them,
+ * the owner's among them: migrate refuses such a schema.
+ */
+static const char sql_schema_creators[] =
+	"SELECT quote_ident(n.nspname), string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
+	"  ELSE a.grantee::regrole::text END, ', ' ORDER BY a.grantee)"
+	" FROM pg_namespace n,"
+	"  aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a"
+	" WHERE n.oid = current_schema()::regnamespace"
+	"  AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner"
+	"  AND (a.grantee = 0 OR NOT pg_has_role(current_user, a.grantee, 'MEMBER'))"
+	"  AND NOT coalesce((SELECT r.rolsuper FROM pg_roles r"
+	"                    WHERE r.oid = a.grantee), false)"
+	" GROUP BY n.nspname";
+
 /* libpq's error text without its trailing newline. */
 static void log_pg_error(FILE *log, const char *what, const char *msg)
 {
@@ -107,6 +127,31 @@ static int version_recorded(PGconn *conn, int version, int *found, FILE *log)
 		rc = -1;
 	} else {
 		*found = PQntuples(r) > 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* 0 when nobody but the trusted roles may create in our schema. */
+static int schema_closed(PGconn *conn, FILE *log)
+{
+	PGresult *r = PQexec(conn, sql_schema_creators);
+	int rc = 0;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_pg_error(log, "reading the schema's rights",
+			     r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+		rc = -1;
+	} else if (PQntuples(r) > 0) {
+		if (log)
+			fprintf(log,
+				"migrate: schema %s: %s may create objects in "
+				"it, and ntpverify's functions would then run "
+				"theirs; first: REVOKE CREATE ON SCHEMA %s FROM "
+				"%s (docs/admins.md)\n",
+				PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+				PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+		rc = -1;
 	}
 	PQclear(r);
 	return rc;
@@ -205,7 +250,7 @@ int migrate_apply(PGconn *conn, FILE *log)
 		log_pg_error(log, "not connected", PQerrorMessage(conn));
 		return -1;
 	}
-	if (ensure_version_table(conn, log) < 0)
+	if (schema_closed(conn, log) < 0 || ensure_version_table(conn, log) < 0)
 		return -1;
 	for (size_t i = 0; i < migration_count; i++) {
 		const struct migration *m = &migration_table[i];

@@ -61,6 +61,17 @@ nv_run policy --config "$CONF" --set confirmations=16 --set confirmation_gap=1h
 nv_expect_match "confirmations that cannot fit the window" "longer than confirmation_gap times" "$ERR"
 nv_run policy --config "$CONF" --set quorum=2 --set min_regions=1 --set confirmations=1
 nv_expect_eq "back to a usable policy" 0 "$RC"
+# Months are not a length (migration 14): '1 mon' passed the 30-day
+# bound as 30 days and is 31 in some months; '-1 mon +31 days' compared
+# as 1 day and is none in December. Written directly, the CLI writes
+# milliseconds.
+for iv in "corroboration_window = '1 mon'" "corroboration_window = '-1 mon +31 days'" \
+	"confirmation_gap = '1 day -1 hour'"; do
+	OUT=$(nv_psql -c "UPDATE verification_policy SET $iv" 2>&1)
+	nv_expect_match "$iv: refused" "verification_policy_plain_intervals" "$OUT"
+done
+nv_run policy --config "$CONF"
+nv_expect_match "... and the policy kept" "corroboration_window" "$OUT"
 
 # --- add, list and show ---------------------------------------------------
 nv_run add --config "$CONF" 203.0.113.5

@@ -1,0 +1,207 @@
+-- 014_role_boundaries: each role writes only what sql/schema.sql ("Who
+-- writes what") and docs/security.md give it, whatever its column rights
+-- would let through.
+--
+-- * Only the probers (and the schema's owner) make a verification
+--   expired. The web site's right to UPDATE state is a right to cancel,
+--   but it could set a pending row (or one awaiting approval) to
+--   'expired', a state that says the operator ran out of time and that
+--   the pool's history and metrics count. Expiry is the probers'
+--   judgement (expires_at, their retry.expiry): it now takes a role that
+--   may write the perspectives' rows (docs/admins.md grants the probers
+--   UPDATE on verification_probe, the web site nothing there).
+-- * Proof by exception stays with the exception functions, run by an
+--   admin (a member of the owner's role): another role (the probers' has
+--   UPDATE on every column) can neither set `proof` nor change the state
+--   of a row proven by exception other than to cancel it, each of which
+--   skipped the function's checks and its audit row.
+-- * The trigger functions look names up in pg_catalog, then the schema,
+--   then pg_temp, last: with the search path the owner's (SECURITY
+--   DEFINER) ones had, a session's temporary table named like one of the
+--   schema's came first (a role with TEMP could give a new verification
+--   rows for a perspective of its own and none for the real ones), and
+--   the checks that run with the caller's rights took the caller's.
+-- * A perspective registering for the first time while the web site's
+--   INSERT is open gets rows for that INSERT's verifications: each used
+--   to miss the other's uncommitted rows, and the perspective never
+--   probed them before its prober reconnected. The INSERT's trigger and
+--   the registration now take one advisory lock, shared and exclusive.
+-- * The policy's intervals are plain days and times: an interval with
+--   months ('1 mon', '-1 mon +31 days') passed the range CHECKs and then
+--   meant a different length each month.
+-- * An attempt's time, which the prober stamps with its own clock, is
+--   kept between a day ago and now: a result stamped years ahead stayed
+--   the perspective's last confirmation, and later confirmations never
+--   came a confirmation_gap after it.
+--
+-- Migrate refuses a schema in which roles other than its owner may
+-- create objects (prober/store/migrate.c; PostgreSQL 13 and 14 let every
+-- role create in schema public): an operator planted there would run,
+-- with the rights of whoever calls them, inside ntpverify's functions.
+--
+-- Written to be applied again over itself (OR REPLACE, IF EXISTS).
+
+CREATE OR REPLACE FUNCTION verification_expiry_by_probers() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	-- The table of this trigger's schema, whatever the caller's
+	-- search_path names.
+	IF has_table_privilege(current_user,
+			       format('%I.verification_probe', TG_TABLE_SCHEMA),
+			       'UPDATE') THEN
+		RETURN NEW;
+	END IF;
+	RAISE EXCEPTION 'verification % is %: only the probers make a row expired (cancel it instead)',
+		OLD.id, OLD.state USING ERRCODE = 'NV001';
+END;
+$$;
+
+DROP TRIGGER IF EXISTS verification_expiry_on_update ON verification;
+CREATE TRIGGER verification_expiry_on_update
+	BEFORE UPDATE OF state ON verification
+	FOR EACH ROW -- plpgsql is entered only for a row becoming expired
+	WHEN (NEW.state = 'expired' AND OLD.state IS DISTINCT FROM 'expired')
+	EXECUTE FUNCTION verification_expiry_by_probers();
+
+CREATE OR REPLACE FUNCTION verification_exception_by_admins() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF pg_has_role(current_user, (SELECT c.relowner FROM pg_class c
+				      WHERE c.oid = TG_RELID), 'USAGE') THEN
+		RETURN NEW;
+	END IF;
+	IF TG_OP = 'UPDATE' AND NEW.proof IS NOT DISTINCT FROM OLD.proof THEN
+		RAISE EXCEPTION 'verification % is % by exception: only the exception functions change its state (cancel it instead)',
+			OLD.id, OLD.state USING ERRCODE = 'NV001';
+	END IF;
+	RAISE EXCEPTION 'verification %: only the exception functions, run by an admin, change how a row is proven',
+		NEW.id USING ERRCODE = 'NV001';
+END;
+$$;
+
+DROP TRIGGER IF EXISTS verification_exception_on_insert ON verification;
+CREATE TRIGGER verification_exception_on_insert
+	BEFORE INSERT ON verification
+	FOR EACH ROW -- plpgsql is entered only for a row not proven by NTP
+	WHEN (NEW.proof <> 'ntp')
+	EXECUTE FUNCTION verification_exception_by_admins();
+
+DROP TRIGGER IF EXISTS verification_exception_on_update ON verification;
+CREATE TRIGGER verification_exception_on_update
+	BEFORE UPDATE OF proof, state ON verification
+	FOR EACH ROW -- plpgsql is entered only for a change of proof, or of the
+		     -- state of a row proven by exception other than a cancel
+	WHEN (NEW.proof IS DISTINCT FROM OLD.proof
+	      OR (OLD.proof <> 'ntp' AND NEW.state IS DISTINCT FROM OLD.state
+		  AND NEW.state <> 'cancelled'))
+	EXECUTE FUNCTION verification_exception_by_admins();
+
+-- Registration and the INSERT's trigger: one lock ("ntpv", 1), shared by
+-- INSERTs, exclusive for a registration.
+CREATE OR REPLACE FUNCTION verification_probe_create() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+	-- Against a registration at the same time (migration 14): see
+	-- ntpverify_register.
+	PERFORM pg_advisory_xact_lock_shared(1853124726, 1);
+	PERFORM set_config('ntpverify.probe_rows_of_statement', 'on', true);
+	INSERT INTO verification_probe (verification_id, perspective,
+					proof_version, next_probe_at)
+	SELECT n.id, s.name, n.proof_version,
+		n.next_probe_at + ((n.pos + n.cnt - s.rank * n.cnt / s.k) % n.cnt)
+			* interval '1 microsecond'
+	FROM (SELECT c.id, c.proof_version, c.next_probe_at,
+		     row_number() OVER () - 1 AS pos, count(*) OVER () AS cnt
+	      FROM changed_rows c WHERE c.state = 'pending') n
+	CROSS JOIN (SELECT s1.name, row_number() OVER (ORDER BY s1.name) - 1 AS rank,
+			   count(*) OVER () AS k
+		    FROM (SELECT s0.name FROM perspective s0 FOR KEY SHARE) s1) s;
+	PERFORM set_config('ntpverify.probe_rows_of_statement', '', true);
+	RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION ntpverify_register(p_name text, p_region text,
+				   p_sources inet[], p_prober text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM ntpverify_seen(p_name, p_region, p_sources, p_prober);
+	-- After an INSERT still open has committed, and before a later one
+	-- reads the perspectives: the statement below sees the one's rows,
+	-- the other this perspective (migration 14; each used to miss the
+	-- other's uncommitted rows, and the perspective never probed them
+	-- before its prober reconnected). One lock ("ntpv", 1), shared by
+	-- the INSERT's trigger.
+	PERFORM pg_advisory_xact_lock(1853124726, 1);
+	INSERT INTO verification_probe (verification_id, perspective,
+					proof_version, next_probe_at)
+	SELECT v.id, p_name, v.proof_version, v.next_probe_at
+	FROM verification v WHERE v.state = 'pending'
+	  AND NOT EXISTS (SELECT 1 FROM verification_probe p
+			  WHERE p.verification_id = v.id AND p.perspective = p_name)
+	ORDER BY v.id
+	FOR KEY SHARE OF v
+	ON CONFLICT DO NOTHING;
+END;
+$$;
+
+-- Every trigger function looks names up in pg_catalog, then the schema,
+-- then pg_temp, whatever the session's search_path: those that run with
+-- the owner's rights, and the checks that run with the caller's (a
+-- caller's own schema first in its path must not stand in for
+-- pg_has_role).
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+		 WHERE p.pronamespace = current_schema()::regnamespace
+		   AND p.prorettype = 'trigger'::regtype ORDER BY p.proname LOOP
+		EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
+			       f, current_schema());
+	END LOOP;
+END;
+$$;
+
+ALTER TABLE verification_policy
+	DROP CONSTRAINT IF EXISTS verification_policy_plain_intervals;
+ALTER TABLE verification_policy ADD CONSTRAINT verification_policy_plain_intervals CHECK (
+	extract(year FROM confirmation_gap) = 0 AND extract(month FROM confirmation_gap) = 0
+	AND extract(day FROM confirmation_gap) >= 0
+	AND confirmation_gap - extract(day FROM confirmation_gap) * interval '1 day' >= interval '0'
+	AND extract(year FROM corroboration_window) = 0
+	AND extract(month FROM corroboration_window) = 0
+	AND extract(day FROM corroboration_window) >= 0
+	AND corroboration_window - extract(day FROM corroboration_window) * interval '1 day'
+		>= interval '0');
+
+-- The probers' WRITE: the attempts' times within a day ago .. now, in
+-- the order given (NULL stays NULL: a lease given back has no time).
+CREATE OR REPLACE FUNCTION ntpverify_record(p_perspective text, p_prober text,
+	p_audit boolean, r_id bigint[], r_lease uuid[], r_outcome text[],
+	r_detail text[], r_source inet[], r_rtt float8[], r_at float8[],
+	r_retry float8[], r_contrary boolean[], r_version integer[])
+RETURNS TABLE (id bigint, server text, state text, verified_by text,
+	       next_in float8, corroborated boolean, decided boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	hi float8 := extract(epoch FROM now());
+	r_at_kept float8[] := ARRAY(SELECT CASE WHEN a IS NULL THEN NULL
+				    ELSE least(greatest(a, hi - 86400), hi) END
+			     FROM unnest(r_at) WITH ORDINALITY AS x(a, k) ORDER BY k);
+BEGIN
+	IF cardinality(r_id) < 32
+	   OR (SELECT count(DISTINCT x) FROM unnest(r_id) x) < cardinality(r_id) THEN
+		RETURN QUERY SELECT * FROM ntpverify_record_each(p_perspective,
+			p_prober, p_audit, r_id, r_lease, r_outcome, r_detail,
+			r_source, r_rtt, r_at_kept, r_retry, r_contrary, r_version);
+	ELSE
+		RETURN QUERY SELECT * FROM ntpverify_record_set(p_perspective,
+			p_prober, p_audit, r_id, r_lease, r_outcome, r_detail,
+			r_source, r_rtt, r_at_kept, r_retry, r_contrary, r_version);
+	END IF;
+END;
+$$;
+
+INSERT INTO schema_version (version, description) VALUES (14, 'role_boundaries')
+	ON CONFLICT DO NOTHING;
