@@ -46,7 +46,8 @@ nv="$top/build/demo/prober/cli/ntpverify"
 prober=127.0.0.2   # perspective fra1, region RIPE
 prober2=127.0.0.3  # perspective nyc1, region ARIN
 server=127.0.0.1
-bold=$(printf '\033[1m') plain=$(printf '\033[0m')
+bold='' plain=''
+if [ -t 1 ]; then bold=$(printf '\033[1m') plain=$(printf '\033[0m'); fi
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
@@ -72,6 +73,7 @@ conf nyc1-a nyc1 ARIN "$prober2"
 cp "$NV_TMP/fra1-a.conf" "$NV_TMP/ntpverify.conf"   # the admin's, here
 run "$nv" check-config "$NV_TMP/fra1-a.conf"
 run "$nv" migrate --config "$NV_TMP/ntpverify.conf"
+echo "(migrations are numbered in the order they were written; 004 was never used)"
 
 say "the policy: two perspectives in two regions must agree"
 run "$nv" policy --config "$NV_TMP/ntpverify.conf" --set quorum=2 --set min_regions=2
@@ -108,8 +110,9 @@ run "$nv" list --config "$NV_TMP/ntpverify.conf"
 say "nyc1 goes down for a moment (maintenance)"
 kill -TERM "$pid_nyc1_a"
 wait "$pid_nyc1_a"
+echo "nyc1's prober stopped (SIGTERM): only fra1 probes now"
 
-say "the operator adds the two lines to ntp.conf and (re)starts NTPsec's ntpd"
+say "the operator adds the lines to ntp.conf and (re)starts NTPsec's ntpd"
 cat >"$NV_TMP/ntp.conf" <<CONF
 # the usual public-server default: no mode 6 queries for strangers
 restrict default kod nomodify nopeer noquery limited
@@ -131,7 +134,8 @@ for _ in $(seq 1 100); do
 done
 
 say "what the prober sees now, one-shot"
-run "$nv" check --allow-private --source "$prober" 127.0.0.1
+token=$(sed -n 's/^setvar ntppool_verify = "\(.*\)"$/\1/p' <<<"$setvar")
+run "$nv" check --allow-private --source "$prober" --token "$token" 127.0.0.1
 
 say "the operator clicks 'retry' on the web site (here: ntpverify retry)"
 run "$nv" retry --config "$NV_TMP/ntpverify.conf" "$id"
@@ -157,10 +161,8 @@ say "the list, and what an admin reads: both corroborations, every attempt"
 run "$nv" list --config "$NV_TMP/ntpverify.conf"
 run "$nv" show --config "$NV_TMP/ntpverify.conf" "$id"
 
-if "$nv" status --help >/dev/null 2>&1; then
-	say "the daemon's status socket"
-	run "$nv" status --socket "$NV_TMP/fra1-a.sock"
-fi
+say "the daemon's status socket"
+run "$nv" status --socket "$NV_TMP/fra1-a.sock"
 
 say "the daemons' logs (one line per state change, never the token)"
 kill -TERM "$pid_fra1_a" "$pid_nyc1_a"

@@ -412,9 +412,10 @@ int daemon_run(const char *path, config_error_fn err, void *err_arg)
 
 	event_base_dispatch(d->base);
 
-	log_info("stopped: %" PRIu64 " probes, %" PRIu64 " verified, %" PRIu64
+	log_info("stopped: %" PRIu64 " probe%s, %" PRIu64 " verified, %" PRIu64
 		 " expired",
-		 d->c.probes_started, d->c.verified, d->c.expired);
+		 d->c.probes_started, d->c.probes_started == 1 ? "" : "s",
+		 d->c.verified, d->c.expired);
 	status = d->exit_status;
 	daemon_free(d);
 	notify_close();
