@@ -127,8 +127,9 @@
 -- 2 (6 or more) contrary observations (docs/security.md defines them).
 -- verified_by then lists the corroborating probers and their source
 -- addresses, e.g. 'fra1-a 192.0.2.10, nyc1-a 198.51.100.7'. Changing token
--- or key (UPDATE verification SET token = $2 WHERE id = $1) voids earlier
--- corroborations; the retry statement above reaches every perspective.
+-- or key voids earlier corroborations (an UPDATE of them by the owner; the
+-- web site's role may not, and cancels the row and inserts a new one);
+-- the retry statement above reaches every perspective.
 --
 -- Reading progress (plain SQL, e.g. "1/2 perspectives agree"):
 --
