@@ -796,7 +796,8 @@ $$;
 CREATE TRIGGER verification_expiry_on_update
 	BEFORE UPDATE OF state ON verification
 	FOR EACH ROW -- plpgsql is entered only for a row becoming expired
-	WHEN (NEW.state = 'expired' AND OLD.state IS DISTINCT FROM 'expired')
+	WHEN (NEW.state = 'expired'
+	      AND OLD.state NOT IN ('verified', 'expired', 'cancelled'))
 	EXECUTE FUNCTION verification_expiry_by_probers();
 
 -- Proof by exception stays with the exception functions, run by an admin
@@ -829,10 +830,12 @@ CREATE TRIGGER verification_exception_on_insert
 CREATE TRIGGER verification_exception_on_update
 	BEFORE UPDATE OF proof, state ON verification
 	FOR EACH ROW -- plpgsql is entered only for a change of proof, or of the
-		     -- state of a row proven by exception other than a cancel
+		     -- state of an open row proven by exception other than a
+		     -- cancel (a finished row: verification_state_final)
 	WHEN (NEW.proof IS DISTINCT FROM OLD.proof
 	      OR (OLD.proof <> 'ntp' AND NEW.state IS DISTINCT FROM OLD.state
-		  AND NEW.state <> 'cancelled'))
+		  AND NEW.state <> 'cancelled'
+		  AND OLD.state NOT IN ('verified', 'expired', 'cancelled')))
 	EXECUTE FUNCTION verification_exception_by_admins();
 
 -- Keep the perspectives' rows in step with the verifications a statement
@@ -993,15 +996,22 @@ $$;
 CREATE FUNCTION ntpverify_register(p_name text, p_region text,
 				   p_sources inet[], p_prober text) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+	fresh boolean := NOT EXISTS (SELECT 1 FROM perspective s
+				     WHERE s.name = p_name);
 BEGIN
 	PERFORM ntpverify_seen(p_name, p_region, p_sources, p_prober);
-	-- After an INSERT still open has committed, and before a later one
-	-- reads the perspectives: the statement below sees the one's rows,
-	-- the other this perspective (migration 14; each used to miss the
-	-- other's uncommitted rows, and the perspective never probed them
-	-- before its prober reconnected). One lock ("ntpv", 1), shared by
-	-- the INSERT's trigger.
-	PERFORM pg_advisory_xact_lock(1853124726, 1);
+	-- A perspective new to the database: after an INSERT still open
+	-- has committed, and before a later one reads the perspectives, so
+	-- that the statement below sees the one's rows and the other this
+	-- perspective (migration 14; each used to miss the other's
+	-- uncommitted rows, and the perspective never probed them before
+	-- its prober reconnected). One lock ("ntpv", 1), shared by the
+	-- INSERT's trigger and by a reject; a perspective already there is
+	-- in every later statement's view, and waits for nobody.
+	IF fresh THEN
+		PERFORM pg_advisory_xact_lock(1853124726, 1);
+	END IF;
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
 	SELECT v.id, p_name, v.proof_version, v.next_probe_at
@@ -1572,9 +1582,9 @@ $$;
 -- twice, one result at a time (ntpverify_record_each): for a few results
 -- the loop was faster (bench/results.md: a single row verified by two
 -- perspectives in ~15 ms rather than ~30 ms). Both apply the same rules,
--- and tests/integration/quorum_record.sh checks that they agree. The
--- attempts' times, stamped by the prober's clock, are kept between a day
--- ago and now (migration 14): a result stamped years ahead stayed the
+-- and tests/integration/quorum_record.sh checks that they agree. No
+-- attempt's time, stamped by the prober's clock, is kept after now, nor
+-- one not finite (migration 14): a result stamped years ahead stayed the
 -- perspective's last confirmation, and later ones never came a
 -- confirmation_gap after it.
 CREATE FUNCTION ntpverify_record(p_perspective text, p_prober text,
@@ -1587,7 +1597,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	hi float8 := extract(epoch FROM now());
 	r_at_kept float8[] := ARRAY(SELECT CASE WHEN a IS NULL THEN NULL
-				    ELSE least(greatest(a, hi - 86400), hi) END
+				    WHEN a IN ('NaN', 'Infinity', '-Infinity') THEN hi
+				    ELSE least(a, hi) END
 			     FROM unnest(r_at) WITH ORDINALITY AS x(a, k) ORDER BY k);
 BEGIN
 	IF cardinality(r_id) < 32
@@ -1848,7 +1859,10 @@ BEGIN
 			next_probe_at = now()
 		WHERE x.id = p_id;
 		-- Perspectives stopped when the row left pending (and ones
-		-- registered since have no row yet): all probe it now.
+		-- registered since have no row yet): all probe it now, a
+		-- perspective registering meanwhile too (the lock of
+		-- ntpverify_register, migration 14).
+		PERFORM pg_advisory_xact_lock_shared(1853124726, 1);
 		INSERT INTO verification_probe AS p (verification_id,
 			perspective, proof_version, next_probe_at)
 		SELECT p_id, s.name, v.proof_version, now() FROM perspective s
@@ -1867,20 +1881,24 @@ BEGIN
 END;
 $$;
 
--- Every trigger function looks names up in pg_catalog, then the schema,
--- then pg_temp, whatever the session's search_path: those that run with
--- the owner's rights, and the checks that run with the caller's (a
--- caller's own schema first in its path must not stand in for
--- pg_has_role).
+-- Every trigger function of the schema looks names up in pg_catalog,
+-- then the schema, then pg_temp, whatever the session's search_path:
+-- those that run with the owner's rights, and the checks that run with
+-- the caller's (a caller's own schema first in its path must not stand
+-- in for pg_has_role). A migration that replaces one of them sets it
+-- again (CREATE OR REPLACE resets it); schema_references.sh checks.
 DO $$
 DECLARE
-	f regprocedure;
+	f text;
 BEGIN
-	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-		 WHERE p.pronamespace = current_schema()::regnamespace
-		   AND p.prorettype = 'trigger'::regtype ORDER BY p.proname LOOP
-		EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
-			       f, current_schema());
+	FOREACH f IN ARRAY ARRAY['verification_notify_due', 'ntpverify_references_check',
+		'verification_probe_key_fixed', 'perspective_name_fixed',
+		'ntpverify_references_cascade', 'verification_probe_create',
+		'verification_proof_bump', 'verification_state_final',
+		'verification_expiry_by_probers', 'verification_exception_by_admins',
+		'verification_probe_follow'] LOOP
+		EXECUTE format('ALTER FUNCTION %I.%I() SET search_path = pg_catalog, %I, pg_temp',
+			       current_schema(), f, current_schema());
 	END LOOP;
 END;
 $$;

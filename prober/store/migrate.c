@@ -30,24 +30,30 @@ static const char sql_create_version_table[] =
 	" description text NOT NULL)";
 
 /*
- * The roles, other than the schema's owner, the superusers and roles we
- * are a member of, that may create objects in the schema the migrations
- * go to (PUBLIC: every role, the default of schema public before
- * PostgreSQL 15). An operator or function such a role plants there runs
- * inside ntpverify's functions with the rights of whoever calls them,
- * the owner's among them: migrate refuses such a schema.
+ * The roles that may create objects in the schema the migrations go to
+ * but hold neither the schema owner's nor our rights (PUBLIC: every role,
+ * the default of schema public before PostgreSQL 15; a group role counts
+ * by what its members could do, not by our being in it). An operator or
+ * function such a role plants there runs inside ntpverify's functions
+ * with the rights of whoever calls them, the owner's among them: migrate
+ * refuses such a schema. By name, not through regnamespace, which would
+ * fold the case of a quoted name.
  */
 static const char sql_schema_creators[] =
-	"SELECT quote_ident(n.nspname), string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
-	"  ELSE a.grantee::regrole::text END, ', ' ORDER BY a.grantee)"
+	"SELECT quote_ident(n.nspname), string_agg(CASE WHEN a.grantee = 0"
+	"  THEN 'PUBLIC' ELSE a.grantee::regrole::text END, ', '"
+	"  ORDER BY a.grantee), quote_ident(current_user),"
+	"  n.nspowner::regrole::text"
 	" FROM pg_namespace n,"
 	"  aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a"
-	" WHERE n.oid = current_schema()::regnamespace"
+	" WHERE n.nspname = current_schema()"
 	"  AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner"
-	"  AND (a.grantee = 0 OR NOT pg_has_role(current_user, a.grantee, 'MEMBER'))"
-	"  AND NOT coalesce((SELECT r.rolsuper FROM pg_roles r"
-	"                    WHERE r.oid = a.grantee), false)"
-	" GROUP BY n.nspname";
+	"  AND (a.grantee = 0"
+	"       OR NOT (pg_has_role(a.grantee, n.nspowner, 'MEMBER')"
+	"               OR pg_has_role(a.grantee, current_user, 'MEMBER')"
+	"               OR coalesce((SELECT r.rolsuper FROM pg_roles r"
+	"                            WHERE r.oid = a.grantee), false)))"
+	" GROUP BY n.nspname, n.nspowner";
 
 /* libpq's error text without its trailing newline. */
 static void log_pg_error(FILE *log, const char *what, const char *msg)
@@ -143,14 +149,22 @@ static int schema_closed(PGconn *conn, FILE *log)
 			     r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
 		rc = -1;
 	} else if (PQntuples(r) > 0) {
+		/*
+		 * Before PostgreSQL 15 schema public belongs to postgres and
+		 * we create in it through PUBLIC's right: the owner hands that
+		 * right to us first, then takes the others'.
+		 */
 		if (log)
 			fprintf(log,
 				"migrate: schema %s: %s may create objects in "
 				"it, and ntpverify's functions would then run "
-				"theirs; first: REVOKE CREATE ON SCHEMA %s FROM "
-				"%s (docs/admins.md)\n",
+				"theirs; as its owner (%s): GRANT CREATE "
+				"ON SCHEMA %s TO %s; REVOKE CREATE ON SCHEMA %s "
+				"FROM %s (docs/admins.md)\n",
 				PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-				PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+				PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0),
+				PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 0),
+				PQgetvalue(r, 0, 1));
 		rc = -1;
 	}
 	PQclear(r);

@@ -22,17 +22,22 @@
 --   rows for a perspective of its own and none for the real ones), and
 --   the checks that run with the caller's rights took the caller's.
 -- * A perspective registering for the first time while the web site's
---   INSERT is open gets rows for that INSERT's verifications: each used
---   to miss the other's uncommitted rows, and the perspective never
---   probed them before its prober reconnected. The INSERT's trigger and
---   the registration now take one advisory lock, shared and exclusive.
+--   INSERT (or an admin's reject) is open gets rows for its
+--   verifications: each used to miss the other's uncommitted rows, and
+--   the perspective never probed them before its prober reconnected.
+--   The INSERT's trigger and a reject take one advisory lock shared, the
+--   first registration of a perspective exclusive. (An INSERT in a
+--   REPEATABLE READ transaction reads the perspectives as its snapshot
+--   saw them: the web site inserts in READ COMMITTED, the default.)
 -- * The policy's intervals are plain days and times: an interval with
 --   months ('1 mon', '-1 mon +31 days') passed the range CHECKs and then
---   meant a different length each month.
+--   meant a different length each month (one set so by hand becomes the
+--   seconds it compared as).
 -- * An attempt's time, which the prober stamps with its own clock, is
---   kept between a day ago and now: a result stamped years ahead stayed
---   the perspective's last confirmation, and later confirmations never
---   came a confirmation_gap after it.
+--   now at the latest (and now when it is not finite): a result stamped
+--   years ahead stayed the perspective's last confirmation, and later
+--   confirmations never came a confirmation_gap after it. Such times
+--   already written are brought back to now.
 --
 -- Migrate refuses a schema in which roles other than its owner may
 -- create objects (prober/store/migrate.c; PostgreSQL 13 and 14 let every
@@ -40,6 +45,11 @@
 -- with the rights of whoever calls them, inside ntpverify's functions.
 --
 -- Written to be applied again over itself (OR REPLACE, IF EXISTS).
+
+-- In the order the probers' WRITE takes them (the policy, then
+-- verification), so that a WRITE running meanwhile waits instead of
+-- deadlocking with the DROP TRIGGER and ALTER TABLE below.
+LOCK TABLE verification_policy, verification IN ACCESS EXCLUSIVE MODE;
 
 CREATE OR REPLACE FUNCTION verification_expiry_by_probers() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -60,7 +70,8 @@ DROP TRIGGER IF EXISTS verification_expiry_on_update ON verification;
 CREATE TRIGGER verification_expiry_on_update
 	BEFORE UPDATE OF state ON verification
 	FOR EACH ROW -- plpgsql is entered only for a row becoming expired
-	WHEN (NEW.state = 'expired' AND OLD.state IS DISTINCT FROM 'expired')
+	WHEN (NEW.state = 'expired'
+	      AND OLD.state NOT IN ('verified', 'expired', 'cancelled'))
 	EXECUTE FUNCTION verification_expiry_by_probers();
 
 CREATE OR REPLACE FUNCTION verification_exception_by_admins() RETURNS trigger
@@ -90,10 +101,12 @@ DROP TRIGGER IF EXISTS verification_exception_on_update ON verification;
 CREATE TRIGGER verification_exception_on_update
 	BEFORE UPDATE OF proof, state ON verification
 	FOR EACH ROW -- plpgsql is entered only for a change of proof, or of the
-		     -- state of a row proven by exception other than a cancel
+		     -- state of an open row proven by exception other than a
+		     -- cancel (a finished row: verification_state_final)
 	WHEN (NEW.proof IS DISTINCT FROM OLD.proof
 	      OR (OLD.proof <> 'ntp' AND NEW.state IS DISTINCT FROM OLD.state
-		  AND NEW.state <> 'cancelled'))
+		  AND NEW.state <> 'cancelled'
+		  AND OLD.state NOT IN ('verified', 'expired', 'cancelled')))
 	EXECUTE FUNCTION verification_exception_by_admins();
 
 -- Registration and the INSERT's trigger: one lock ("ntpv", 1), shared by
@@ -124,15 +137,22 @@ $$;
 CREATE OR REPLACE FUNCTION ntpverify_register(p_name text, p_region text,
 				   p_sources inet[], p_prober text) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+	fresh boolean := NOT EXISTS (SELECT 1 FROM perspective s
+				     WHERE s.name = p_name);
 BEGIN
 	PERFORM ntpverify_seen(p_name, p_region, p_sources, p_prober);
-	-- After an INSERT still open has committed, and before a later one
-	-- reads the perspectives: the statement below sees the one's rows,
-	-- the other this perspective (migration 14; each used to miss the
-	-- other's uncommitted rows, and the perspective never probed them
-	-- before its prober reconnected). One lock ("ntpv", 1), shared by
-	-- the INSERT's trigger.
-	PERFORM pg_advisory_xact_lock(1853124726, 1);
+	-- A perspective new to the database: after an INSERT still open
+	-- has committed, and before a later one reads the perspectives, so
+	-- that the statement below sees the one's rows and the other this
+	-- perspective (migration 14; each used to miss the other's
+	-- uncommitted rows, and the perspective never probed them before
+	-- its prober reconnected). One lock ("ntpv", 1), shared by the
+	-- INSERT's trigger and by a reject; a perspective already there is
+	-- in every later statement's view, and waits for nobody.
+	IF fresh THEN
+		PERFORM pg_advisory_xact_lock(1853124726, 1);
+	END IF;
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
 	SELECT v.id, p_name, v.proof_version, v.next_probe_at
@@ -145,23 +165,92 @@ BEGIN
 END;
 $$;
 
--- Every trigger function looks names up in pg_catalog, then the schema,
--- then pg_temp, whatever the session's search_path: those that run with
--- the owner's rights, and the checks that run with the caller's (a
--- caller's own schema first in its path must not stand in for
--- pg_has_role).
+-- A reject, like an INSERT, reads the perspectives under the shared lock.
+CREATE OR REPLACE FUNCTION ntpverify_reject(p_id bigint, p_admin text,
+	p_reason text)
+RETURNS TABLE (server text, state text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v verification;
+	who text := ntpverify_admin_name(p_admin, p_reason);
+BEGIN
+	SELECT * INTO v FROM verification x WHERE x.id = p_id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM ntpverify_refuse(format('no verification with id %s', p_id));
+	END IF;
+	IF v.state NOT IN ('pending', 'awaiting_approval') THEN
+		PERFORM ntpverify_refuse(format('verification %s is %s, not '
+			'pending or awaiting approval', p_id, v.state));
+	END IF;
+	IF v.state = 'awaiting_approval' THEN
+		UPDATE verification x SET state = 'pending', proof = 'ntp',
+			next_probe_at = now()
+		WHERE x.id = p_id;
+		-- Perspectives stopped when the row left pending (and ones
+		-- registered since have no row yet): all probe it now, a
+		-- perspective registering meanwhile too (the lock of
+		-- ntpverify_register, migration 14).
+		PERFORM pg_advisory_xact_lock_shared(1853124726, 1);
+		INSERT INTO verification_probe AS p (verification_id,
+			perspective, proof_version, next_probe_at)
+		SELECT p_id, s.name, v.proof_version, now() FROM perspective s
+		FOR KEY SHARE
+		ON CONFLICT (verification_id, perspective) DO UPDATE
+		SET active = true, next_probe_at = now(), lease_owner = NULL,
+		    lease_token = NULL, lease_until = NULL;
+	END IF;
+	INSERT INTO verification_exception (verification_id, action, admin,
+		reason, state_before, state_after)
+	VALUES (p_id, 'reject', who, p_reason,
+		v.state, 'pending');
+	server := host(v.server_ip);
+	state := 'pending';
+	RETURN NEXT;
+END;
+$$;
+
+-- Every trigger function of the schema looks names up in pg_catalog,
+-- then the schema, then pg_temp, whatever the session's search_path:
+-- those that run with the owner's rights, and the checks that run with
+-- the caller's (a caller's own schema first in its path must not stand
+-- in for pg_has_role). A migration that replaces one of them sets it
+-- again (CREATE OR REPLACE resets it); schema_references.sh checks.
 DO $$
 DECLARE
-	f regprocedure;
+	f text;
 BEGIN
-	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-		 WHERE p.pronamespace = current_schema()::regnamespace
-		   AND p.prorettype = 'trigger'::regtype ORDER BY p.proname LOOP
-		EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
-			       f, current_schema());
+	FOREACH f IN ARRAY ARRAY['verification_notify_due', 'ntpverify_references_check',
+		'verification_probe_key_fixed', 'perspective_name_fixed',
+		'ntpverify_references_cascade', 'verification_probe_create',
+		'verification_proof_bump', 'verification_state_final',
+		'verification_expiry_by_probers', 'verification_exception_by_admins',
+		'verification_probe_follow'] LOOP
+		EXECUTE format('ALTER FUNCTION %I.%I() SET search_path = pg_catalog, %I, pg_temp',
+			       current_schema(), f, current_schema());
 	END LOOP;
 END;
 $$;
+
+-- A policy that holds months (set by hand) in seconds, the length it had
+-- when compared, so that the CHECK below can be added.
+UPDATE verification_policy
+SET confirmation_gap = extract(epoch FROM confirmation_gap) * interval '1 second',
+    corroboration_window = extract(epoch FROM corroboration_window) * interval '1 second'
+WHERE extract(month FROM confirmation_gap) <> 0 OR extract(year FROM confirmation_gap) <> 0
+   OR extract(month FROM corroboration_window) <> 0
+   OR extract(year FROM corroboration_window) <> 0;
+
+-- Times a prober stamped ahead of the database, before the clamp below:
+-- now at the latest.
+UPDATE verification_probe
+SET last_probe_at = least(last_probe_at, now()),
+    first_confirmed_at = least(first_confirmed_at, now()),
+    last_confirmed_at = least(last_confirmed_at, now()),
+    corroborated_at = least(corroborated_at, now()),
+    contrary_at = least(contrary_at, now())
+WHERE last_probe_at > now() OR first_confirmed_at > now()
+   OR last_confirmed_at > now() OR corroborated_at > now() OR contrary_at > now();
 
 ALTER TABLE verification_policy
 	DROP CONSTRAINT IF EXISTS verification_policy_plain_intervals;
@@ -175,8 +264,10 @@ ALTER TABLE verification_policy ADD CONSTRAINT verification_policy_plain_interva
 	AND corroboration_window - extract(day FROM corroboration_window) * interval '1 day'
 		>= interval '0');
 
--- The probers' WRITE: the attempts' times within a day ago .. now, in
--- the order given (NULL stays NULL: a lease given back has no time).
+-- The probers' WRITE: no attempt's time after now, and none not finite
+-- (now instead), in the order given (NULL stays NULL: a lease given back
+-- has no time). Earlier times stay as they are: a result older than the
+-- window must not become a fresh one.
 CREATE OR REPLACE FUNCTION ntpverify_record(p_perspective text, p_prober text,
 	p_audit boolean, r_id bigint[], r_lease uuid[], r_outcome text[],
 	r_detail text[], r_source inet[], r_rtt float8[], r_at float8[],
@@ -187,7 +278,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	hi float8 := extract(epoch FROM now());
 	r_at_kept float8[] := ARRAY(SELECT CASE WHEN a IS NULL THEN NULL
-				    ELSE least(greatest(a, hi - 86400), hi) END
+				    WHEN a IN ('NaN', 'Infinity', '-Infinity') THEN hi
+				    ELSE least(a, hi) END
 			     FROM unnest(r_at) WITH ORDINALITY AS x(a, k) ORDER BY k);
 BEGIN
 	IF cardinality(r_id) < 32

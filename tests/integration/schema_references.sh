@@ -532,6 +532,28 @@ n_persp=$(nv_psql -c "SELECT count(*) FROM perspective")
 nv_expect_eq "registration race: p8 has a row for the verification inserted meanwhile, as has every perspective" \
 	"1|$n_persp|$n_persp" "$(race_rows)"
 
+# ... while a perspective already registered registers again (every
+# reconnect) without waiting for an open INSERT.
+session_start r_web2
+session_send r_web2 "BEGIN; SET ROLE poolweb;
+	INSERT INTO verification (server_ip, token) VALUES ('192.0.2.202', 'tok-reg-race2');
+	SELECT 'inserted';"
+idle_after r_web2 inserted || nv_fail "re-registration: the INSERT did not run"
+nv_psql -c "SET lock_timeout = '3s'" -c "SELECT ntpverify_register('p8', 'r8', '{127.0.0.8}', 'b8')" >/dev/null 2>&1
+nv_expect_eq "re-registration does not wait for an open INSERT" 0 "$?"
+session_send r_web2 "COMMIT;"
+session_end r_web2
+nv_expect_eq "re-registration: the INSERT commits" 0 "$RC"
+
+# 6e. Every trigger function looks names up in pg_catalog, the schema,
+#     then pg_temp (migration 14), whatever the caller's search_path: a
+#     migration that replaces one with CREATE OR REPLACE resets it.
+nv_expect_eq "every trigger function has the fixed search_path" "" \
+	"$(nv_psql -c "SELECT string_agg(p.proname, ' ' ORDER BY p.proname) FROM pg_proc p
+		JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE n.nspname = current_schema() AND p.prorettype = 'trigger'::regtype
+		  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, ' || current_schema() || ', pg_temp'], false)")"
+
 # 7. No row anywhere names a missing verification or perspective.
 orphans=$(nv_psql -c "SELECT count(*) FROM verification_probe p
 	WHERE NOT EXISTS (SELECT 1 FROM verification v WHERE v.id = p.verification_id)" \

@@ -92,6 +92,7 @@ final_refused() { # WHAT ID SQL: NV001, the state unchanged
 	nv_expect_eq "$1: still $before" "$before" "$(state_of "$2")"
 }
 final_refused "re-open a cancelled row" "$CANCEL" "UPDATE verification SET state = 'pending' WHERE id = $CANCEL"
+final_refused "expire a cancelled row" "$CANCEL" "UPDATE verification SET state = 'expired' WHERE id = $CANCEL"
 EXPIRED=$(nv_psql -c "INSERT INTO verification (server_ip, token) VALUES ('198.51.100.8', 'token-0008')
 	RETURNING id")
 nv_psql -c "UPDATE verification SET state = 'expired' WHERE id = $EXPIRED" >/dev/null
@@ -221,4 +222,19 @@ else
 	nv_expect_eq "web in a writable public: nothing verified" 0 \
 		"$(nv_psql_db oldpublic -c "SELECT count(*) FROM verification WHERE state = 'verified'")"
 fi
+# A group role's right to create counts by its members, not by the
+# migrating role being one of them (here a superuser, a member of every
+# role): migrate names it and the two statements that fix it, and runs
+# once they ran.
+nv_pg_createdb grouppublic
+nv_psql_db grouppublic -c "CREATE ROLE devs NOLOGIN" -c "GRANT CREATE ON SCHEMA public TO devs" >/dev/null
+GROUPCONF="$NV_TMP/grouppublic.conf"
+sed "s/dbname=ntpverify/dbname=grouppublic/" "$CONF" >"$GROUPCONF"
+MIGRATE_OUT=$("$NTPVERIFY" migrate --config "$GROUPCONF" 2>&1)
+nv_expect_eq "migrate refuses a schema a group may create in" 2 "$?"
+nv_expect_match "... naming the group and the fix" "schema public: devs may create objects in it.*GRANT CREATE ON SCHEMA public TO postgres; REVOKE CREATE ON SCHEMA public FROM devs" "$MIGRATE_OUT"
+nv_expect_eq "... and creates nothing" "" "$(nv_psql_db grouppublic -c "SELECT to_regclass('schema_version')")"
+nv_psql_db grouppublic -c "REVOKE CREATE ON SCHEMA public FROM devs" >/dev/null
+"$NTPVERIFY" migrate --config "$GROUPCONF" >/dev/null 2>&1
+nv_expect_eq "migrate runs once the right is gone" 0 "$?"
 nv_finish
