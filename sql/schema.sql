@@ -50,6 +50,11 @@
 -- it. The same code is never accepted twice for one address (the index
 -- verification_refid_once): on unique_violation, draw again.
 --
+-- INSERT in a READ COMMITTED transaction (PostgreSQL's default): the
+-- trigger that gives each perspective its row reads the perspectives as
+-- the transaction's snapshot shows them, and under REPEATABLE READ misses
+-- one that registered after the transaction began.
+--
 -- A second open (pending or awaiting_approval) row for the same address is
 -- rejected (unique_violation on verification_one_pending): cancel the old
 -- one first, or reuse it.
