@@ -48,8 +48,15 @@
 
 -- In the order the probers' WRITE takes them (the policy, then
 -- verification), so that a WRITE running meanwhile waits instead of
--- deadlocking with the DROP TRIGGER and ALTER TABLE below.
-LOCK TABLE verification_policy, verification IN ACCESS EXCLUSIVE MODE;
+-- deadlocking with the DROP TRIGGER and ALTER TABLE below. Held to the
+-- end of `ntpverify migrate`'s transaction; in a DO block so that the
+-- file also runs statement by statement (psql -f), where it holds
+-- nothing.
+DO $$
+BEGIN
+	LOCK TABLE verification_policy, verification IN ACCESS EXCLUSIVE MODE;
+END;
+$$;
 
 CREATE OR REPLACE FUNCTION verification_expiry_by_probers() RETURNS trigger
 LANGUAGE plpgsql AS $$
