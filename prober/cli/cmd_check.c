@@ -27,7 +27,6 @@
 #include "core/textout.h"
 #include "core/token.h"
 #include "engine/admission.h"
-#include "engine/policy.h"
 #include "engine/probe.h"
 #include "engine/ratelimit.h"
 #include "engine/ratelimit_config.h"
@@ -401,9 +400,7 @@ static bool start_target(struct check_run *run, const char *host)
 		 * never for multicast, broadcast or unspecified addresses. */
 		report_refused(run, host, (struct sockaddr *)&req.dst, ad.why,
 			       ad.status == ADMISSION_REFUSED &&
-				       !run->rules.allow_private &&
-				       policy_check((struct sockaddr *)&req.dst,
-						    NULL) == POLICY_PRIVATE);
+				       ad.private_target);
 		return true;
 	case ADMISSION_DEFERRED:
 		if (ad.not_before_ms == UINT64_MAX) {

@@ -38,8 +38,12 @@ void admission_start(const struct admission *a, struct probe_request *req,
 
 	out->why = NULL;
 	out->not_before_ms = 0;
+	out->private_target = false;
 	if (!policy_allows(dst, a->allow_private, &out->why)) {
 		out->status = ADMISSION_REFUSED;
+		/* What allowing private targets would lift (the caller's
+		 * hint); never multicast, broadcast, unspecified. */
+		out->private_target = policy_check(dst, NULL) == POLICY_PRIVATE;
 		return;
 	}
 	if (pick_source(a, req->dst.ss_family, req) < 0) {

@@ -45,6 +45,8 @@ struct admission_decision {
 					 static string naming the reason */
 	uint64_t not_before_ms;       /* DEFERRED: monotonic ms; UINT64_MAX
 					 when never under the current limits */
+	bool private_target;          /* REFUSED: only because private
+					 targets are not allowed */
 };
 
 /*
