@@ -66,11 +66,21 @@ nv_expect_eq "web: cancel" 0 "$RC"
 web "SELECT corroborating, quorum FROM verification_progress WHERE verification_id = $ID"
 nv_expect_eq "web: reads progress" "0|1" "$OUT"
 
+# state_kept WHAT ID SQL WHY: the web site's SQL refused with NV001's
+# "verification ID is STATE" and WHY after it, the state unchanged.
+state_of() { nv_psql -c "SELECT state FROM verification WHERE id = $1"; }
+state_kept() {
+	local before
+	before=$(state_of "$2")
+	web "$3"
+	nv_expect_match "$1: refused" "^ERROR: +verification $2 is $before$4" "$ERR"
+	nv_expect_eq "$1: still $before" "$before" "$(state_of "$2")"
+}
+EXPIRE_WHY=": only the probers make a row expired"
+
 # Expiry is the probers' (migration 14): the web site cannot set a
 # pending row to expired, the probers' documented role can.
-web "UPDATE verification SET state = 'expired' WHERE id = $ID"
-nv_expect_match "web: expire refused" "^ERROR: +verification $ID is pending: only the probers make a row expired" "$ERR"
-nv_expect_eq "web: the row is still pending" pending "$(nv_psql -c "SELECT state FROM verification WHERE id = $ID")"
+state_kept "web: expire" "$ID" "UPDATE verification SET state = 'expired' WHERE id = $ID" "$EXPIRE_WHY"
 PGRANTS=$(nv_admins_grants ntpverify)
 nv_expect_match "admins.md grants the probers verification_probe" "verification_probe TO ntpverify" "$PGRANTS"
 nv_psql -c "CREATE ROLE ntpverify NOLOGIN" -c "$PGRANTS" >/dev/null ||
@@ -83,13 +93,8 @@ nv_expect_eq "prober role: expires a row" "expired" "$(nv_psql -c "SELECT state 
 # A finished row is final (migration 13): the web site cannot move a
 # cancelled, expired or verified row back to pending, nor to another
 # final state; the schema's owner can (repairs by hand).
-state_of() { nv_psql -c "SELECT state FROM verification WHERE id = $1"; }
-final_refused() { # WHAT ID SQL: NV001, the state unchanged
-	local before
-	before=$(state_of "$2")
-	web "$3"
-	nv_expect_match "$1: refused" "^ERROR: +verification $2 is $before, which is final: it cannot become" "$ERR"
-	nv_expect_eq "$1: still $before" "$before" "$(state_of "$2")"
+final_refused() { # WHAT ID SQL
+	state_kept "$1" "$2" "$3" ", which is final: it cannot become"
 }
 final_refused "re-open a cancelled row" "$CANCEL" "UPDATE verification SET state = 'pending' WHERE id = $CANCEL"
 final_refused "expire a cancelled row" "$CANCEL" "UPDATE verification SET state = 'expired' WHERE id = $CANCEL"
@@ -150,22 +155,17 @@ nv_expect_eq "the row is still pending, unprobed" "pending|0|ntp" \
 # pending row, nor one awaiting an admin's approval. (Fails on schema 13:
 # its UPDATE of state is a column right that takes any value its CHECKs
 # allow, and only a row already final is refused.)
-state_kept() { # WHAT ID SQL: refused, the state unchanged
-	local before
-	before=$(state_of "$2")
-	web "$3"
-	nv_expect_match "$1: refused" "^ERROR:" "$ERR"
-	nv_expect_eq "$1: still $before" "$before" "$(state_of "$2")"
-}
 web "INSERT INTO verification (server_ip, token) VALUES ('198.51.100.21', 'token-0021') RETURNING id"
 OPEN=$OUT
-state_kept "web: expire a pending row" "$OPEN" "UPDATE verification SET state = 'expired' WHERE id = $OPEN"
+state_kept "web: expire a pending row" "$OPEN" "UPDATE verification SET state = 'expired' WHERE id = $OPEN" \
+	"$EXPIRE_WHY"
 web "INSERT INTO verification (server_ip, token) VALUES ('198.51.100.22', 'token-0022') RETURNING id"
 LINKED=$OUT
 nv_psql -c "SELECT * FROM ntpverify_link($LINKED, $NEIGHBOUR, 'alice', 'same network', NULL)" >/dev/null
 nv_expect_eq "a row awaiting approval" awaiting_approval "$(state_of "$LINKED")"
 state_kept "web: expire a row awaiting approval" "$LINKED" \
-	"UPDATE verification SET state = 'expired' WHERE id = $LINKED"
+	"UPDATE verification SET state = 'expired' WHERE id = $LINKED" \
+	" by exception: only the exception functions change its state"
 web "UPDATE verification SET state = 'cancelled' WHERE id IN ($OPEN, $LINKED)"
 nv_expect_eq "web: cancel both" "cancelled cancelled" "$(state_of "$OPEN") $(state_of "$LINKED")"
 
