@@ -116,14 +116,27 @@ CREATE TRIGGER verification_exception_on_update
 		  AND OLD.state NOT IN ('verified', 'expired', 'cancelled')))
 	EXECUTE FUNCTION verification_exception_by_admins();
 
--- Registration and the INSERT's trigger: one lock ("ntpv", 1), shared by
--- INSERTs, exclusive for a registration.
+-- The lock ("ntpv", 1) that orders a perspective's first registration
+-- (exclusive) against the statements that give every perspective a row
+-- (shared: the INSERT's trigger, a reject), so that neither misses the
+-- other's uncommitted rows (migration 14). Held to the transaction's end.
+CREATE OR REPLACE FUNCTION ntpverify_perspectives_lock(p_exclusive boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF p_exclusive THEN
+		PERFORM pg_advisory_xact_lock(1853124726, 1);
+	ELSE
+		PERFORM pg_advisory_xact_lock_shared(1853124726, 1);
+	END IF;
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION verification_probe_create() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
 	-- Against a registration at the same time (migration 14): see
 	-- ntpverify_register.
-	PERFORM pg_advisory_xact_lock_shared(1853124726, 1);
+	PERFORM ntpverify_perspectives_lock(false);
 	PERFORM set_config('ntpverify.probe_rows_of_statement', 'on', true);
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
@@ -154,11 +167,10 @@ BEGIN
 	-- that the statement below sees the one's rows and the other this
 	-- perspective (migration 14; each used to miss the other's
 	-- uncommitted rows, and the perspective never probed them before
-	-- its prober reconnected). One lock ("ntpv", 1), shared by the
-	-- INSERT's trigger and by a reject; a perspective already there is
-	-- in every later statement's view, and waits for nobody.
+	-- its prober reconnected). A perspective already there is in every
+	-- later statement's view, and waits for nobody.
 	IF fresh THEN
-		PERFORM pg_advisory_xact_lock(1853124726, 1);
+		PERFORM ntpverify_perspectives_lock(true);
 	END IF;
 	INSERT INTO verification_probe (verification_id, perspective,
 					proof_version, next_probe_at)
@@ -198,7 +210,7 @@ BEGIN
 		-- registered since have no row yet): all probe it now, a
 		-- perspective registering meanwhile too (the lock of
 		-- ntpverify_register, migration 14).
-		PERFORM pg_advisory_xact_lock_shared(1853124726, 1);
+		PERFORM ntpverify_perspectives_lock(false);
 		INSERT INTO verification_probe AS p (verification_id,
 			perspective, proof_version, next_probe_at)
 		SELECT p_id, s.name, v.proof_version, now() FROM perspective s
