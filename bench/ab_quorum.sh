@@ -86,7 +86,8 @@ sleep 1
 
 # The cluster's CPU so far, in clock ticks: every process of it alive
 # now, plus what the postmaster reaped (sessions that ended, autovacuum
-# workers).
+# workers). A process that ended between two readings but was not reaped
+# yet drops out of both sums: such a round prints n/a.
 pg_ticks() {
 	local p f=("/proc/$NV_PG_PID/stat")
 	for p in $(pgrep -P "$NV_PG_PID"); do f+=("/proc/$p/stat"); done
@@ -105,7 +106,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		c1=$(pg_ticks)
 		rate=$(sed -n 's/.* per_s=\([0-9]*\) .*/\1/p' <<<"$line")
 		RATE[$x$r]=$rate
-		echo "$x round=$r $(grep -o 'insert_ms=[0-9.]* seconds=[0-9.]*' <<<"$line") per_s=$rate postgres_cpu_s=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')"
+		echo "$x round=$r $(grep -o 'insert_ms=[0-9.]* seconds=[0-9.]*' <<<"$line") per_s=$rate postgres_cpu_s=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" 'BEGIN {if (b < a) print "n/a"; else printf "%.2f", (b - a) / t}')"
 		# The per-destination interval (1 s) passes before the same
 		# addresses are probed again.
 		sleep 1.5
