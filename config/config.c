@@ -119,6 +119,8 @@ static const struct config_key config_keys[] = {
 		   CONFIG_SECOND, 10 * CONFIG_MINUTE, queue.reconnect_max_ms),
 	CONFIG_KEY("queue", "max_unwritten", UINT, "10000",
 		   1, 1000000, queue.max_unwritten),
+	CONFIG_KEY("queue", "lock_timeout", DURATION, "10s",
+		   0, 10 * CONFIG_MINUTE, queue.lock_timeout_ms),
 };
 
 #define CONFIG_N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -148,19 +150,15 @@ struct config_ctx {
 	int retry_line;            /* line of retry.schedule's text, 0: none */
 };
 
-/*
- * libconfuse callbacks get no user pointer, so the load in progress is
- * found here. libconfuse's lexer is global state anyway, which already
- * makes loading single-threaded (config.h says so).
- */
+/* libconfuse callbacks get no user pointer, so the load in progress is
+ * here (its lexer is global anyway: loading is single-threaded, config.h). */
 static struct config_ctx *config_active;
 
 __attribute__((format(printf, 3, 4)))
 static void config_report(struct config_ctx *ctx, int line, const char *fmt,
 			  ...)
 {
-	char msg[512];
-	char full[1024];
+	char msg[512], full[1024];
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -337,6 +337,7 @@ static int daemon_open(struct daemon *d)
 		.max_unwritten = d->cfg.queue.max_unwritten,
 		.expiry_ms = d->cfg.retry.expiry_ms,
 		.poll_interval_ms = d->cfg.queue.poll_interval_ms,
+		.lock_timeout_ms = d->cfg.queue.lock_timeout_ms,
 	};
 	struct store_hooks hooks = daemon_store_hooks(d);
 	d->store = store_new(d->base, &sp, &hooks);

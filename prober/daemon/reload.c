@@ -31,6 +31,8 @@ static void report_fixed(const struct nv_config *old,
 		log_warn("reload: region changed; restart to apply");
 	if (STR_CHANGED(database))
 		log_warn("reload: database changed; restart to apply");
+	if (old->queue.lock_timeout_ms != new->queue.lock_timeout_ms)
+		log_warn("reload: queue.lock_timeout changed; restart to apply");
 	if (STR_CHANGED(status_socket))
 		log_warn("reload: status_socket changed; restart to apply");
 	if (STR_CHANGED(status_listen))
@@ -72,6 +74,7 @@ static void take_config(struct daemon *d, struct nv_config *fresh)
 	memcpy(d->cfg.status_allow, old.status_allow,
 	       sizeof(d->cfg.status_allow));
 	d->cfg.n_status_allow = old.n_status_allow;
+	d->cfg.queue.lock_timeout_ms = old.queue.lock_timeout_ms;
 	config_free(&old);
 }
 

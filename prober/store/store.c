@@ -123,7 +123,7 @@ static void schema_finished(struct store *s)
 {
 	if (s->schema_ok) {
 		s->op = STORE_OP_LISTEN;
-		if (!PQsendQuery(s->pg.conn, store_sql_listen)) {
+		if (!PQsendQuery(s->pg.conn, s->listen_sql)) {
 			disconnect(s, store_conn_error(&s->pg));
 			return;
 		}
@@ -239,36 +239,6 @@ void store_pump(struct store *s)
 	store_conn_sent(&s->pg);
 }
 
-static void handle_write_result(struct store *s, PGresult *res)
-{
-	int rows = PQntuples(res);
-	unsigned applied = 0;
-	struct store_written w;
-
-	for (int i = 0; i < rows; i++) {
-		store_sql_written_row(res, i, &w);
-		applied++;
-		s->n_corroborations += w.corroborated;
-		if (w.decided && w.state == VERIFICATION_VERIFIED)
-			s->n_decided_verified++;
-		else if (w.decided)
-			s->n_decided_pending++;
-		if (w.state == VERIFICATION_PENDING && w.next_in_s >= 0)
-			store_due_add(&s->due, w.next_in_s);
-		if (w.state != VERIFICATION_PENDING && s->hooks.state_changed)
-			s->hooks.state_changed(s->hooks.arg, w.id, w.server,
-					       w.state, w.verified_by);
-	}
-	/* Results that were not applied: their lease was lost. */
-	if (s->hooks.discarded != NULL && applied < s->writing) {
-		struct store_result *r = s->q.head;
-		for (unsigned k = 0; k < s->writing && r; k++, r = r->next) {
-			if (!store_sql_written_has(res, r->id))
-				s->hooks.discarded(s->hooks.arg, r->id);
-		}
-	}
-}
-
 /* store_due's wake(): a row of ours is due, as if NOTIFY had said so. */
 static void store_due_wake(void *arg)
 {
@@ -351,7 +321,7 @@ static void handle_result(struct store *s, PGresult *res)
 		s->heartbeat_due = false;
 		break;
 	case STORE_OP_WRITE:
-		handle_write_result(s, res);
+		store_write_done(s, res);
 		store_queue_pop(&s->q, s->writing);
 		s->writing = 0;
 		break;
@@ -509,7 +479,11 @@ struct store *store_new(struct event_base *base,
 		errno = EOVERFLOW;
 		return NULL;
 	}
+	store_sql_listen_text(s->listen_sql, sizeof(s->listen_sql),
+			      s->params.lock_timeout_ms);
 	store_queue_init(&s->q);
+	store_queue_init(&s->parked);
+	evtimer_assign(&s->ev_parked, base, store_unpark, s);
 	s->pending_seen = s->exceptions_seen[0] = s->exceptions_seen[1] = -1;
 	evtimer_assign(&s->ev_expire, base, store_expire_cb, s);
 	evtimer_assign(&s->ev_retry, base, store_retry_cb, s);
@@ -533,9 +507,11 @@ void store_free(struct store *s)
 	PQclear(s->lease_res);
 	evtimer_del(&s->ev_expire);
 	evtimer_del(&s->ev_retry);
+	evtimer_del(&s->ev_parked);
 	evtimer_del(&s->ev_heartbeat);
 	store_due_clear(&s->due);
 	store_queue_clear(&s->q);
+	store_queue_clear(&s->parked);
 	store_free_params(s);
 	free(s);
 }

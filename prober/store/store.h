@@ -139,6 +139,7 @@ struct store_params {
 	unsigned max_unwritten;     /* results kept while the database is away */
 	uint64_t poll_interval_ms;  /* queue.poll_interval: the heartbeat's period,
 				       clamped to 10..60 s */
+	uint64_t lock_timeout_ms;   /* the session's lock_timeout; 0: none */
 };
 
 /*

@@ -128,13 +128,77 @@ static void result_rejected(struct store *s, const PGresult *res,
 		s->isolate_left--;
 }
 
+/*
+ * The WRITE waited queue.lock_timeout for a row lock that another session
+ * holds (55P03): a transaction left open on a verification, say. Only that
+ * row's result must wait: a batch is retried one result at a time, and a
+ * single result that still meets the lock is parked, so that the others
+ * are written meanwhile. Parked results are tried again alone, first in
+ * the queue, after a wait that doubles up to queue.reconnect_max. One log
+ * line per row waited for, and one when it is written.
+ */
+static void write_locked(struct store *s, const PGresult *res,
+			 const char *state)
+{
+	const struct store_result *r = s->q.head;
+	char msg[STORE_ERR_TEXT_MAX + 1];
+
+	if (s->writing > 1) {
+		s->isolate_left = s->writing;
+		s->write_limit = 1;
+		return;
+	}
+	if (r == NULL)
+		return;
+	if (r->id != s->lock_logged) {
+		s->lock_logged = r->id;
+		log_warn("database: verification %" PRId64 " is locked by another "
+			 "session (SQLSTATE %s: %s); its result waits, the others "
+			 "are written (hint: look for a transaction left open in "
+			 "pg_stat_activity; docs/admins.md, \"Database errors\")",
+			 r->id, state, error_text(res, msg, sizeof(msg)));
+	}
+	if (s->isolate_left > 0)
+		s->isolate_left--;
+	if (s->isolate_left == 0)
+		s->write_limit = STORE_WRITE_BATCH;
+	store_queue_move_head(&s->q, &s->parked);
+	if (!evtimer_pending(&s->ev_parked, NULL)) {
+		s->parked_wait_ms = s->parked_wait_ms == 0
+					    ? STORE_FAULT_MIN_MS
+					    : s->parked_wait_ms * 2;
+		if (s->parked_wait_ms > s->params.reconnect_max_ms)
+			s->parked_wait_ms = s->params.reconnect_max_ms;
+		evtime_add_ms(&s->ev_parked, s->parked_wait_ms);
+	}
+}
+
+void store_unpark(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->writing > 0) {
+		/* The first `writing` of the queue are in flight: after them. */
+		evtime_add_ms(&s->ev_parked, 50);
+		return;
+	}
+	s->isolate_left += s->parked.queued;
+	s->write_limit = 1;
+	store_queue_splice_front(&s->q, &s->parked);
+	store_pump(s);
+}
+
 static void write_failed(struct store *s, const PGresult *res,
 			 const char *state)
 {
 	enum store_err_class cls = store_fault_classify(state);
 
 	s->n_refused[cls]++;
-	if (cls == STORE_ERR_DATA && !s->write_minimal && s->q.head != NULL) {
+	if (strcmp(state, "55P03") == 0 && !s->write_minimal) {
+		write_locked(s, res, state);
+	} else if (cls == STORE_ERR_DATA && !s->write_minimal && s->q.head != NULL) {
 		if (s->writing > 1) {
 			/* Find the bad one: this batch, one at a time. */
 			s->isolate_left = s->writing;

@@ -36,6 +36,7 @@ struct store {
 	struct event ev_heartbeat;  /* persistent: sets heartbeat_due */
 	bool heartbeat_due;         /* refresh our last_seen when there is room */
 	char *sources_literal;      /* params' source addresses as {..}, owned */
+	char listen_sql[96];        /* SET lock_timeout; LISTEN (store_sql.c) */
 
 	enum store_op op;           /* statement in flight */
 	unsigned lease_want;        /* rows wanted by the daemon; 0 = none */
@@ -48,10 +49,14 @@ struct store {
 	struct timespec last_expire;/* monotonic; EXPIRE at most once a second */
 
 	struct store_queue q;       /* unwritten results, oldest first */
+	struct store_queue parked;  /* results whose row another session holds locked */
+	struct event ev_parked;     /* their next try: back to the front of q */
+	uint64_t parked_wait_ms;    /* before that try; doubles up to reconnect_max */
 	unsigned writing;           /* the first `writing` are in the WRITE in flight */
 	unsigned write_limit;       /* results per WRITE; 1 while isolating a bad one */
 	unsigned isolate_left;      /* results still to write one at a time */
 	bool write_minimal;         /* the head (verified) goes without its attempt row */
+	int64_t lock_logged;        /* the last result said to wait for a row lock; 0 none */
 	bool op_failed;             /* the statement in flight failed */
 	struct store_fault faults[STORE_OP_N]; /* per statement: failing, backoff */
 
@@ -80,6 +85,13 @@ void store_statement_failed(struct store *s, const PGresult *res);
 /* The statement in flight succeeded: end its failing state, if any, with
  * one log line (store_fail.c). */
 void store_statement_ok(struct store *s);
+
+/* A WRITE succeeded with res: apply its rows (store_written.c); the
+ * results written are still the first `writing` of the queue. */
+void store_write_done(struct store *s, const PGresult *res);
+
+/* ev_parked: the parked results go first again, one at a time (store_fail.c). */
+void store_unpark(evutil_socket_t fd, short what, void *arg);
 
 /* Arm ev_retry for the earliest statement out of its backoff. */
 void store_arm_retry(struct store *s);

@@ -73,6 +73,34 @@ void store_queue_pop(struct store_queue *q, unsigned n)
 		q->tail = &q->head;
 }
 
+void store_queue_move_head(struct store_queue *from, struct store_queue *to)
+{
+	struct store_result *r = from->head;
+
+	if (r == NULL)
+		return;
+	from->head = r->next;
+	if (from->head == NULL)
+		from->tail = &from->head;
+	from->queued--;
+	r->next = NULL;
+	*to->tail = r;
+	to->tail = &r->next;
+	to->queued++;
+}
+
+void store_queue_splice_front(struct store_queue *q, struct store_queue *from)
+{
+	if (from->head == NULL)
+		return;
+	*from->tail = q->head;
+	if (q->head == NULL)
+		q->tail = from->tail;
+	q->head = from->head;
+	q->queued += from->queued;
+	store_queue_init(from);
+}
+
 void store_queue_clear(struct store_queue *q)
 {
 	store_queue_pop(q, q->queued);

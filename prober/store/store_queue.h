@@ -38,6 +38,12 @@ bool store_queue_push(struct store_queue *q, const struct store_result *r,
 /* Free the n oldest (fewer if the queue is shorter). */
 void store_queue_pop(struct store_queue *q, unsigned n);
 
+/* Move from's oldest result to the end of to; nothing if from is empty. */
+void store_queue_move_head(struct store_queue *from, struct store_queue *to);
+
+/* Put every result of from, in its order, before q's; from is left empty. */
+void store_queue_splice_front(struct store_queue *q, struct store_queue *from);
+
 /* Free everything. */
 void store_queue_clear(struct store_queue *q);
 

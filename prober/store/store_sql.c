@@ -10,7 +10,16 @@
 
 #include "store/store_sql.h"
 
-const char store_sql_listen[] = "LISTEN ntpverify_due";
+/*
+ * After connecting: our session waits at most lock_timeout_ms (0: as long
+ * as it takes) for a row lock another session holds, then fails with
+ * 55P03 instead of stalling every statement behind it; and LISTEN.
+ */
+void store_sql_listen_text(char *buf, size_t len, uint64_t lock_timeout_ms)
+{
+	snprintf(buf, len, "SET lock_timeout = %" PRIu64 "; LISTEN ntpverify_due",
+		 lock_timeout_ms);
+}
 
 /*
  * Claim our perspective's due rows ($5): ntpverify_lease() (migration 10,

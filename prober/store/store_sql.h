@@ -16,7 +16,8 @@
 
 #include "store/store.h"
 
-extern const char store_sql_listen[]; /* LISTEN for the due channel */
+/* "SET lock_timeout = N; LISTEN ntpverify_due": the session's setup. */
+void store_sql_listen_text(char *buf, size_t len, uint64_t lock_timeout_ms);
 extern const char store_sql_lease[];  /* $1 n, $2 prober, $3 lease ms, $4 expiry ms, $5 perspective */
 extern const char store_sql_expire[]; /* $1 expiry ms */
 extern const char store_sql_write[];  /* $1 perspective, $2 prober, $3 audit, $4..$13 arrays */

@@ -10,7 +10,8 @@
 bool store_idle(const struct store *s)
 {
 	/* A LEASE in flight may still hand us rows to give back. */
-	return s->q.head == NULL && s->op == STORE_OP_NONE;
+	return s->q.head == NULL && s->parked.head == NULL &&
+	       s->op == STORE_OP_NONE;
 }
 
 void store_stats(const struct store *s, struct store_stats *out)
@@ -22,7 +23,7 @@ void store_stats(const struct store *s, struct store_stats *out)
 	out->rejected = s->n_rejected;
 	memcpy(out->refused, s->n_refused, sizeof(out->refused));
 	out->writes_blocked = s->faults[STORE_OP_WRITE].failures > 0;
-	out->queued = s->q.queued;
+	out->queued = s->q.queued + s->parked.queued;
 	out->last_lease_at = s->last_lease_at;
 	out->pending_seen = s->pending_seen;
 	memcpy(out->exceptions_seen, s->exceptions_seen,
@@ -37,5 +38,6 @@ unsigned store_foreach_unwritten(const struct store *s,
 					    const struct store_result *r),
 				 void *arg)
 {
-	return store_queue_foreach(&s->q, fn, arg);
+	return store_queue_foreach(&s->q, fn, arg) +
+	       store_queue_foreach(&s->parked, fn, arg);
 }

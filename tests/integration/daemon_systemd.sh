@@ -65,12 +65,15 @@ if [ "$fast" -ge 10 ] && [ "$fast" -le 45 ]; then nv_pass "after reload to 40/s 
 # 2b. A setting that needs a restart: warned at each reload until then,
 #     not only at the first (the running value is what the next compares).
 echo 'status_max_clients = 16' >>"$CONF"
-warned() { grep -c 'reload: status_max_clients changed; restart to apply' "$NV_TMP/p1.log"; }
+sed -i 's/^queue { poll_interval = 200ms }$/queue { poll_interval = 200ms lock_timeout = 3s }/' "$CONF"
+"$NTPVERIFY" check-config "$CONF" >/dev/null || nv_fail "test config invalid"
+warned() { grep -c "reload: $1 changed; restart to apply" "$NV_TMP/p1.log"; }
 kill -HUP "$DAEMON_PID"
-nv_wait_for 5 "[ \$(warned) -ge 1 ]"
+nv_wait_for 5 "[ \$(warned status_max_clients) -ge 1 ]"
 kill -HUP "$DAEMON_PID"
-nv_wait_for 5 "[ \$(warned) -ge 2 ]"
-nv_expect_eq "restart-only setting warned at both reloads" 2 "$(warned)"
+nv_wait_for 5 "[ \$(warned status_max_clients) -ge 2 ]"
+nv_expect_eq "restart-only setting warned at both reloads" 2 "$(warned status_max_clients)"
+nv_expect_eq "queue.lock_timeout too (the connection keeps its value)" 2 "$(warned queue.lock_timeout)"
 
 # 3. SIGTERM with probes in flight: exit 0, every finished attempt in the
 #    database, no lease left behind.

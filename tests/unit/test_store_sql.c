@@ -423,6 +423,68 @@ static void test_queue_all_verified(void **state)
 	store_queue_clear(&q);
 }
 
+static void test_queue_park(void **state)
+{
+	struct store_queue q, parked;
+	struct store_result r;
+	char sql[96];
+
+	(void)state;
+	store_queue_init(&q);
+	store_queue_init(&parked);
+	store_queue_move_head(&q, &parked); /* empty: nothing */
+	store_queue_splice_front(&q, &parked);
+	assert_null(q.head);
+	for (int i = 1; i <= 3; i++) {
+		r = result(i, i == 1 ? OUTCOME_VERIFIED : OUTCOME_NO_RESPONSE);
+		assert_true(store_queue_push(&q, &r, 5, 0));
+	}
+	/* The result that waits for a lock leaves the queue... */
+	store_queue_move_head(&q, &parked);
+	assert_string_equal(queue_ids(&q), "2,3");
+	assert_string_equal(queue_ids(&parked), "1");
+	assert_int_equal(q.queued, 2);
+	assert_int_equal(parked.queued, 1);
+	store_queue_move_head(&q, &parked);
+	assert_string_equal(queue_ids(&parked), "1,2");
+	/* ... new ones queue behind the rest ... */
+	r = result(4, OUTCOME_MALFORMED);
+	assert_true(store_queue_push(&q, &r, 5, 0));
+	assert_string_equal(queue_ids(&q), "3,4");
+	/* ... and the parked go first again, in their order. */
+	store_queue_splice_front(&q, &parked);
+	assert_string_equal(queue_ids(&q), "1,2,3,4");
+	assert_int_equal(q.queued, 4);
+	assert_null(parked.head);
+	assert_int_equal(parked.queued, 0);
+	r = result(5, OUTCOME_MALFORMED);
+	assert_true(store_queue_push(&q, &r, 9, 0));
+	assert_string_equal(queue_ids(&q), "1,2,3,4,5");
+	/* Into an empty queue, the tail follows. */
+	store_queue_move_head(&q, &parked);
+	store_queue_pop(&q, 10);
+	store_queue_splice_front(&q, &parked);
+	r = result(6, OUTCOME_MALFORMED);
+	assert_true(store_queue_push(&q, &r, 9, 0));
+	assert_string_equal(queue_ids(&q), "1,6");
+	store_queue_clear(&q);
+	/* A parked queue emptied by moving its only result links again. */
+	r = result(7, OUTCOME_MALFORMED);
+	assert_true(store_queue_push(&parked, &r, 9, 0));
+	store_queue_move_head(&parked, &q);
+	r = result(8, OUTCOME_MALFORMED);
+	assert_true(store_queue_push(&parked, &r, 9, 0));
+	assert_string_equal(queue_ids(&parked), "8");
+	store_queue_clear(&parked);
+	store_queue_clear(&q);
+
+	/* The session's setup: the lock timeout in ms, then LISTEN. */
+	store_sql_listen_text(sql, sizeof(sql), 10000);
+	assert_string_equal(sql, "SET lock_timeout = 10000; LISTEN ntpverify_due");
+	store_sql_listen_text(sql, sizeof(sql), 0);
+	assert_string_equal(sql, "SET lock_timeout = 0; LISTEN ntpverify_due");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_written_has),
 		cmocka_unit_test(test_queue_bound),
 		cmocka_unit_test(test_queue_all_verified),
+		cmocka_unit_test(test_queue_park),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
