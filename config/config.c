@@ -119,7 +119,7 @@ static const struct config_key config_keys[] = {
 		   CONFIG_SECOND, 10 * CONFIG_MINUTE, queue.reconnect_max_ms),
 	CONFIG_KEY("queue", "max_unwritten", UINT, "10000",
 		   1, 1000000, queue.max_unwritten),
-	CONFIG_KEY("queue", "lock_timeout", DURATION, "10s",
+	CONFIG_KEY("queue", "lock_timeout", DURATION, "5s",
 		   0, 10 * CONFIG_MINUTE, queue.lock_timeout_ms),
 };
 

@@ -95,7 +95,7 @@ struct nv_config {
 		uint64_t poll_interval_ms; /* scan even without NOTIFY; default 10s */
 		uint64_t reconnect_max_ms; /* cap of the reconnect backoff; default 30s */
 		unsigned max_unwritten; /* results kept while the database is away; default 10000 */
-		uint64_t lock_timeout_ms; /* the prober's session lock_timeout, 0 = none; default 10s */
+		uint64_t lock_timeout_ms; /* the prober's session lock_timeout, 0 = none; default 5s */
 	} queue;
 };
 

@@ -315,6 +315,8 @@ static void start_drain(struct daemon *d, const char *why)
 	evtimer_del(&d->ev_sched);
 	while ((j = TAILQ_FIRST(&d->waiting)) != NULL)
 		release_job(d, j, 0);
+	/* Results waiting for another session's lock: one more try now. */
+	store_unpark_all(d->store);
 	/* No wait for probes when none is in flight (then the database phase). */
 	if (d->n_probing > 0)
 		evtime_add_ms(&d->ev_drain, DRAIN_PROBE_GRACE_MS);

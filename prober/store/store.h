@@ -77,6 +77,8 @@ struct store_result {
 	double retry_after_s;              /* next_probe_at = now() + this */
 	bool contrary;                     /* a definite contrary observation */
 	int proof_version;                 /* the lease's proof_version */
+	bool lock_waited;                  /* the store's: it said this result
+					      waits for another session's lock */
 	struct store_result *next;         /* queue link */
 };
 
@@ -225,6 +227,12 @@ bool store_idle(const struct store *s);
 void store_set_params(struct store *s, uint64_t lease_time_ms,
 		      uint64_t reconnect_max_ms, unsigned max_unwritten,
 		      uint64_t expiry_ms, uint64_t poll_interval_ms);
+
+/*
+ * Stopping: every result parked behind another session's lock is tried
+ * again at once (first, one at a time) instead of after its wait.
+ */
+void store_unpark_all(struct store *s);
 
 /* A copy of the counters. */
 void store_stats(const struct store *s, struct store_stats *out);

@@ -129,18 +129,20 @@ static void result_rejected(struct store *s, const PGresult *res,
 }
 
 /*
- * The WRITE waited queue.lock_timeout for a row lock that another session
- * holds (55P03): a transaction left open on a verification, say. Only that
- * row's result must wait: a batch is retried one result at a time, and a
- * single result that still meets the lock is parked, so that the others
- * are written meanwhile. Parked results are tried again alone, first in
- * the queue, after a wait that doubles up to queue.reconnect_max. One log
- * line per row waited for, and one when it is written.
+ * The WRITE waited queue.lock_timeout for a lock another session holds
+ * (55P03): a transaction left open on a verification, say, or a table
+ * lock. Only the rows it covers must wait: a batch is retried one result
+ * at a time, and a single result that still meets the lock is parked, so
+ * that the others are written meanwhile. One parked result at a time is
+ * tried again, alone and first, after a wait that doubles up to
+ * queue.reconnect_max (each try holds the connection for the lock
+ * timeout) and starts over once one is written. One log line per result
+ * when it starts to wait, one when it is written.
  */
 static void write_locked(struct store *s, const PGresult *res,
 			 const char *state)
 {
-	const struct store_result *r = s->q.head;
+	struct store_result *r = s->q.head;
 	char msg[STORE_ERR_TEXT_MAX + 1];
 
 	if (s->writing > 1) {
@@ -150,12 +152,14 @@ static void write_locked(struct store *s, const PGresult *res,
 	}
 	if (r == NULL)
 		return;
-	if (r->id != s->lock_logged) {
-		s->lock_logged = r->id;
-		log_warn("database: verification %" PRId64 " is locked by another "
-			 "session (SQLSTATE %s: %s); its result waits, the others "
-			 "are written (hint: look for a transaction left open in "
-			 "pg_stat_activity; docs/admins.md, \"Database errors\")",
+	if (!r->lock_waited) {
+		r->lock_waited = true;
+		log_warn("database: the result for verification %" PRId64
+			 " waits for a lock another session holds (SQLSTATE "
+			 "%s: %s); the other results are written (hint: a "
+			 "transaction left open on that verification, or a "
+			 "table lock: see pg_stat_activity; docs/admins.md, "
+			 "\"Database errors\")",
 			 r->id, state, error_text(res, msg, sizeof(msg)));
 	}
 	if (s->isolate_left > 0)
@@ -169,8 +173,28 @@ static void write_locked(struct store *s, const PGresult *res,
 					    : s->parked_wait_ms * 2;
 		if (s->parked_wait_ms > s->params.reconnect_max_ms)
 			s->parked_wait_ms = s->params.reconnect_max_ms;
-		evtime_add_ms(&s->ev_parked, s->parked_wait_ms);
+		store_park_arm(s);
 	}
+}
+
+void store_park_arm(struct store *s)
+{
+	evtimer_del(&s->ev_parked);
+	if (s->parked.head != NULL)
+		evtime_add_ms(&s->ev_parked, s->parked_wait_ms);
+}
+
+/* The first `n` parked results (all if n is 0) go first in the queue. */
+static void unpark(struct store *s, unsigned n)
+{
+	struct store_queue back;
+
+	store_queue_init(&back);
+	while (s->parked.head != NULL && (n == 0 || back.queued < n))
+		store_queue_move_head(&s->parked, &back);
+	s->isolate_left += back.queued;
+	s->write_limit = 1;
+	store_queue_splice_front(&s->q, &back);
 }
 
 void store_unpark(evutil_socket_t fd, short what, void *arg)
@@ -179,15 +203,35 @@ void store_unpark(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->writing > 0) {
-		/* The first `writing` of the queue are in flight: after them. */
+	/*
+	 * Not while the first `writing` of the queue are in flight, nor in
+	 * front of a head being written without its attempt row
+	 * (write_minimal belongs to that head).
+	 */
+	if (s->writing > 0 || s->write_minimal) {
 		evtime_add_ms(&s->ev_parked, 50);
 		return;
 	}
-	s->isolate_left += s->parked.queued;
-	s->write_limit = 1;
-	store_queue_splice_front(&s->q, &s->parked);
+	unpark(s, s->unpark_all ? 0 : 1);
+	s->unpark_all = false;
+	if (s->parked.head != NULL) {
+		/* The next one's turn, should this one not end the wait:
+		 * written, parked again or failed otherwise. */
+		s->parked_wait_ms *= 2;
+		if (s->parked_wait_ms > s->params.reconnect_max_ms)
+			s->parked_wait_ms = s->params.reconnect_max_ms;
+		store_park_arm(s);
+	}
 	store_pump(s);
+}
+
+void store_unpark_all(struct store *s)
+{
+	if (s->parked.head == NULL)
+		return;
+	s->unpark_all = true;
+	evtimer_del(&s->ev_parked);
+	store_unpark(-1, 0, s);
 }
 
 static void write_failed(struct store *s, const PGresult *res,

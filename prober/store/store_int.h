@@ -52,11 +52,11 @@ struct store {
 	struct store_queue parked;  /* results whose row another session holds locked */
 	struct event ev_parked;     /* their next try: back to the front of q */
 	uint64_t parked_wait_ms;    /* before that try; doubles up to reconnect_max */
+	bool unpark_all;            /* stopping: all of them at the next try */
 	unsigned writing;           /* the first `writing` are in the WRITE in flight */
 	unsigned write_limit;       /* results per WRITE; 1 while isolating a bad one */
 	unsigned isolate_left;      /* results still to write one at a time */
 	bool write_minimal;         /* the head (verified) goes without its attempt row */
-	int64_t lock_logged;        /* the last result said to wait for a row lock; 0 none */
 	bool op_failed;             /* the statement in flight failed */
 	struct store_fault faults[STORE_OP_N]; /* per statement: failing, backoff */
 
@@ -90,8 +90,11 @@ void store_statement_ok(struct store *s);
  * results written are still the first `writing` of the queue. */
 void store_write_done(struct store *s, const PGresult *res);
 
-/* ev_parked: the parked results go first again, one at a time (store_fail.c). */
+/* ev_parked: the oldest parked result goes first again (store_fail.c). */
 void store_unpark(evutil_socket_t fd, short what, void *arg);
+
+/* (Re)arm ev_parked for parked_wait_ms if results are parked. */
+void store_park_arm(struct store *s);
 
 /* Arm ev_retry for the earliest statement out of its backoff. */
 void store_arm_retry(struct store *s);

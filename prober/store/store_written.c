@@ -39,27 +39,32 @@ static void handle_write_result(struct store *s, const PGresult *res)
 	}
 }
 
-/* The result that waited for another session's row lock is written. */
-static void written_after_lock(struct store *s)
+/*
+ * Results that waited for another session's lock: said when written; and
+ * the lock has ended, so the next parked result is tried soon.
+ */
+static void written_after_lock(struct store *s, const PGresult *res)
 {
 	const struct store_result *r = s->q.head;
+	bool waited = false;
 
-	if (s->lock_logged == 0)
-		return;
 	for (unsigned k = 0; k < s->writing && r != NULL; k++, r = r->next) {
-		if (r->id == s->lock_logged) {
-			log_info("database: verification %" PRId64 " written "
-				 "after the other session's lock ended",
+		if (!r->lock_waited)
+			continue;
+		waited = true;
+		if (store_sql_written_has(res, r->id))
+			log_info("database: the result for verification %" PRId64
+				 " written after the other session's lock ended",
 				 r->id);
-			s->lock_logged = 0;
-			s->parked_wait_ms = 0;
-			return;
-		}
+	}
+	if (waited) {
+		s->parked_wait_ms = STORE_FAULT_MIN_MS;
+		store_park_arm(s);
 	}
 }
 
 void store_write_done(struct store *s, const PGresult *res)
 {
 	handle_write_result(s, res);
-	written_after_lock(s);
+	written_after_lock(s, res);
 }
