@@ -29,10 +29,13 @@ ID=$(nv_psql -c "INSERT INTO verification (server_ip, token)
 	VALUES ('198.51.100.7', 'tok-replay-0001') RETURNING id")
 
 # replay PERSPECTIVE PROBER SECONDS_AGO: the guide's statement for one
-# journal line of verification $ID; sets OUT, RC.
+# journal line of verification $ID, attempted SECONDS_AGO before T0 (one
+# clock reading for every line: a line replayed twice must carry the same
+# time even when a second boundary passes in between); sets OUT, RC.
+T0=$(date -u +%s)
 replay() {
 	local s=$SQL at
-	at=$(date -u -d "-$3 seconds" +%Y-%m-%dT%H:%M:%SZ)
+	at=$(date -u -d "@$((T0 - $3))" +%Y-%m-%dT%H:%M:%SZ)
 	s=${s//1234/$ID}
 	s=${s//PERSPECTIVE/$1}
 	s=${s//PROBER_NAME/$2}
