@@ -168,11 +168,8 @@ static void write_locked(struct store *s, const PGresult *res,
 		s->write_limit = STORE_WRITE_BATCH;
 	store_queue_move_head(&s->q, &s->parked);
 	if (!evtimer_pending(&s->ev_parked, NULL)) {
-		s->parked_wait_ms = s->parked_wait_ms == 0
-					    ? STORE_FAULT_MIN_MS
-					    : s->parked_wait_ms * 2;
-		if (s->parked_wait_ms > s->params.reconnect_max_ms)
-			s->parked_wait_ms = s->params.reconnect_max_ms;
+		s->parked_wait_ms = store_fault_next_wait(
+			s->parked_wait_ms, s->params.reconnect_max_ms);
 		store_park_arm(s);
 	}
 }
@@ -217,9 +214,8 @@ void store_unpark(evutil_socket_t fd, short what, void *arg)
 	if (s->parked.head != NULL) {
 		/* The next one's turn, should this one not end the wait:
 		 * written, parked again or failed otherwise. */
-		s->parked_wait_ms *= 2;
-		if (s->parked_wait_ms > s->params.reconnect_max_ms)
-			s->parked_wait_ms = s->params.reconnect_max_ms;
+		s->parked_wait_ms = store_fault_next_wait(
+			s->parked_wait_ms, s->params.reconnect_max_ms);
 		store_park_arm(s);
 	}
 	store_pump(s);

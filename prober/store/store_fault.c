@@ -78,18 +78,21 @@ const char *store_fault_hint(const char *sqlstate)
 	}
 }
 
+uint64_t store_fault_next_wait(uint64_t last_ms, uint64_t cap_ms)
+{
+	uint64_t next = last_ms == 0 ? STORE_FAULT_MIN_MS : last_ms * 2;
+
+	return next > cap_ms ? cap_ms : next;
+}
+
 bool store_fault_fail(struct store_fault *f, const char *sqlstate,
 		      uint64_t now_ms, uint64_t cap_ms)
 {
 	const char *state = sqlstate != NULL ? sqlstate : "";
 	bool news = f->failures == 0 || strcmp(f->sqlstate, state) != 0;
 
-	if (f->failures == 0)
-		f->backoff_ms = STORE_FAULT_MIN_MS;
-	else
-		f->backoff_ms *= 2;
-	if (f->backoff_ms > cap_ms)
-		f->backoff_ms = cap_ms;
+	f->backoff_ms = store_fault_next_wait(f->failures == 0 ? 0 : f->backoff_ms,
+					      cap_ms);
 	f->failures++;
 	f->retry_at_ms = now_ms + f->backoff_ms;
 	snprintf(f->sqlstate, sizeof(f->sqlstate), "%s", state);

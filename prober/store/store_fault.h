@@ -34,6 +34,10 @@ struct store_fault {
 	uint64_t retry_at_ms; /* monotonic ms: not tried again before */
 };
 
+/* The wait after one of last_ms (0: none yet): STORE_FAULT_MIN_MS first,
+ * then twice the last, at most cap_ms. */
+uint64_t store_fault_next_wait(uint64_t last_ms, uint64_t cap_ms);
+
 /*
  * Record a failure at now_ms: wait STORE_FAULT_MIN_MS after the first,
  * then twice as long each time, at most cap_ms. Returns true when it is

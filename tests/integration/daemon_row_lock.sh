@@ -22,11 +22,15 @@ nv_start_ntpd_servers 127.0.5 "$N" "setvar ntppool_verify = \"$TOKEN\"
 restrict default kod nomodify nopeer noquery limited
 restrict 127.0.0.2"
 
-CONF=$(nv_daemon_config p1 "
+# conf NAME RECONNECT_MAX: a prober that waits 1 s for a lock.
+conf() {
+	nv_daemon_config "$1" "
 probe { timeout = 1s retransmit = 500ms }
 rate_limit { per_destination_interval = 1s }
 retry { schedule = { 1s } }
-queue { poll_interval = 1s reconnect_max = 2s lock_timeout = 1s }")
+queue { poll_interval = 1s reconnect_max = $2 lock_timeout = 1s }"
+}
+CONF=$(conf p1 2s)
 nv_migrate "$CONF"
 # Two confirmations 3 s apart: the first WRITE comes before the lock, the
 # second (every row at once, in one batch) while it is held.
@@ -98,11 +102,7 @@ nv_expect_eq "no error lines" 0 "$(grep -c '^error:' "$LOG")"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
 nv_expect_eq "the first daemon stopped cleanly" 0 "$?"
-CONF=$(nv_daemon_config p2 "
-probe { timeout = 1s retransmit = 500ms }
-rate_limit { per_destination_interval = 1s }
-retry { schedule = { 1s } }
-queue { poll_interval = 1s reconnect_max = 30s lock_timeout = 1s }")
+CONF=$(conf p2 30s)
 nv_start_daemon p2 "$CONF"
 LOG="$NV_TMP/p2.log"
 nv_psql -c "INSERT INTO verification (server_ip, token)
