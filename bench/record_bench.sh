@@ -27,6 +27,7 @@ NV_TEST_NAME=record_bench
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../tests/integration/lib.sh"
 . "$HERE/../tests/integration/pg.sh"
+. "$HERE/record_lib.sh"
 nv_enter_netns "$@"
 
 ROWS=${1:-10000}
@@ -37,16 +38,7 @@ nv_start_pg
 nv_psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
 nv_restart_pg
 nv_psql -c "CREATE EXTENSION pg_stat_statements" >/dev/null
-for m in "${NV_MIGRATIONS:-$HERE/../sql/migrations}"/*.sql; do
-	nv_psql -f "$m" >/dev/null || { nv_log "migration $m failed"; exit 1; }
-done
-nv_psql >/dev/null <<'SQL'
-UPDATE verification_policy SET quorum = 2, min_regions = 2, confirmations = 1,
-	confirmation_gap = '1 second';
-SELECT ntpverify_register('fra1', 'RIPE', '{127.0.0.2}', 'bench1');
-SELECT ntpverify_register('nyc1', 'ARIN', '{127.0.0.3}', 'bench2');
-CREATE TABLE bench_lease (id bigint, lease uuid, version integer);
-SQL
+record_setup "${NV_MIGRATIONS:-$HERE/../sql/migrations}"
 # Schema 10 leases through ntpverify_lease(); older schemas with the
 # statement below.
 LEASE_FN=$(nv_psql -c "SELECT 1 FROM pg_proc WHERE proname = 'ntpverify_lease'")
@@ -56,8 +48,7 @@ LEASE_FN=$(nv_psql -c "SELECT 1 FROM pg_proc WHERE proname = 'ntpverify_lease'")
 # perspective.
 lease_sql() { # PROBER PERSPECTIVE
 	if [ -n "$LEASE_FN" ]; then
-		echo "INSERT INTO bench_lease SELECT id, lease_token::uuid, proof_version
-			FROM ntpverify_lease($BATCH, '$1', 30000, 259200000, '$2');"
+		record_lease_sql "$1" "$2"
 		return
 	fi
 	cat <<SQL
@@ -85,22 +76,6 @@ INSERT INTO bench_lease SELECT id, lease_token::uuid, proof_version FROM l;
 SQL
 }
 
-write_sql() { # PROBER PERSPECTIVE SOURCE
-	cat <<SQL
-SELECT count(*) FROM ntpverify_record('$2', '$1', true,
- (SELECT array_agg(id ORDER BY id) FROM bench_lease),
- (SELECT array_agg(lease ORDER BY id) FROM bench_lease),
- (SELECT array_agg('verified'::text) FROM bench_lease),
- (SELECT array_agg('token found'::text) FROM bench_lease),
- (SELECT array_agg('$3'::inet) FROM bench_lease),
- (SELECT array_agg(0.2::float8) FROM bench_lease),
- (SELECT array_agg(extract(epoch FROM clock_timestamp())::float8) FROM bench_lease),
- (SELECT array_agg(60::float8) FROM bench_lease),
- (SELECT array_agg(false) FROM bench_lease),
- (SELECT array_agg(version ORDER BY id) FROM bench_lease));
-TRUNCATE bench_lease;
-SQL
-}
 
 PRE="SET pg_stat_statements.track = 'all';"
 if [ -n "${NV_EXPLAIN:-}" ]; then
@@ -146,7 +121,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			set -- $who
 			{ echo "$PRE"; echo "CREATE TEMP TABLE bench_lease (id bigint, lease uuid, version integer);"
 			  for i in $(seq 1 $(((ROWS + BATCH - 1) / BATCH))); do
-				lease_sql "$1" "$2"; write_sql "$1" "$2" "$3"; done; } |
+				lease_sql "$1" "$2"; record_write_sql "$1" "$2" "$3"; done; } |
 				nv_psql >/dev/null &
 			pids+=($!)
 		done
@@ -161,7 +136,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			# may turn generic after five calls.
 			a=$(now)
 			{ echo "$PRE"; for i in $(seq 1 $(((ROWS + BATCH - 1) / BATCH))); do
-				lease_sql "$1" "$2"; write_sql "$1" "$2" "$3"; done; } | nv_psql >/dev/null
+				lease_sql "$1" "$2"; record_write_sql "$1" "$2" "$3"; done; } | nv_psql >/dev/null
 			b=$(now)
 			write_ms=$((write_ms + $(ms "$a" "$b")))
 			continue
@@ -172,7 +147,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			b=$(now)
 			n=$(nv_psql -c "SELECT count(*) FROM bench_lease")
 			[ "$n" -gt 0 ] || break
-			{ echo "$PRE"; write_sql "$1" "$2" "$3"; } | nv_psql >/dev/null
+			{ echo "$PRE"; record_write_sql "$1" "$2" "$3"; } | nv_psql >/dev/null
 			c=$(now)
 			lease_ms=$((lease_ms + $(ms "$a" "$b")))
 			write_ms=$((write_ms + $(ms "$b" "$c")))
