@@ -352,13 +352,11 @@ CREATE INDEX probe_attempt_by_verification
 --
 -- Probers LISTEN on the channel 'ntpverify_due' (empty payload) and also
 -- poll, because notifications sent while a prober is disconnected are lost.
--- The trigger fires once per statement, not per row: an INSERT of 1000
--- rows sends one notification, and NOTIFY serialises committing
+-- The INSERT's trigger fires once per statement, not per row: an INSERT
+-- of 1000 rows sends one notification, and NOTIFY serialises committing
 -- transactions, so per-row notifications would be costly. It notifies only
 -- when some row written by the statement is pending, due now and not
--- leased: a new row or a retry (next_probe_at = now()) wakes the probers,
--- while the probers' own lease updates (lease_token set) and result writes
--- (next_probe_at moved into the future, or a final state) do not.
+-- leased: a new row wakes the probers.
 CREATE FUNCTION verification_notify_due() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -376,10 +374,27 @@ CREATE TRIGGER verification_due_on_insert
 	REFERENCING NEW TABLE AS changed_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION verification_notify_due();
 
+-- An update that leaves a row pending, due now and not leased (a retry:
+-- next_probe_at = now()) wakes the probers; the probers' own lease updates
+-- (lease_token set) and result writes (next_probe_at moved into the
+-- future, or a final state) do not. Per row, entered only for such a row
+-- (migration 15; a transaction's identical notifications are sent once,
+-- at commit): per statement, with a transition table, it made every
+-- WRITE copy the 1,000 rows it updated.
+CREATE FUNCTION verification_notify_due_row() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('ntpverify_due', '');
+	RETURN NULL;
+END;
+$$;
+
 CREATE TRIGGER verification_due_on_update
 	AFTER UPDATE ON verification
-	REFERENCING NEW TABLE AS changed_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION verification_notify_due();
+	FOR EACH ROW
+	WHEN (NEW.state = 'pending' AND NEW.next_probe_at <= now()
+	      AND NEW.lease_token IS NULL)
+	EXECUTE FUNCTION verification_notify_due_row();
 
 -- Every perspective a prober ever ran in. source_addresses: the addresses
 -- its probes leave from (the addresses an operator must allow), the union
@@ -858,99 +873,60 @@ CREATE TRIGGER verification_exception_on_update
 		  AND OLD.state NOT IN ('verified', 'expired', 'cancelled')))
 	EXECUTE FUNCTION verification_exception_by_admins();
 
--- Keep the perspectives' rows in step with the verifications a statement
--- updated, once per statement and set-based (migration 9): a row that
--- left pending is no longer work; a retry (next_probe_at set to now() by
--- the web site or an admin: an update that is not a prober's result, which
--- always moves last_probe_at) or new proof material makes it due for every
--- perspective now.
+-- Keep the perspectives' rows in step with a verification that changed
+-- (migration 15: per row, entered only when the WHEN below holds): a row
+-- that left pending is no longer work; a retry (next_probe_at set to now()
+-- by the web site or an admin: an update that is not a prober's result,
+-- which always moves last_probe_at) or new proof material makes it due
+-- for every perspective now. A prober's WRITE, which updates every
+-- result's verification (its summary of the latest attempt), enters it
+-- for none of them: the rows it makes verified it deactivates itself
+-- (ntpverify_record_set's fol, while ntpverify.write_follows is on).
 CREATE FUNCTION verification_probe_follow() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
--- By primary key: on "= ANY (ids)" the planner estimated a quarter of the
--- table and read all of it (migration 11).
+-- By primary key, never a scan of the table.
 SET enable_seqscan = off AS $$
-DECLARE
-	-- Both transition tables in id order, one array per column: an
-	-- UPDATE has one old and one new image of each row it changed, so
-	-- position k of each is the same row. No join of the two: they have
-	-- no index, and a nested loop over them (which an estimate of "5
-	-- pending rows" picks, after an ANALYZE that saw none) costs rows x
-	-- rows, 0.8 s for a WRITE of 1,000 (bench/results.md, run M).
-	o_id bigint[];
-	o_state text[];
-	o_pv integer[];
-	o_last timestamptz[];
-	n_id bigint[];
-	n_state text[];
-	n_pv integer[];
-	n_last timestamptz[];
-	n_next timestamptz[];
-	left_ids bigint[];    -- rows that left pending
-	due_ids bigint[];     -- pending rows due for every perspective now
 BEGIN
-	SELECT array_agg(id ORDER BY id), array_agg(state ORDER BY id),
-	       array_agg(proof_version ORDER BY id),
-	       array_agg(last_probe_at ORDER BY id)
-	INTO o_id, o_state, o_pv, o_last FROM follow_old;
-	SELECT array_agg(id ORDER BY id), array_agg(state ORDER BY id),
-	       array_agg(proof_version ORDER BY id),
-	       array_agg(last_probe_at ORDER BY id),
-	       array_agg(next_probe_at ORDER BY id)
-	INTO n_id, n_state, n_pv, n_last, n_next FROM follow_new;
-	IF n_id IS NULL THEN
-		RETURN NULL;
-	END IF;
-	IF o_id IS DISTINCT FROM n_id THEN
+	IF NEW.id <> OLD.id THEN
 		RAISE EXCEPTION 'a verification''s id may not change'
 			USING ERRCODE = 'NV001';
 	END IF;
-	-- Which rows need their perspectives' rows changed, worked out on
-	-- the arrays alone: for a prober's WRITE (rows that stay pending,
-	-- last_probe_at moved) usually none, and then no statement runs.
-	SELECT array_agg(w.id ORDER BY w.id) FILTER (WHERE w.os = 'pending'
-						      AND w.ns <> 'pending'),
-	       array_agg(w.id ORDER BY w.id) FILTER (WHERE w.ns = 'pending'
-	       AND (w.npv <> w.opv
-		    OR (w.nnext <= now()
-			AND w.nlast IS NOT DISTINCT FROM w.olast)))
-	INTO left_ids, due_ids
-	FROM unnest(n_id, o_state, n_state, o_pv, n_pv, n_next, o_last, n_last)
-		AS w(id, os, ns, opv, npv, nnext, olast, nlast);
-	-- "= ANY (array)": an index scan of the primary key per id, the one
-	-- plan whatever the statistics (a join let the planner start from
-	-- "1 active row" after an ANALYZE, and rescan the batch for each of
-	-- thousands: 0.35 s per WRITE). "active IS DISTINCT FROM false" is
-	-- "active" (NOT NULL) in a form that does not match the partial
-	-- index of active rows, which those statistics would also pick.
-	IF left_ids IS NOT NULL THEN
-		EXECUTE $q$
+	-- "active IS DISTINCT FROM false" is "active" (NOT NULL) in a form
+	-- that does not match the partial index of active rows, which an
+	-- ANALYZE that saw few of them would pick over the primary key.
+	IF NEW.state <> 'pending' THEN
 		UPDATE verification_probe p SET active = false,
 			lease_owner = NULL, lease_token = NULL, lease_until = NULL
-		WHERE p.verification_id = ANY ($1)
-		  AND p.active IS DISTINCT FROM false$q$
-		USING left_ids;
-	END IF;
-	-- Due now: a retry (the web site or an admin set next_probe_at to
-	-- now or before) or new proof material.
-	IF due_ids IS NOT NULL THEN
-		EXECUTE $q$
+		WHERE p.verification_id = NEW.id
+		  AND p.active IS DISTINCT FROM false;
+	ELSE
 		UPDATE verification_probe p
 		SET next_probe_at = LEAST(p.next_probe_at, now()),
 		    lease_owner = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_owner END,
 		    lease_token = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_token END,
 		    lease_until = CASE WHEN p.lease_until < now() THEN NULL ELSE p.lease_until END
-		WHERE p.verification_id = ANY ($1)
-		  AND p.active IS DISTINCT FROM false$q$
-		USING due_ids;
+		WHERE p.verification_id = NEW.id
+		  AND p.active IS DISTINCT FROM false;
 	END IF;
 	RETURN NULL;
 END;
 $$;
 
+-- An unset ntpverify.write_follows (NULL) fires the trigger: only a
+-- statement that says it deactivates the rows it verifies skips them.
 CREATE TRIGGER verification_probe_on_update
 	AFTER UPDATE ON verification
-	REFERENCING OLD TABLE AS follow_old NEW TABLE AS follow_new
-	FOR EACH STATEMENT EXECUTE FUNCTION verification_probe_follow();
+	FOR EACH ROW
+	WHEN (NEW.id <> OLD.id
+	      OR (OLD.state = 'pending' AND NEW.state <> 'pending'
+		  AND (NEW.state <> 'verified'
+		       OR current_setting('ntpverify.write_follows', true)
+			  IS DISTINCT FROM 'on'))
+	      OR (NEW.state = 'pending'
+		  AND (NEW.proof_version <> OLD.proof_version
+		       OR (NEW.next_probe_at <= now()
+			   AND NEW.last_probe_at IS NOT DISTINCT FROM OLD.last_probe_at))))
+	EXECUTE FUNCTION verification_probe_follow();
 
 -- Quorum progress per verification, for the probers' decision, the admin
 -- commands and the web site. Only the perspectives' rows of the current
@@ -1354,7 +1330,11 @@ RETURNS TABLE (id bigint, server text, state text, verified_by text,
 -- the batch or a CTE's rows must not turn one into a hash join over a
 -- whole table (migration 11).
 LANGUAGE plpgsql SET jit = off SET enable_bitmapscan = off
-SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+SET enable_hashjoin = off SET enable_mergejoin = off
+-- One plan for every call (migration 15): its statements were planned
+-- again on each WRITE, for a plan that is the same whatever the batch
+-- (every lookup by key): 2.4 % of the database's work in a round.
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
 	pol verification_policy;
 BEGIN
@@ -1379,6 +1359,10 @@ BEGIN
 	-- ntpverify_stance), then from what it returns the summary and the
 	-- transition of verification and the audit rows, and the results
 	-- (migration 11: no arrays in between, each a sort).
+	-- The rows this statement makes verified have every perspective's
+	-- row deactivated by the statement itself (fol below, migration 15):
+	-- verification_probe_follow's trigger skips them while this is on.
+	PERFORM set_config('ntpverify.write_follows', 'on', true);
 	RETURN QUERY
 	WITH u AS (
 		SELECT u0.*, ord0::integer AS ord FROM unnest(r_id, r_lease, r_outcome, r_retry,
@@ -1524,7 +1508,7 @@ BEGIN
 	upd AS (
 		UPDATE verification_probe x SET
 			-- a row made verified is no longer work: ours here, the
-			-- other perspectives' by verification_probe_follow
+			-- other perspectives' by fol below
 			active = CASE WHEN g.dv THEN false ELSE x.active END,
 			lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 			next_probe_at = CASE WHEN g.outcome IS NULL
@@ -1579,6 +1563,18 @@ BEGIN
 			lease_until = CASE WHEN w.dv THEN NULL ELSE x.lease_until END
 		FROM upd w
 		WHERE NOT w.released AND x.ctid = w.vrow AND (p_audit OR w.dv)),
+	-- The other perspectives' rows of the rows made verified: no longer
+	-- work. By key, not by row version: they are not locked, and an
+	-- UPDATE by ctid would skip a row another perspective's LEASE
+	-- updated meanwhile, where this one waits for it and updates the
+	-- newer version.
+	fol AS (
+		UPDATE verification_probe x SET active = false,
+			lease_owner = NULL, lease_token = NULL, lease_until = NULL
+		FROM upd w
+		WHERE w.dv AND x.verification_id = w.id
+		  AND x.perspective <> p_perspective
+		  AND x.active IS DISTINCT FROM false),
 	att AS (
 		INSERT INTO probe_attempt (verification_id, attempted_at,
 			prober, source_address, outcome, detail, rtt_ms,
@@ -1593,6 +1589,7 @@ BEGIN
 		w.next_s, NOT w.released AND w.corr, NOT w.released
 	FROM upd w
 	ORDER BY w.ord;
+	PERFORM set_config('ntpverify.write_follows', '', true);
 END;
 $$;
 
@@ -1915,7 +1912,7 @@ BEGIN
 		'ntpverify_references_cascade', 'verification_probe_create',
 		'verification_proof_bump', 'verification_state_final',
 		'verification_expiry_by_probers', 'verification_exception_by_admins',
-		'verification_probe_follow'] LOOP
+		'verification_probe_follow', 'verification_notify_due_row'] LOOP
 		EXECUTE format('ALTER FUNCTION %I.%I() SET search_path = pg_catalog, %I, pg_temp',
 			       current_schema(), f, current_schema());
 	END LOOP;
@@ -1937,4 +1934,5 @@ INSERT INTO schema_version (version, description) VALUES
 	(11, 'set_based_references'),
 	(12, 'lean_round'),
 	(13, 'final_states'),
-	(14, 'role_boundaries');
+	(14, 'role_boundaries'),
+	(15, 'row_follow');
