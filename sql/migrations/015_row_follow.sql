@@ -24,7 +24,7 @@
 -- * ntpverify_record_set keeps one generic plan for its statements
 --   instead of planning them on every WRITE.
 --
--- Measured with bench/record_cost.sh: -7.4 % of the database's
+-- Measured with bench/record_cost.sh: -7.3 % of the database's
 -- instructions in a two-perspective round.
 
 DROP TRIGGER IF EXISTS verification_probe_on_update ON verification;

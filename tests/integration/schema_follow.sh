@@ -6,13 +6,13 @@
 # their perspectives' rows active or leased, and no other row changed; a
 # retry makes every perspective's row due now and frees only expired
 # leases; a new token does the same; the probers' summary of an attempt
-# changes no perspective row; a WRITE that verifies rows (set-based, and
-# one result at a time) deactivates every perspective's row of them, and
-# its setting does not outlive it, so a row verified by hand later in the
-# same transaction is deactivated too; a session that sets the setting
-# itself still has its cancels followed; an expiry by the probers of 300
-# rows deactivates them all; a retry wakes the probers (NOTIFY), a
-# prober's result does not.
+# changes no perspective row; a WRITE that verifies rows (set-based by
+# the probers' role, and one result at a time) deactivates every
+# perspective's row of them and of no other row, and its setting does not
+# outlive it, so a row verified by hand later in the same transaction is
+# deactivated too; a session that sets the setting itself still has its
+# cancels followed; an expiry by the probers of 300 rows deactivates them
+# all; a retry wakes the probers (NOTIFY), a prober's result does not.
 NV_TEST_NAME=schema_follow
 . "$(dirname "$0")/lib.sh"
 nv_enter_netns "$@"
@@ -32,9 +32,11 @@ nv_psql -c "UPDATE verification_policy SET quorum = 1, confirmations = 1" \
 nv_psql -c "INSERT INTO verification (server_ip, token)
 	SELECT ('10.0.' || (i / 256) || '.' || (i % 256))::inet, 'tok-3f9a1c2b7d'
 	FROM generate_series(1, 1000) i"
-# Every perspective's row probed a minute ago and due in an hour; p1
-# holds a live lease on every row, p2 one that ran out.
-nv_psql -c "UPDATE verification_probe SET last_probe_at = now() - interval '1 min',
+# Every verification and every perspective's row probed a minute ago
+# and due in an hour; p1 holds a live lease on every row, p2 one that ran
+# out.
+nv_psql -c "UPDATE verification SET next_probe_at = now() + interval '1 hour'" \
+	-c "UPDATE verification_probe SET last_probe_at = now() - interval '1 min',
 	next_probe_at = now() + interval '1 hour'" \
 	-c "UPDATE verification_probe SET lease_owner = 'b1', lease_token = gen_random_uuid(),
 	lease_until = now() + interval '10 min' WHERE perspective = 'p1'" \
@@ -75,7 +77,8 @@ nv_expect_eq "web: a retry: the lease kept is p1's" "p1" \
 	"$(nv_psql -c "SELECT string_agg(perspective, ',') FROM verification_probe
 		WHERE verification_id = 210 AND lease_token IS NOT NULL")"
 
-# 3. A new token (the owner's change): new proof material, due now.
+# 3. A new token (the owner's change): new proof material, due now (the
+# verification's own next probe stays an hour ahead).
 nv_psql -c "UPDATE verification SET token = 'tok-new-77aa01' WHERE id = 211" >/dev/null
 nv_expect_eq "new token: every perspective due now" "3|1|3" "$(rows 211 211)"
 
@@ -88,28 +91,36 @@ as ntpverify "UPDATE verification SET last_probe_at = now(), attempts = attempts
 	next_probe_at = now() WHERE id = 219" >/dev/null
 nv_expect_eq "probers' summary: no perspective row changed" 0 "$(untouched 1 211)"
 
-# 5. A set-based WRITE of p1 (40 results, quorum 1) verifies rows
-# 220-259; later in its transaction, the owner verifies row 260 by hand.
-record_set() { # FIRST LAST OUTCOME: ntpverify_record_set's call for p1
+# 5. A set-based WRITE of p1 by the probers' role (40 results with p1's
+# leases, quorum 1) verifies rows 220-249 and has no answer from 250-259;
+# later in its transaction, the owner verifies row 260 by hand.
+record_set() { # FIRST LAST OUTCOME-OF-i: ntpverify_record_set's call for p1
 	local n=$(($2 - $1 + 1))
-	echo "SELECT count(*) FILTER (WHERE state = 'verified') FROM ntpverify_record_set('p1', 'b1', true,
+	echo "SELECT count(*) || '|' || count(*) FILTER (WHERE state = 'verified')
+	FROM ntpverify_record_set('p1', 'b1', true,
 		ARRAY(SELECT i FROM generate_series($1, $2) i)::bigint[],
-		array_fill(NULL::uuid, ARRAY[$n]), array_fill('$3'::text, ARRAY[$n]),
+		ARRAY(SELECT lease_token FROM verification_probe WHERE perspective = 'p1'
+		      AND verification_id BETWEEN $1 AND $2 ORDER BY verification_id),
+		ARRAY(SELECT $3 FROM generate_series($1, $2) i),
 		array_fill('d'::text, ARRAY[$n]), array_fill('127.0.0.2'::inet, ARRAY[$n]),
 		array_fill(1::float8, ARRAY[$n]),
 		array_fill(extract(epoch FROM now())::float8, ARRAY[$n]),
 		array_fill(60::float8, ARRAY[$n]), array_fill(false, ARRAY[$n]),
 		array_fill(1, ARRAY[$n]))"
 }
-OUT=$(nv_psql -c "BEGIN" -c "$(record_set 220 259 verified)" \
+OUT=$(nv_psql -c "BEGIN" -c "SET LOCAL ROLE ntpverify" \
+	-c "$(record_set 220 259 "CASE WHEN i < 250 THEN 'verified' ELSE 'no_response' END")" \
 	-c "SELECT '[' || coalesce(current_setting('ntpverify.write_follows', true), 'unset') || ']'" \
+	-c "RESET ROLE" \
 	-c "UPDATE verification SET state = 'verified', verified_at = now(), verified_by = 'by hand'
 		WHERE id = 260" -c "COMMIT")
-nv_expect_eq "set-based WRITE: 40 verified, its setting empty after it" "40
+nv_expect_eq "set-based WRITE: 40 results, 30 verified, its setting empty after it" "40|30
 []" "$OUT"
-nv_expect_eq "set-based WRITE: every perspective's row of the verified rows inactive" "0|0|0" "$(rows 220 259)"
+nv_expect_eq "set-based WRITE: every perspective's row of the verified rows inactive" "0|0|0" "$(rows 220 249)"
+# p1's rows of 250-259 released and due in a minute, p2's and p3's as set up
+nv_expect_eq "set-based WRITE: the rows it did not verify stay active" "30|10|0" "$(rows 250 259)"
 nv_expect_eq "verified by hand after a WRITE in its transaction: inactive" "0|0|0" "$(rows 260 260)"
-nv_expect_eq "verified: the state of the rows" "41" \
+nv_expect_eq "verified: the state of the rows" "31" \
 	"$(nv_psql -c "SELECT count(*) FROM verification WHERE state = 'verified'")"
 
 # 6. The same by one result (ntpverify_record: under 32, one at a time).
@@ -141,7 +152,10 @@ notified() { # SQL...: "yes" if the statements sent ntpverify_due
 nv_expect_eq "NOTIFY: a retry wakes the probers" yes \
 	"$(notified "UPDATE verification SET next_probe_at = now() WHERE id = 700")"
 nv_expect_eq "NOTIFY: a WRITE of results does not" no \
-	"$(notified "$(record_set 701 740 no_response)")"
+	"$(notified "$(record_set 701 740 "'no_response'")")"
+nv_expect_eq "NOTIFY: ... and that WRITE applied its 40 results" 40 \
+	"$(nv_psql -c "SELECT count(*) FROM verification_probe WHERE perspective = 'p1'
+		AND verification_id BETWEEN 701 AND 740 AND last_outcome = 'no_response'")"
 nv_expect_eq "NOTIFY: a retry of a row a prober holds does not" no \
 	"$(notified "UPDATE verification SET lease_token = gen_random_uuid(), lease_owner = 'b1',
 		lease_until = now() + interval '1 min' WHERE id = 741" \
