@@ -13,11 +13,7 @@ nv_enter_netns "$@"
 : "${NTPVERIFY:?}" "${NV_SOURCE_DIR:?}"
 
 # The schema this binary needs: the highest sql/migrations/NNN_*.sql.
-LATEST=0
-for f in "$NV_SOURCE_DIR"/sql/migrations/[0-9][0-9][0-9]_*.sql; do
-	b=$(basename "$f" .sql)
-	LATEST=$((10#${b%%_*}))
-done
+LATEST=$(nv_latest_schema)
 nv_start_pg
 
 # refused NAME CONF: run the daemon, which must exit by itself within

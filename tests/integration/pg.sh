@@ -125,6 +125,17 @@ source_addresses = { "192.0.2.10" }
 CONF
 }
 
+# nv_latest_schema: the schema version this tree's binary needs, the
+# highest NNN of sql/migrations/NNN_name.sql.
+nv_latest_schema() {
+	local f b latest=0
+	for f in "$NV_SOURCE_DIR"/sql/migrations/[0-9][0-9][0-9]_*.sql; do
+		b=$(basename "$f" .sql)
+		latest=$((10#${b%%_*}))
+	done
+	echo "$latest"
+}
+
 # nv_admins_grants ROLE: every GRANT statement of docs/admins.md that
 # names ROLE ("TO ROLE;"), each joined across its lines, one per line.
 nv_admins_grants() {

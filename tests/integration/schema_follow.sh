@@ -48,8 +48,8 @@ as() { # ROLE SQL...: statements as ROLE, in one transaction
 	shift
 	nv_psql -c "BEGIN" -c "SET LOCAL ROLE $role" "${@/#/-c}" -c "COMMIT"
 }
-# rows FIRST LAST: active, leased and due perspective rows of the range,
-# and the perspective rows outside it that changed (none expected)
+# rows FIRST LAST: "active|leased|due" perspective rows of verifications
+# FIRST..LAST.
 rows() {
 	nv_psql -c "SELECT count(*) FILTER (WHERE active) || '|' || count(lease_token)
 		|| '|' || count(*) FILTER (WHERE active AND next_probe_at <= now())
