@@ -68,8 +68,7 @@ run() { # OUT [PHASE]
 	rm -rf "$NV_PG_DATA"; cp -a "$NV_TMP/pg0" "$NV_PG_DATA"
 	{ round_sql 1; [ "$#" -gt 1 ] && round_sql 2 "$2"; } >"$NV_TMP/w.sql"
 	chmod 644 "$NV_TMP/w.sql"
-	setpriv --reuid=postgres --regid=postgres --init-groups -- \
-		valgrind --tool=callgrind --callgrind-out-file="$NV_TMP/cg/$out.cg" \
+	nv_pg_as_owner valgrind --tool=callgrind --callgrind-out-file="$NV_TMP/cg/$out.cg" \
 		"$NV_PG_BINDIR/postgres" --single -j -D "$NV_PG_DATA" \
 		-c fsync=off -c synchronous_commit=off -c full_page_writes=off ntpverify \
 		<"$NV_TMP/w.sql" >"$NV_TMP/$out.log" 2>&1
